@@ -1,0 +1,24 @@
+//! Typed client for the Azure Batch data-plane REST API.
+//!
+//! * [`models`]: the wire types (serde structs named after the REST schema). They carry no
+//!   behaviour; the emulator serializes its domain into them at its edge, and the tests and
+//!   conformance suite read responses through them, so a shape fixed once is fixed everywhere.
+//! * [`auth`]: Shared Key signing exactly as both official Python SDKs compute it; the emulator
+//!   verifies with the same function.
+//! * [`BatchClient`] (feature `http`): requests, paging over `odata.nextLink`, retry honouring
+//!   `Retry-After`.
+
+pub mod auth;
+pub mod duration;
+pub mod models;
+pub mod timefmt;
+
+#[cfg(feature = "http")]
+mod client;
+#[cfg(feature = "http")]
+pub use client::{ApiError, BatchClient, Credentials, RawResponse, RetryPolicy};
+
+pub use duration::BatchDuration;
+
+/// The api-version this client sends (the one azure-batch 15.x sends).
+pub const API_VERSION: &str = "2025-06-01";

@@ -1,0 +1,168 @@
+use super::{EnvironmentSetting, MetadataItem};
+use crate::BatchDuration;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+/// `poolInfo` of a job.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchPoolInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_pool_specification: Option<Value>,
+}
+
+/// `constraints` of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobConstraints {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wall_clock_time: Option<BatchDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_task_retry_count: Option<i32>,
+}
+
+/// Body of `POST /jobs` (`BatchJobCreateOptions`, 14.x `JobAddParameter`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobCreateOptions {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses_task_dependencies: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_task_preemption: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel_tasks: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<BatchJobConstraints>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_manager_task: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_preparation_task: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_release_task: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_environment_settings: Option<Vec<EnvironmentSetting>>,
+    pub pool_info: BatchPoolInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_all_tasks_complete: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_task_failure: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Vec<MetadataItem>>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// `executionInfo` of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobExecutionInfo {
+    #[serde(with = "crate::timefmt::body")]
+    pub start_time: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
+    pub end_time: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_error: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate_reason: Option<String>,
+}
+
+/// A job as returned by get/list (`BatchJob`, 14.x `CloudJob`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJob {
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
+    pub odata_metadata: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(rename = "eTag", default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
+    pub last_modified: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
+    pub creation_time: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
+    pub state_transition_time: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
+    pub previous_state_transition_time: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_info: Option<BatchJobExecutionInfo>,
+    #[serde(flatten)]
+    pub spec: BatchJobCreateOptions,
+}
+
+/// Body of `PATCH /jobs/{id}`: only supplied properties change.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobUpdateOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_task_preemption: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel_tasks: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<BatchJobConstraints>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_info: Option<BatchPoolInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_all_tasks_complete: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Vec<MetadataItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<Value>,
+}
+
+/// Body of `POST /jobs/{id}/disable`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobDisableOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_tasks: Option<String>,
+}
+
+/// Body of `POST /jobs/{id}/terminate` (optional).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobTerminateOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate_reason: Option<String>,
+}
+
+/// Body of `GET /jobs/{id}/taskcounts`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchTaskCountsResult {
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
+    pub odata_metadata: Option<String>,
+    pub task_counts: BatchTaskCounts,
+    pub task_slot_counts: BatchTaskSlotCounts,
+}
+
+/// Task counts by state.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BatchTaskCounts {
+    pub active: i32,
+    pub running: i32,
+    pub completed: i32,
+    pub succeeded: i32,
+    pub failed: i32,
+}
+
+/// Task slot counts by state.
+pub type BatchTaskSlotCounts = BatchTaskCounts;

@@ -1,0 +1,188 @@
+//! The closed set of Batch error codes the emulator answers with, spelled as Batch spells them.
+//! The HTTP status of each lives in one exhaustive match in the emulator's `api::error`.
+
+/// A Batch error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BatchErrorCode {
+    // 400
+    MissingRequiredQueryParameter,
+    InvalidQueryParameterValue,
+    OutOfRangeQueryParameterValue,
+    UnsupportedRequestVersion,
+    InvalidRequestBody,
+    MissingRequiredProperty,
+    InvalidPropertyValue,
+    InvalidHeaderValue,
+    InvalidUri,
+    InvalidAuthenticationInfo,
+    TaskDependenciesNotSpecifiedOnJob,
+    // 403
+    AuthenticationFailed,
+    // 404
+    ResourceNotFound,
+    PoolNotFound,
+    JobNotFound,
+    TaskNotFound,
+    NodeNotFound,
+    FileNotFound,
+    // 405
+    UnsupportedHttpVerb,
+    // 409
+    PoolExists,
+    JobExists,
+    TaskExists,
+    PoolBeingDeleted,
+    PoolBeingResized,
+    JobBeingDeleted,
+    JobBeingTerminated,
+    JobCompleted,
+    JobNotActive,
+    TaskCompleted,
+    TaskNotCompleted,
+    OperationInvalidForCurrentState,
+    NodeStateUnusable,
+    // 412
+    ConditionNotMet,
+    // 413
+    RequestBodyTooLarge,
+    // 416
+    InvalidRange,
+    // 500
+    InternalError,
+    // 501
+    NotImplemented,
+}
+
+impl BatchErrorCode {
+    /// The code as it appears in the `code` field.
+    pub fn as_str(self) -> &'static str {
+        use BatchErrorCode::*;
+        match self {
+            MissingRequiredQueryParameter => "MissingRequiredQueryParameter",
+            InvalidQueryParameterValue => "InvalidQueryParameterValue",
+            OutOfRangeQueryParameterValue => "OutOfRangeQueryParameterValue",
+            UnsupportedRequestVersion => "UnsupportedRequestVersion",
+            InvalidRequestBody => "InvalidRequestBody",
+            MissingRequiredProperty => "MissingRequiredProperty",
+            InvalidPropertyValue => "InvalidPropertyValue",
+            InvalidHeaderValue => "InvalidHeaderValue",
+            InvalidUri => "InvalidUri",
+            InvalidAuthenticationInfo => "InvalidAuthenticationInfo",
+            TaskDependenciesNotSpecifiedOnJob => "TaskDependenciesNotSpecifiedOnJob",
+            AuthenticationFailed => "AuthenticationFailed",
+            ResourceNotFound => "ResourceNotFound",
+            PoolNotFound => "PoolNotFound",
+            JobNotFound => "JobNotFound",
+            TaskNotFound => "TaskNotFound",
+            NodeNotFound => "NodeNotFound",
+            FileNotFound => "FileNotFound",
+            UnsupportedHttpVerb => "UnsupportedHttpVerb",
+            PoolExists => "PoolExists",
+            JobExists => "JobExists",
+            TaskExists => "TaskExists",
+            PoolBeingDeleted => "PoolBeingDeleted",
+            PoolBeingResized => "PoolBeingResized",
+            JobBeingDeleted => "JobBeingDeleted",
+            JobBeingTerminated => "JobBeingTerminated",
+            JobCompleted => "JobCompleted",
+            JobNotActive => "JobNotActive",
+            TaskCompleted => "TaskCompleted",
+            TaskNotCompleted => "TaskNotCompleted",
+            OperationInvalidForCurrentState => "OperationInvalidForCurrentState",
+            NodeStateUnusable => "NodeStateUnusable",
+            ConditionNotMet => "ConditionNotMet",
+            RequestBodyTooLarge => "RequestBodyTooLarge",
+            InvalidRange => "InvalidRange",
+            InternalError => "InternalError",
+            NotImplemented => "NotImplemented",
+        }
+    }
+
+    /// The service's default message for the code (first line of `message.value`).
+    pub fn default_message(self) -> &'static str {
+        use BatchErrorCode::*;
+        match self {
+            MissingRequiredQueryParameter => "A query parameter that's mandatory for this request is not specified.",
+            InvalidQueryParameterValue => "Value for one of the query parameters specified in the request URI is invalid.",
+            OutOfRangeQueryParameterValue => "One of the query parameters specified in the request URI is outside the permissible range.",
+            UnsupportedRequestVersion => "The specified api version is not supported.",
+            InvalidRequestBody => "The specified Request Body is not syntactically valid.",
+            MissingRequiredProperty => "A required property was not specified in the request body.",
+            InvalidPropertyValue => "The value provided for one of the properties in the request body is invalid.",
+            InvalidHeaderValue => "The value for one of the HTTP headers is not in the correct format.",
+            InvalidUri => "The requested URI does not represent any resource on the server.",
+            InvalidAuthenticationInfo => "The authentication information was not provided in the correct format. Verify the value of Authorization header.",
+            TaskDependenciesNotSpecifiedOnJob => "The task has dependencies but the job does not allow tasks with dependencies.",
+            AuthenticationFailed => "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
+            ResourceNotFound => "The specified resource does not exist.",
+            PoolNotFound => "The specified pool does not exist.",
+            JobNotFound => "The specified job does not exist.",
+            TaskNotFound => "The specified task does not exist.",
+            NodeNotFound => "The specified node does not exist.",
+            FileNotFound => "The specified file does not exist.",
+            UnsupportedHttpVerb => "The resource doesn't support the specified HTTP verb.",
+            PoolExists => "The specified pool already exists.",
+            JobExists => "The specified job already exists.",
+            TaskExists => "The specified task already exists.",
+            PoolBeingDeleted => "The specified pool has been marked for deletion and is being reclaimed.",
+            PoolBeingResized => "The specified pool is currently being resized.",
+            JobBeingDeleted => "The specified job has been marked for deletion and is being garbage collected.",
+            JobBeingTerminated => "The specified job is being terminated.",
+            JobCompleted => "The specified job is already in a completed state.",
+            JobNotActive => "The specified job is not in an active state.",
+            TaskCompleted => "The specified task is already completed.",
+            TaskNotCompleted => "The specified task is not in a completed state.",
+            OperationInvalidForCurrentState => "The operation is not valid for the current state of the resource.",
+            NodeStateUnusable => "The specified node is in an unusable state.",
+            ConditionNotMet => "The condition specified using HTTP conditional header(s) is not met.",
+            RequestBodyTooLarge => "The request body is too large and exceeds the maximum permissible limit.",
+            InvalidRange => "The range specified is invalid for the current size of the resource.",
+            InternalError => "Server encountered an internal error. Please try again after some time.",
+            NotImplemented => "The requested operation is not implemented by batch-emulator.",
+        }
+    }
+}
+
+/// A rejected operation: a code, an optional message overriding the default, and `values`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {}", code.as_str(), self.message())]
+pub struct DomainError {
+    pub code: BatchErrorCode,
+    pub message: Option<String>,
+    pub values: Vec<(String, String)>,
+}
+
+impl DomainError {
+    pub fn new(code: BatchErrorCode) -> Self {
+        Self { code, message: None, values: Vec::new() }
+    }
+    /// The message text (the override or the code's default).
+    pub fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or_else(|| self.code.default_message())
+    }
+    pub fn with_message(mut self, m: impl Into<String>) -> Self {
+        self.message = Some(m.into());
+        self
+    }
+    pub fn with_value(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.values.push((key.into(), value.into()));
+        self
+    }
+    /// 400 `MissingRequiredProperty` naming the property.
+    pub fn missing_property(name: &str) -> Self {
+        Self::new(BatchErrorCode::MissingRequiredProperty).with_value("PropertyName", name)
+    }
+    /// 400 `InvalidPropertyValue` naming the property, its value and why.
+    pub fn invalid_property(name: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::new(BatchErrorCode::InvalidPropertyValue)
+            .with_value("PropertyName", name)
+            .with_value("PropertyValue", value)
+            .with_value("Reason", reason)
+    }
+}
+
+impl From<BatchErrorCode> for DomainError {
+    fn from(code: BatchErrorCode) -> Self {
+        Self::new(code)
+    }
+}

@@ -1,0 +1,71 @@
+//! Jobs and their state machine.
+
+use crate::ids::IdKey;
+use crate::task::Task;
+use crate::version::Version;
+use batch_client::models::BatchJobCreateOptions;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// `state` of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Active,
+    Disabling,
+    Disabled,
+    Enabling,
+    Terminating,
+    Completed,
+    Deleting,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Active => "active",
+            JobState::Disabling => "disabling",
+            JobState::Disabled => "disabled",
+            JobState::Enabling => "enabling",
+            JobState::Terminating => "terminating",
+            JobState::Completed => "completed",
+            JobState::Deleting => "deleting",
+        }
+    }
+}
+
+/// A job and its tasks.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub spec: BatchJobCreateOptions,
+    pub seq: u64,
+    pub state: JobState,
+    pub state_transition_time: OffsetDateTime,
+    pub previous_state: Option<(JobState, OffsetDateTime)>,
+    pub creation_time: OffsetDateTime,
+    pub start_time: OffsetDateTime,
+    pub end_time: Option<OffsetDateTime>,
+    pub terminate_reason: Option<String>,
+    pub version: Version,
+    pub tasks: BTreeMap<IdKey, Task>,
+    /// Active tasks waiting for a node, in the order they were added.
+    pub queue: BTreeMap<u64, IdKey>,
+}
+
+impl Job {
+    pub fn key(&self) -> IdKey {
+        IdKey::of(&self.spec.id)
+    }
+    pub fn pool_key(&self) -> Option<IdKey> {
+        self.spec.pool_info.pool_id.as_deref().map(IdKey::of)
+    }
+    pub fn priority(&self) -> i32 {
+        self.spec.priority.unwrap_or(0)
+    }
+    pub fn set_state(&mut self, state: JobState, now: OffsetDateTime) {
+        if self.state != state {
+            self.previous_state = Some((self.state, self.state_transition_time));
+            self.state = state;
+            self.state_transition_time = now;
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The Batch domain: pools, compute nodes, jobs and tasks, their validation and state machines.
+//!
+//! This crate is a separate workspace member so the compiler enforces what may not be imported
+//! here: no axum, hyper, bollard, `tokio::process` or `std::fs` (none is a dependency). Time
+//! (`now`) comes in as an argument. Work that needs the outside world (start a process, make
+//! a node directory, kill a task) leaves as an [`Effect`] in the account's outbox; the
+//! emulator's node agent carries it out and reports back through methods here.
+//!
+//! Every mutating operation validates first and mutates second, so a rejected request changes
+//! nothing.
+
+pub mod account;
+pub mod error;
+pub mod ids;
+pub mod job;
+pub mod node;
+pub mod pool;
+pub mod task;
+pub mod version;
+
+pub use account::{Account, Effect, Launch, LaunchKind, TaskOutcome};
+pub use error::{BatchErrorCode, DomainError};
+pub use ids::IdKey;
+pub use version::{Version, Versioner};

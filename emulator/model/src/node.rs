@@ -1,0 +1,117 @@
+//! Compute nodes: `creating` → `starting` → `idle` ⇄ `running`, plus the states the service
+//! reports while a node leaves the pool.
+
+use crate::ids::IdKey;
+use time::OffsetDateTime;
+
+/// `state` of a node (spec values, all lower-case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    Creating,
+    Starting,
+    WaitingForStartTask,
+    StartTaskFailed,
+    Idle,
+    Running,
+    LeavingPool,
+    Unusable,
+    Offline,
+}
+
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Creating => "creating",
+            NodeState::Starting => "starting",
+            NodeState::WaitingForStartTask => "waitingforstarttask",
+            NodeState::StartTaskFailed => "starttaskfailed",
+            NodeState::Idle => "idle",
+            NodeState::Running => "running",
+            NodeState::LeavingPool => "leavingpool",
+            NodeState::Unusable => "unusable",
+            NodeState::Offline => "offline",
+        }
+    }
+}
+
+/// A task running on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningTask {
+    pub job: IdKey,
+    pub task: IdKey,
+    pub slots: u32,
+}
+
+/// An entry of `recentTasks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentTask {
+    pub job_id: String,
+    pub task_id: String,
+}
+
+/// A compute node of a pool.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: String,
+    pub state: NodeState,
+    /// Whether the scheduler may place tasks here (`schedulingState`).
+    pub scheduling_enabled: bool,
+    pub state_transition_time: OffsetDateTime,
+    pub allocation_time: OffsetDateTime,
+    pub last_boot_time: Option<OffsetDateTime>,
+    pub ip_address: String,
+    pub is_dedicated: bool,
+    pub running: Vec<RunningTask>,
+    pub total_tasks_run: i32,
+    pub total_tasks_succeeded: i32,
+    pub recent_tasks: Vec<RecentTask>,
+    /// Set when the node leaves the pool after its running tasks finish
+    /// (`nodeDeallocationOption` `taskcompletion`/`retaineddata`).
+    pub leave_when_done: bool,
+}
+
+impl Node {
+    pub fn running_slots(&self) -> u32 {
+        self.running.iter().map(|r| r.slots).sum()
+    }
+    /// Whether new tasks may be placed on the node.
+    pub fn accepts_tasks(&self) -> bool {
+        self.scheduling_enabled && !self.leave_when_done && matches!(self.state, NodeState::Idle | NodeState::Running)
+    }
+    pub fn set_state(&mut self, state: NodeState, now: OffsetDateTime) {
+        if self.state != state {
+            self.state = state;
+            self.state_transition_time = now;
+        }
+    }
+    /// `idle` or `running` depending on what runs, for a node that is up.
+    pub fn settle(&mut self, now: OffsetDateTime) {
+        if matches!(self.state, NodeState::Idle | NodeState::Running) {
+            let s = if self.running.is_empty() { NodeState::Idle } else { NodeState::Running };
+            self.set_state(s, now);
+        }
+    }
+}
+
+/// Node ids look like the service's (`tvmps_<64 hex>_d`, `_p` for spot/low-priority).
+/// UNCONFIRMED: the `_p` suffix (batch-rest-api.md §5.2).
+pub fn node_id(seq: u64, dedicated: bool) -> String {
+    let mut hex = String::with_capacity(64);
+    let mut x = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..4 {
+        // splitmix64
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        hex.push_str(&format!("{z:016x}"));
+    }
+    format!("tvmps_{hex}_{}", if dedicated { 'd' } else { 'p' })
+}
+
+/// Each emulated node gets its own loopback address, reported as `ipAddress`.
+pub fn node_ip(seq: u64) -> String {
+    let n = seq % (250 * 254);
+    format!("127.0.{}.{}", 1 + n / 254, 1 + n % 254)
+}

@@ -1,0 +1,118 @@
+//! Pools: specification (as created, with the service's defaults filled in) and state.
+
+use crate::ids::IdKey;
+use crate::node::Node;
+use crate::version::Version;
+use batch_client::models::{BatchPoolCreateOptions, TaskSchedulingPolicy};
+use batch_client::BatchDuration;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// `state` of a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolState {
+    Active,
+    Deleting,
+}
+
+impl PoolState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoolState::Active => "active",
+            PoolState::Deleting => "deleting",
+        }
+    }
+}
+
+/// `allocationState` of a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocationState {
+    Steady,
+    Resizing,
+    Stopping,
+}
+
+impl AllocationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllocationState::Steady => "steady",
+            AllocationState::Resizing => "resizing",
+            AllocationState::Stopping => "stopping",
+        }
+    }
+}
+
+/// How tasks are spread over a pool's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeFillType {
+    Spread,
+    Pack,
+}
+
+/// A pool.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// The create body with defaults filled in; what get/list echo.
+    pub spec: BatchPoolCreateOptions,
+    pub state: PoolState,
+    pub state_transition_time: OffsetDateTime,
+    pub allocation_state: AllocationState,
+    pub allocation_state_transition_time: OffsetDateTime,
+    pub creation_time: OffsetDateTime,
+    pub version: Version,
+    /// Nodes by id.
+    pub nodes: BTreeMap<String, Node>,
+}
+
+impl Pool {
+    pub fn key(&self) -> IdKey {
+        IdKey::of(&self.spec.id)
+    }
+    pub fn task_slots_per_node(&self) -> u32 {
+        self.spec.task_slots_per_node.unwrap_or(1).max(1) as u32
+    }
+    pub fn node_fill_type(&self) -> NodeFillType {
+        match self.spec.task_scheduling_policy.as_ref().and_then(|p| p.node_fill_type.as_deref()) {
+            Some(s) if s.eq_ignore_ascii_case("pack") => NodeFillType::Pack,
+            _ => NodeFillType::Spread,
+        }
+    }
+    pub fn is_container_pool(&self) -> bool {
+        self.spec
+            .virtual_machine_configuration
+            .as_ref()
+            .is_some_and(|v| v.container_configuration.is_some())
+    }
+    /// Nodes that count towards `currentDedicatedNodes` / `currentLowPriorityNodes`.
+    pub fn current_nodes(&self, dedicated: bool) -> i32 {
+        self.nodes.values().filter(|n| n.is_dedicated == dedicated).count() as i32
+    }
+}
+
+/// Fills in what the service echoes for omitted properties (recording
+/// `cli-ext_linux-pool-job-task-lifecycle`: resizeTimeout PT15M, targets 0, autoscale false,
+/// inter-node communication false, taskSlotsPerNode 1, nodeFillType `Spread`, image version
+/// `latest`).
+pub fn fill_pool_defaults(spec: &mut BatchPoolCreateOptions) {
+    spec.resize_timeout.get_or_insert(BatchDuration::from_secs(15 * 60));
+    spec.target_dedicated_nodes.get_or_insert(0);
+    spec.target_low_priority_nodes.get_or_insert(0);
+    spec.enable_auto_scale.get_or_insert(false);
+    spec.enable_inter_node_communication.get_or_insert(false);
+    spec.task_slots_per_node.get_or_insert(1);
+    let policy = spec.task_scheduling_policy.get_or_insert_with(TaskSchedulingPolicy::default);
+    // UNCONFIRMED: the live service echoes "Spread" capitalised (batch-rest-api.md §5.5); we echo
+    // what the service echoed, whatever case the client sent.
+    let fill = match policy.node_fill_type.as_deref() {
+        Some(s) if s.eq_ignore_ascii_case("pack") => "Pack",
+        _ => "Spread",
+    };
+    policy.node_fill_type = Some(fill.to_string());
+    if let Some(vm) = spec.virtual_machine_configuration.as_mut() {
+        if let Some(img) = vm.image_reference.as_mut() {
+            if !img.contains_key("virtualMachineImageId") && !img.contains_key("sharedGalleryImageId") && !img.contains_key("communityGalleryImageId") {
+                img.entry("version").or_insert_with(|| serde_json::Value::String("latest".into()));
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Tasks and their state machine: `active` → `running` → `completed` (and back to `active`
+//! on a retry or requeue).
+
+use crate::ids::IdKey;
+use crate::version::Version;
+use batch_client::models::{BatchTaskCreateOptions, BatchTaskExecutionInfo};
+use time::OffsetDateTime;
+
+/// `state` of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    Active,
+    Preparing,
+    Running,
+    Completed,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Active => "active",
+            TaskState::Preparing => "preparing",
+            TaskState::Running => "running",
+            TaskState::Completed => "completed",
+        }
+    }
+}
+
+/// Where a task runs or ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub pool_id: String,
+    pub node_id: String,
+}
+
+/// A task of a job.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// The create body with the service's defaults filled in.
+    pub spec: BatchTaskCreateOptions,
+    pub seq: u64,
+    pub state: TaskState,
+    pub state_transition_time: OffsetDateTime,
+    pub previous_state: Option<(TaskState, OffsetDateTime)>,
+    pub creation_time: OffsetDateTime,
+    pub version: Version,
+    pub execution_info: BatchTaskExecutionInfo,
+    /// The node of the current or last attempt.
+    pub placement: Option<Placement>,
+    /// Identifies the current attempt; exit reports of older attempts are ignored.
+    pub run_id: Option<u64>,
+}
+
+impl Task {
+    pub fn key(&self) -> IdKey {
+        IdKey::of(&self.spec.id)
+    }
+    pub fn required_slots(&self) -> u32 {
+        self.spec.required_slots.unwrap_or(1).max(1) as u32
+    }
+    pub fn max_task_retry_count(&self) -> i32 {
+        self.spec.constraints.as_ref().and_then(|c| c.max_task_retry_count).unwrap_or(0)
+    }
+    pub fn set_state(&mut self, state: TaskState, now: OffsetDateTime) {
+        if self.state != state {
+            self.previous_state = Some((self.state, self.state_transition_time));
+            self.state = state;
+            self.state_transition_time = now;
+        }
+    }
+    /// Whether the task completed with `result: success`.
+    pub fn succeeded(&self) -> bool {
+        self.state == TaskState::Completed && self.execution_info.result.as_deref() == Some("success")
+    }
+}
