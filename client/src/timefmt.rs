@@ -61,7 +61,8 @@ pub mod body {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let s = String::deserialize(d)?;
-        super::parse_body(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid datetime {s:?}")))
+        super::parse_body(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid datetime {s:?}")))
     }
 }
 
@@ -76,7 +77,9 @@ pub mod body_opt {
             None => s.serialize_none(),
         }
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
             Some(s) => super::parse_body(&s)

@@ -1,1 +1,13 @@
+//! batch-emulator: a local emulator of the Azure Batch data-plane REST API.
+//!
+//! * [`api`]: the thin REST edge (routing from the operation catalogue, auth, OData, errors).
+//! * `batch_model` (crate `emulator/model`): the Batch domain, free of HTTP, Docker and disk.
+//! * [`agent`]: the node agent that carries out the domain's effects (directories, processes).
+//! * [`state`], [`config`], [`clock`]: wiring.
 
+pub mod agent;
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod server;
+pub mod state;

@@ -1,1 +1,57 @@
-fn main(){}
+//! `batch-emulator`: serve the Batch API on loopback and print a readiness line.
+
+use batch_emulator::agent::process::LocalProcessRunner;
+use batch_emulator::clock::SystemClock;
+use batch_emulator::config::EmulatorConfig;
+use clap::Parser;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let config = EmulatorConfig::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATCH_EMULATOR_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(msg) = config.validate() {
+        eprintln!("batch-emulator: {msg}");
+        return std::process::ExitCode::from(2);
+    }
+    if !config.addr.ip().is_loopback() {
+        tracing::warn!(addr = %config.addr, "serving on a non-loopback address: anyone who can reach it and knows the development key (or any key with --loose) controls processes on this machine");
+    }
+    let (account, key, loose) = (config.account.clone(), config.key.clone(), config.loose);
+    let running = match batch_emulator::server::start(
+        config,
+        Arc::new(LocalProcessRunner),
+        Arc::new(SystemClock),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("batch-emulator: cannot start: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let url = running.url.clone();
+    println!(
+        "batch-emulator ready: url={url} account={account} key={key}{}",
+        if loose { " auth=loose" } else { "" }
+    );
+    println!("  Python (azure-batch 15.x): BatchClient(\"{url}\", AzureNamedKeyCredential(\"{account}\", \"{key}\"))");
+    println!("  Python (azure-batch 14.x): BatchServiceClient(SharedKeyCredentials(\"{account}\", \"{key}\"), batch_url=\"{url}\")");
+    tokio::select! {
+        r = running.wait() => {
+            if let Err(e) = r {
+                eprintln!("batch-emulator: server stopped: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    std::process::ExitCode::SUCCESS
+}

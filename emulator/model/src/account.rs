@@ -28,15 +28,23 @@ pub enum Effect {
     /// [`Account::node_provisioned`] and [`Account::node_ready`].
     ProvisionNode { pool_id: String, node_id: String },
     /// Run a task.
-    Launch(Launch),
+    Launch(Box<Launch>),
     /// Stop a running attempt; its exit report will be ignored.
     KillTask { run_id: u64 },
     /// Remove a node's directory tree, then call [`Account::node_removed`].
     RemoveNode { pool_id: String, node_id: String },
     /// Remove a task's directory on a node.
-    DeleteTaskDirectory { pool_id: String, node_id: String, job_id: String, task_id: String },
+    DeleteTaskDirectory {
+        pool_id: String,
+        node_id: String,
+        job_id: String,
+        task_id: String,
+    },
     /// Remove a job's directories on the given nodes, then call [`Account::finish_job_deletion`].
-    DeleteJob { job_id: String, nodes: Vec<(String, String)> },
+    DeleteJob {
+        job_id: String,
+        nodes: Vec<(String, String)>,
+    },
     /// Call [`Account::finish_job_transition`] once the kills sent before it are done.
     FinishJobTransition { job_id: String },
     /// Remove the pool's nodes, then call [`Account::finish_pool_deletion`].
@@ -73,11 +81,23 @@ pub struct Launch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskOutcome {
     /// The process ran and exited.
-    Exited { exit_code: i32, start: OffsetDateTime, end: OffsetDateTime },
+    Exited {
+        exit_code: i32,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    },
     /// The process never started (program not found, launch failure…); never retried.
-    FailedToStart { failure: FailureInfo, start: OffsetDateTime, end: OffsetDateTime },
+    FailedToStart {
+        failure: FailureInfo,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    },
     /// Stopped because it ran longer than `maxWallClockTime`.
-    TimedOut { exit_code: Option<i32>, start: OffsetDateTime, end: OffsetDateTime },
+    TimedOut {
+        exit_code: Option<i32>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    },
 }
 
 /// The per-task result of add task collection.
@@ -97,6 +117,8 @@ pub struct Account {
     job_seq: u64,
     task_seq: u64,
     run_seq: u64,
+    /// Mixed into node ids so that emulator instances sharing a data dir never reuse one.
+    node_id_seed: u64,
     /// Runs in flight: run id → (job, task).
     runs: BTreeMap<u64, (IdKey, IdKey)>,
     outbox: Vec<Effect>,
@@ -111,7 +133,13 @@ fn failure(category: &str, code: &str, message: &str, details: &[(&str, &str)]) 
         category: category.to_string(),
         code: Some(code.to_string()),
         message: Some(message.to_string()),
-        details: details.iter().map(|(n, v)| NameValuePair { name: Some(n.to_string()), value: Some(v.to_string()) }).collect(),
+        details: details
+            .iter()
+            .map(|(n, v)| NameValuePair {
+                name: Some(n.to_string()),
+                value: Some(v.to_string()),
+            })
+            .collect(),
     }
 }
 
@@ -121,23 +149,45 @@ pub fn failure_exit_code() -> FailureInfo {
         "usererror",
         "FailureExitCode",
         "The task exited with an exit code representing a failure",
-        &[("Message", "The task process exited with an unexpected exit code"), ("AdditionalErrorCode", "FailureExitCode")],
+        &[
+            (
+                "Message",
+                "The task process exited with an unexpected exit code",
+            ),
+            ("AdditionalErrorCode", "FailureExitCode"),
+        ],
     )
 }
 
 /// The failureInfo of a task ended by Terminate Task / Terminate Job.
 pub fn failure_task_ended() -> FailureInfo {
-    failure("usererror", "TaskEnded", "The task was ended by user request", &[])
+    failure(
+        "usererror",
+        "TaskEnded",
+        "The task was ended by user request",
+        &[],
+    )
 }
 
 /// The failureInfo of a task stopped by its `maxWallClockTime`.
 pub fn failure_max_wall_clock() -> FailureInfo {
     // UNCONFIRMED: category for timeouts (node-and-container-semantics.md §6 TaskEnded row).
-    failure("usererror", "TaskEnded", "The task was ended by user request", &[("Message", "The maximum execution time configured on the task was exceeded")])
+    failure(
+        "usererror",
+        "TaskEnded",
+        "The task was ended by user request",
+        &[(
+            "Message",
+            "The maximum execution time configured on the task was exceeded",
+        )],
+    )
 }
 
 fn not_implemented(what: &str) -> DomainError {
-    DomainError::new(Code::NotImplemented).with_message(format!("{what} is not emulated yet by batch-emulator {}.", env!("CARGO_PKG_VERSION")))
+    DomainError::new(Code::NotImplemented).with_message(format!(
+        "{what} is not emulated yet by batch-emulator {}.",
+        env!("CARGO_PKG_VERSION")
+    ))
 }
 
 fn is_empty_list<T>(v: &Option<Vec<T>>) -> bool {
@@ -147,6 +197,14 @@ fn is_empty_list<T>(v: &Option<Vec<T>>) -> bool {
 impl Account {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An account whose node ids are derived from `seed` (pass a random value per instance).
+    pub fn with_node_id_seed(seed: u64) -> Self {
+        Self {
+            node_id_seed: seed,
+            ..Self::default()
+        }
     }
 
     /// Takes the effects produced since the last call.
@@ -161,11 +219,15 @@ impl Account {
     // ------------------------------------------------------------------ pools
 
     pub fn pool(&self, id: &str) -> Result<&Pool, DomainError> {
-        self.pools.get(&IdKey::of(id)).ok_or_else(|| Code::PoolNotFound.into())
+        self.pools
+            .get(&IdKey::of(id))
+            .ok_or_else(|| Code::PoolNotFound.into())
     }
 
     fn pool_mut(&mut self, id: &str) -> Result<&mut Pool, DomainError> {
-        self.pools.get_mut(&IdKey::of(id)).ok_or_else(|| Code::PoolNotFound.into())
+        self.pools
+            .get_mut(&IdKey::of(id))
+            .ok_or_else(|| Code::PoolNotFound.into())
     }
 
     fn validate_pool_spec(spec: &BatchPoolCreateOptions) -> Result<IdKey, DomainError> {
@@ -175,11 +237,17 @@ impl Account {
         }
         if let Some(d) = &spec.display_name {
             if d.chars().count() > 1024 {
-                return Err(DomainError::invalid_property("displayName", d.clone(), "The displayName can contain at most 1024 characters"));
+                return Err(DomainError::invalid_property(
+                    "displayName",
+                    d.clone(),
+                    "The displayName can contain at most 1024 characters",
+                ));
             }
         }
         match &spec.virtual_machine_configuration {
-            None if !spec.other.contains_key("cloudServiceConfiguration") => return Err(DomainError::missing_property("virtualMachineConfiguration")),
+            None if !spec.other.contains_key("cloudServiceConfiguration") => {
+                return Err(DomainError::missing_property("virtualMachineConfiguration"))
+            }
             None => return Err(not_implemented("cloudServiceConfiguration pools")),
             Some(vm) => {
                 if vm.image_reference.is_none() {
@@ -196,31 +264,57 @@ impl Account {
         if spec.enable_auto_scale == Some(true) {
             return Err(not_implemented("Autoscale pools (enableAutoScale)"));
         }
-        for (name, v) in [("targetDedicatedNodes", spec.target_dedicated_nodes), ("targetLowPriorityNodes", spec.target_low_priority_nodes)] {
+        for (name, v) in [
+            ("targetDedicatedNodes", spec.target_dedicated_nodes),
+            ("targetLowPriorityNodes", spec.target_low_priority_nodes),
+        ] {
             if let Some(n) = v {
                 if n < 0 {
-                    return Err(DomainError::invalid_property(name, n.to_string(), "The value must be greater than or equal to 0"));
+                    return Err(DomainError::invalid_property(
+                        name,
+                        n.to_string(),
+                        "The value must be greater than or equal to 0",
+                    ));
                 }
             }
         }
-        let total = spec.target_dedicated_nodes.unwrap_or(0).saturating_add(spec.target_low_priority_nodes.unwrap_or(0));
+        let total = spec
+            .target_dedicated_nodes
+            .unwrap_or(0)
+            .saturating_add(spec.target_low_priority_nodes.unwrap_or(0));
         if total > MAX_NODES_PER_POOL {
-            return Err(DomainError::invalid_property("targetDedicatedNodes", total.to_string(), format!("batch-emulator supports at most {MAX_NODES_PER_POOL} nodes per pool")));
+            return Err(DomainError::invalid_property(
+                "targetDedicatedNodes",
+                total.to_string(),
+                format!("batch-emulator supports at most {MAX_NODES_PER_POOL} nodes per pool"),
+            ));
         }
         if let Some(s) = spec.task_slots_per_node {
             if !(1..=256).contains(&s) {
-                return Err(DomainError::invalid_property("taskSlotsPerNode", s.to_string(), "The value must be between 1 and 256"));
+                return Err(DomainError::invalid_property(
+                    "taskSlotsPerNode",
+                    s.to_string(),
+                    "The value must be between 1 and 256",
+                ));
             }
         }
         if let Some(t) = spec.resize_timeout {
             if t < BatchDuration::from_secs(300) {
-                return Err(DomainError::invalid_property("resizeTimeout", t.to_string(), "The resize timeout must be at least 5 minutes"));
+                return Err(DomainError::invalid_property(
+                    "resizeTimeout",
+                    t.to_string(),
+                    "The resize timeout must be at least 5 minutes",
+                ));
             }
         }
         if let Some(p) = &spec.task_scheduling_policy {
             if let Some(f) = &p.node_fill_type {
                 if !ci_eq(f, "spread") && !ci_eq(f, "pack") {
-                    return Err(DomainError::invalid_property("nodeFillType", f.clone(), "The value must be spread or pack"));
+                    return Err(DomainError::invalid_property(
+                        "nodeFillType",
+                        f.clone(),
+                        "The value must be spread or pack",
+                    ));
                 }
             }
         }
@@ -228,16 +322,24 @@ impl Account {
             return Err(not_implemented("Pool start tasks (startTask)"));
         }
         if !is_empty_list(&spec.application_package_references) {
-            return Err(not_implemented("Application packages (applicationPackageReferences)"));
+            return Err(not_implemented(
+                "Application packages (applicationPackageReferences)",
+            ));
         }
         if !is_empty_list(&spec.mount_configuration) {
-            return Err(not_implemented("Pool file system mounts (mountConfiguration)"));
+            return Err(not_implemented(
+                "Pool file system mounts (mountConfiguration)",
+            ));
         }
         Ok(key)
     }
 
     /// Create Pool. The pool starts `resizing` towards its targets at once.
-    pub fn create_pool(&mut self, mut spec: BatchPoolCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn create_pool(
+        &mut self,
+        mut spec: BatchPoolCreateOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let key = Self::validate_pool_spec(&spec)?;
         if self.pools.contains_key(&key) {
             return Err(Code::PoolExists.into());
@@ -261,17 +363,30 @@ impl Account {
 
     /// Adds or removes nodes until the pool's node count matches its targets.
     fn allocate_towards_target(&mut self, key: &IdKey, now: OffsetDateTime) {
-        let Some(pool) = self.pools.get(key) else { return };
-        let targets = [(true, pool.spec.target_dedicated_nodes.unwrap_or(0)), (false, pool.spec.target_low_priority_nodes.unwrap_or(0))];
+        let Some(pool) = self.pools.get(key) else {
+            return;
+        };
+        let targets = [
+            (true, pool.spec.target_dedicated_nodes.unwrap_or(0)),
+            (false, pool.spec.target_low_priority_nodes.unwrap_or(0)),
+        ];
         let pool_id = pool.spec.id.clone();
         for (dedicated, target) in targets {
-            let current = self.pools[key].nodes.values().filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done).count() as i32;
+            let current = self.pools[key]
+                .nodes
+                .values()
+                .filter(|n| {
+                    n.is_dedicated == dedicated
+                        && n.state != NodeState::LeavingPool
+                        && !n.leave_when_done
+                })
+                .count() as i32;
             if current < target {
                 for _ in current..target {
                     self.node_seq += 1;
                     let seq = self.node_seq;
                     let node = Node {
-                        id: node_id(seq, dedicated),
+                        id: node_id(seq.wrapping_add(self.node_id_seed), dedicated),
                         state: NodeState::Creating,
                         scheduling_enabled: true,
                         state_transition_time: now,
@@ -285,7 +400,10 @@ impl Account {
                         recent_tasks: Vec::new(),
                         leave_when_done: false,
                     };
-                    self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: node.id.clone() });
+                    self.outbox.push(Effect::ProvisionNode {
+                        pool_id: pool_id.clone(),
+                        node_id: node.id.clone(),
+                    });
                     if let Some(p) = self.pools.get_mut(key) {
                         p.nodes.insert(node.id.clone(), node);
                     }
@@ -295,11 +413,19 @@ impl Account {
                 let mut candidates: Vec<(u32, String)> = self.pools[key]
                     .nodes
                     .values()
-                    .filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done)
+                    .filter(|n| {
+                        n.is_dedicated == dedicated
+                            && n.state != NodeState::LeavingPool
+                            && !n.leave_when_done
+                    })
                     .map(|n| (n.running_slots(), n.id.clone()))
                     .collect();
                 candidates.sort();
-                let victims: Vec<String> = candidates.into_iter().take((current - target) as usize).map(|(_, id)| id).collect();
+                let victims: Vec<String> = candidates
+                    .into_iter()
+                    .take((current - target) as usize)
+                    .map(|(_, id)| id)
+                    .collect();
                 self.remove_nodes_from_pool(key, &victims, DeallocationOption::Requeue, now);
             }
         }
@@ -309,7 +435,10 @@ impl Account {
     /// Moves the pool to `steady` when no node is still being created or removed.
     fn settle_allocation(&mut self, key: &IdKey, now: OffsetDateTime) {
         if let Some(pool) = self.pools.get_mut(key) {
-            let busy = pool.nodes.values().any(|n| matches!(n.state, NodeState::Creating | NodeState::LeavingPool));
+            let busy = pool
+                .nodes
+                .values()
+                .any(|n| matches!(n.state, NodeState::Creating | NodeState::LeavingPool));
             if !busy && pool.allocation_state != AllocationState::Steady {
                 pool.allocation_state = AllocationState::Steady;
                 pool.allocation_state_transition_time = now;
@@ -317,13 +446,20 @@ impl Account {
         }
     }
 
-    fn remove_nodes_from_pool(&mut self, key: &IdKey, node_ids: &[String], option: DeallocationOption, now: OffsetDateTime) {
+    fn remove_nodes_from_pool(
+        &mut self,
+        key: &IdKey,
+        node_ids: &[String],
+        option: DeallocationOption,
+        now: OffsetDateTime,
+    ) {
         let pool_id = match self.pools.get(key) {
             Some(p) => p.spec.id.clone(),
             None => return,
         };
         for nid in node_ids {
-            let running: Vec<RunningTask> = match self.pools.get(key).and_then(|p| p.nodes.get(nid)) {
+            let running: Vec<RunningTask> = match self.pools.get(key).and_then(|p| p.nodes.get(nid))
+            {
                 Some(n) => n.running.clone(),
                 None => continue,
             };
@@ -339,14 +475,20 @@ impl Account {
                     if let Some(n) = self.pools.get_mut(key).and_then(|p| p.nodes.get_mut(nid)) {
                         n.set_state(NodeState::LeavingPool, now);
                     }
-                    self.outbox.push(Effect::RemoveNode { pool_id: pool_id.clone(), node_id: nid.clone() });
+                    self.outbox.push(Effect::RemoveNode {
+                        pool_id: pool_id.clone(),
+                        node_id: nid.clone(),
+                    });
                 }
                 DeallocationOption::TaskCompletion | DeallocationOption::RetainedData => {
                     if let Some(n) = self.pools.get_mut(key).and_then(|p| p.nodes.get_mut(nid)) {
                         n.leave_when_done = true;
                         if n.running.is_empty() {
                             n.set_state(NodeState::LeavingPool, now);
-                            self.outbox.push(Effect::RemoveNode { pool_id: pool_id.clone(), node_id: nid.clone() });
+                            self.outbox.push(Effect::RemoveNode {
+                                pool_id: pool_id.clone(),
+                                node_id: nid.clone(),
+                            });
                         }
                     }
                 }
@@ -356,7 +498,11 @@ impl Account {
 
     /// The agent created the node's directories: `creating` → `starting`.
     pub fn node_provisioned(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
-        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
+        if let Some(n) = self
+            .pools
+            .get_mut(&IdKey::of(pool_id))
+            .and_then(|p| p.nodes.get_mut(node_id))
+        {
             if n.state == NodeState::Creating {
                 n.set_state(NodeState::Starting, now);
                 n.last_boot_time = Some(now);
@@ -367,7 +513,11 @@ impl Account {
 
     /// The node finished starting: `starting` → `idle`, and tasks may land on it.
     pub fn node_ready(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
-        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
+        if let Some(n) = self
+            .pools
+            .get_mut(&IdKey::of(pool_id))
+            .and_then(|p| p.nodes.get_mut(node_id))
+        {
             if n.state == NodeState::Starting {
                 n.set_state(NodeState::Idle, now);
             }
@@ -388,15 +538,25 @@ impl Account {
     /// disappears once the agent removed its nodes.
     pub fn delete_pool(&mut self, id: &str, now: OffsetDateTime) -> Result<(), DomainError> {
         let key = IdKey::of(id);
-        let pool = self.pools.get(&key).ok_or(DomainError::new(Code::PoolNotFound))?;
+        let pool = self
+            .pools
+            .get(&key)
+            .ok_or(DomainError::new(Code::PoolNotFound))?;
         if pool.state == PoolState::Deleting {
             return Err(Code::PoolBeingDeleted.into());
         }
-        let running: Vec<RunningTask> = pool.nodes.values().flat_map(|n| n.running.clone()).collect();
+        let running: Vec<RunningTask> = pool
+            .nodes
+            .values()
+            .flat_map(|n| n.running.clone())
+            .collect();
         for r in running {
             self.requeue_task(&r.job, &r.task, false, now);
         }
-        let pool = self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?;
+        let pool = self
+            .pools
+            .get_mut(&key)
+            .ok_or(DomainError::new(Code::PoolNotFound))?;
         pool.state = PoolState::Deleting;
         pool.state_transition_time = now;
         let nodes: Vec<String> = pool.nodes.keys().cloned().collect();
@@ -422,50 +582,98 @@ impl Account {
     }
 
     /// Update Pool (PATCH): only supplied properties change.
-    pub fn update_pool(&mut self, id: &str, patch: BatchPoolUpdateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn update_pool(
+        &mut self,
+        id: &str,
+        patch: BatchPoolUpdateOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
         if patch.start_task.is_some() {
             return Err(not_implemented("Pool start tasks (startTask)"));
         }
         if !is_empty_list(&patch.application_package_references) {
-            return Err(not_implemented("Application packages (applicationPackageReferences)"));
+            return Err(not_implemented(
+                "Application packages (applicationPackageReferences)",
+            ));
         }
         let has_nodes = !pool.nodes.is_empty();
         let zero_node_only = [
             ("vmSize", patch.vm_size.is_some()),
-            ("virtualMachineConfiguration", patch.virtual_machine_configuration.is_some()),
+            (
+                "virtualMachineConfiguration",
+                patch.virtual_machine_configuration.is_some(),
+            ),
             ("taskSlotsPerNode", patch.task_slots_per_node.is_some()),
-            ("networkConfiguration", patch.network_configuration.is_some()),
+            (
+                "networkConfiguration",
+                patch.network_configuration.is_some(),
+            ),
             ("userAccounts", patch.user_accounts.is_some()),
             ("mountConfiguration", patch.mount_configuration.is_some()),
-            ("enableInterNodeCommunication", patch.enable_inter_node_communication.is_some()),
+            (
+                "enableInterNodeCommunication",
+                patch.enable_inter_node_communication.is_some(),
+            ),
         ];
         if has_nodes {
             if let Some((name, _)) = zero_node_only.iter().find(|(_, set)| *set) {
                 return Err(DomainError::new(Code::OperationInvalidForCurrentState)
-                    .with_message(format!("The property {name} can only be updated when the pool has no compute nodes.")));
+                    .with_message(format!(
+                    "The property {name} can only be updated when the pool has no compute nodes."
+                )));
             }
         }
         if let Some(s) = patch.task_slots_per_node {
             if !(1..=256).contains(&s) {
-                return Err(DomainError::invalid_property("taskSlotsPerNode", s.to_string(), "The value must be between 1 and 256"));
+                return Err(DomainError::invalid_property(
+                    "taskSlotsPerNode",
+                    s.to_string(),
+                    "The value must be between 1 and 256",
+                ));
             }
         }
-        if patch.virtual_machine_configuration.as_ref().is_some_and(|v| v.container_configuration.is_some()) {
+        if patch
+            .virtual_machine_configuration
+            .as_ref()
+            .is_some_and(|v| v.container_configuration.is_some())
+        {
             return Err(not_implemented("Container pools (containerConfiguration)"));
         }
         let s = &mut pool.spec;
-        if let Some(v) = patch.display_name { s.display_name = Some(v) }
-        if let Some(v) = patch.vm_size { s.vm_size = v }
-        if let Some(v) = patch.enable_inter_node_communication { s.enable_inter_node_communication = Some(v) }
-        if let Some(v) = patch.metadata { s.metadata = Some(v) }
-        if let Some(v) = patch.virtual_machine_configuration { s.virtual_machine_configuration = Some(v) }
-        if let Some(v) = patch.task_slots_per_node { s.task_slots_per_node = Some(v) }
-        if let Some(v) = patch.task_scheduling_policy { s.task_scheduling_policy = Some(v) }
-        if let Some(v) = patch.network_configuration { s.network_configuration = Some(v) }
-        if let Some(v) = patch.user_accounts { s.user_accounts = Some(v) }
-        if let Some(v) = patch.mount_configuration { s.mount_configuration = Some(v) }
-        if let Some(v) = patch.upgrade_policy { s.upgrade_policy = Some(v) }
+        if let Some(v) = patch.display_name {
+            s.display_name = Some(v)
+        }
+        if let Some(v) = patch.vm_size {
+            s.vm_size = v
+        }
+        if let Some(v) = patch.enable_inter_node_communication {
+            s.enable_inter_node_communication = Some(v)
+        }
+        if let Some(v) = patch.metadata {
+            s.metadata = Some(v)
+        }
+        if let Some(v) = patch.virtual_machine_configuration {
+            s.virtual_machine_configuration = Some(v)
+        }
+        if let Some(v) = patch.task_slots_per_node {
+            s.task_slots_per_node = Some(v)
+        }
+        if let Some(v) = patch.task_scheduling_policy {
+            s.task_scheduling_policy = Some(v)
+        }
+        if let Some(v) = patch.network_configuration {
+            s.network_configuration = Some(v)
+        }
+        if let Some(v) = patch.user_accounts {
+            s.user_accounts = Some(v)
+        }
+        if let Some(v) = patch.mount_configuration {
+            s.mount_configuration = Some(v)
+        }
+        if let Some(v) = patch.upgrade_policy {
+            s.upgrade_policy = Some(v)
+        }
         fill_pool_defaults(s);
         let version = self.version(now);
         self.pool_mut(id)?.version = version.clone();
@@ -474,51 +682,88 @@ impl Account {
 
     /// Replace Pool Properties (`updateproperties`): startTask, applicationPackageReferences
     /// and metadata are replaced as a whole.
-    pub fn replace_pool_properties(&mut self, id: &str, body: BatchPoolReplaceOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn replace_pool_properties(
+        &mut self,
+        id: &str,
+        body: BatchPoolReplaceOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         self.active_pool_mut(id)?;
         if body.start_task.is_some() {
             return Err(not_implemented("Pool start tasks (startTask)"));
         }
         let Some(apps) = body.application_package_references else {
-            return Err(DomainError::missing_property("applicationPackageReferences"));
+            return Err(DomainError::missing_property(
+                "applicationPackageReferences",
+            ));
         };
         let Some(metadata) = body.metadata else {
             return Err(DomainError::missing_property("metadata"));
         };
         if !apps.is_empty() {
-            return Err(not_implemented("Application packages (applicationPackageReferences)"));
+            return Err(not_implemented(
+                "Application packages (applicationPackageReferences)",
+            ));
         }
         let version = self.version(now);
         let pool = self.pool_mut(id)?;
         pool.spec.start_task = None;
         pool.spec.application_package_references = None;
-        pool.spec.metadata = if metadata.is_empty() { None } else { Some(metadata) };
+        pool.spec.metadata = if metadata.is_empty() {
+            None
+        } else {
+            Some(metadata)
+        };
         pool.version = version.clone();
         Ok(version)
     }
 
     /// Resize Pool.
-    pub fn resize_pool(&mut self, id: &str, body: BatchPoolResizeOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn resize_pool(
+        &mut self,
+        id: &str,
+        body: BatchPoolResizeOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
         if pool.allocation_state != AllocationState::Steady {
             return Err(DomainError::new(Code::PoolBeingResized));
         }
         let option = DeallocationOption::parse(body.node_deallocation_option.as_deref())?;
-        for (name, v) in [("targetDedicatedNodes", body.target_dedicated_nodes), ("targetLowPriorityNodes", body.target_low_priority_nodes)] {
+        for (name, v) in [
+            ("targetDedicatedNodes", body.target_dedicated_nodes),
+            ("targetLowPriorityNodes", body.target_low_priority_nodes),
+        ] {
             if let Some(n) = v {
                 if n < 0 {
-                    return Err(DomainError::invalid_property(name, n.to_string(), "The value must be greater than or equal to 0"));
+                    return Err(DomainError::invalid_property(
+                        name,
+                        n.to_string(),
+                        "The value must be greater than or equal to 0",
+                    ));
                 }
             }
         }
-        let dedicated = body.target_dedicated_nodes.unwrap_or(pool.spec.target_dedicated_nodes.unwrap_or(0));
-        let low = body.target_low_priority_nodes.unwrap_or(pool.spec.target_low_priority_nodes.unwrap_or(0));
+        let dedicated = body
+            .target_dedicated_nodes
+            .unwrap_or(pool.spec.target_dedicated_nodes.unwrap_or(0));
+        let low = body
+            .target_low_priority_nodes
+            .unwrap_or(pool.spec.target_low_priority_nodes.unwrap_or(0));
         if dedicated.saturating_add(low) > MAX_NODES_PER_POOL {
-            return Err(DomainError::invalid_property("targetDedicatedNodes", dedicated.to_string(), format!("batch-emulator supports at most {MAX_NODES_PER_POOL} nodes per pool")));
+            return Err(DomainError::invalid_property(
+                "targetDedicatedNodes",
+                dedicated.to_string(),
+                format!("batch-emulator supports at most {MAX_NODES_PER_POOL} nodes per pool"),
+            ));
         }
         if let Some(t) = body.resize_timeout {
             if t < BatchDuration::from_secs(300) {
-                return Err(DomainError::invalid_property("resizeTimeout", t.to_string(), "The resize timeout must be at least 5 minutes"));
+                return Err(DomainError::invalid_property(
+                    "resizeTimeout",
+                    t.to_string(),
+                    "The resize timeout must be at least 5 minutes",
+                ));
             }
             pool.spec.resize_timeout = Some(t);
         }
@@ -528,20 +773,32 @@ impl Account {
         pool.allocation_state_transition_time = now;
         let key = pool.key();
         let version = self.version(now);
-        self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?.version = version.clone();
+        self.pools
+            .get_mut(&key)
+            .ok_or(DomainError::new(Code::PoolNotFound))?
+            .version = version.clone();
         self.resize_with(&key, option, now);
         Ok(version)
     }
 
     fn resize_with(&mut self, key: &IdKey, option: DeallocationOption, now: OffsetDateTime) {
         // Shrinking honours the caller's deallocation option; growing needs none.
-        let Some(pool) = self.pools.get(key) else { return };
+        let Some(pool) = self.pools.get(key) else {
+            return;
+        };
         let mut victims = Vec::new();
-        for (dedicated, target) in [(true, pool.spec.target_dedicated_nodes.unwrap_or(0)), (false, pool.spec.target_low_priority_nodes.unwrap_or(0))] {
+        for (dedicated, target) in [
+            (true, pool.spec.target_dedicated_nodes.unwrap_or(0)),
+            (false, pool.spec.target_low_priority_nodes.unwrap_or(0)),
+        ] {
             let mut nodes: Vec<(u32, String)> = pool
                 .nodes
                 .values()
-                .filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done)
+                .filter(|n| {
+                    n.is_dedicated == dedicated
+                        && n.state != NodeState::LeavingPool
+                        && !n.leave_when_done
+                })
                 .map(|n| (n.running_slots(), n.id.clone()))
                 .collect();
             if nodes.len() as i32 > target {
@@ -557,27 +814,48 @@ impl Account {
     }
 
     /// Stop Pool Resize: `stopping`, then `steady` with the targets set to what exists.
-    pub fn stop_pool_resize(&mut self, id: &str, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn stop_pool_resize(
+        &mut self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
         if pool.allocation_state == AllocationState::Steady {
             // UNCONFIRMED: the service answers 409 when there is no resize to stop.
-            return Err(DomainError::new(Code::OperationInvalidForCurrentState).with_message("The pool is not resizing."));
+            return Err(DomainError::new(Code::OperationInvalidForCurrentState)
+                .with_message("The pool is not resizing."));
         }
         pool.allocation_state = AllocationState::Stopping;
         pool.allocation_state_transition_time = now;
-        let ded = pool.nodes.values().filter(|n| n.is_dedicated && n.state != NodeState::LeavingPool).count() as i32;
-        let low = pool.nodes.values().filter(|n| !n.is_dedicated && n.state != NodeState::LeavingPool).count() as i32;
+        let ded = pool
+            .nodes
+            .values()
+            .filter(|n| n.is_dedicated && n.state != NodeState::LeavingPool)
+            .count() as i32;
+        let low = pool
+            .nodes
+            .values()
+            .filter(|n| !n.is_dedicated && n.state != NodeState::LeavingPool)
+            .count() as i32;
         pool.spec.target_dedicated_nodes = Some(ded);
         pool.spec.target_low_priority_nodes = Some(low);
         let key = pool.key();
         let version = self.version(now);
-        self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?.version = version.clone();
+        self.pools
+            .get_mut(&key)
+            .ok_or(DomainError::new(Code::PoolNotFound))?
+            .version = version.clone();
         self.settle_allocation(&key, now);
         Ok(version)
     }
 
     /// Remove Nodes.
-    pub fn remove_nodes(&mut self, id: &str, body: BatchNodeRemoveOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn remove_nodes(
+        &mut self,
+        id: &str,
+        body: BatchNodeRemoveOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
         if pool.allocation_state != AllocationState::Steady {
             return Err(DomainError::new(Code::PoolBeingResized));
@@ -586,7 +864,11 @@ impl Account {
             return Err(DomainError::missing_property("nodeList"));
         }
         if body.node_list.len() > 100 {
-            return Err(DomainError::invalid_property("nodeList", body.node_list.len().to_string(), "At most 100 nodes can be removed in one request"));
+            return Err(DomainError::invalid_property(
+                "nodeList",
+                body.node_list.len().to_string(),
+                "At most 100 nodes can be removed in one request",
+            ));
         }
         let option = DeallocationOption::parse(body.node_deallocation_option.as_deref())?;
         for n in &body.node_list {
@@ -599,13 +881,20 @@ impl Account {
         let mut ded = pool.spec.target_dedicated_nodes.unwrap_or(0);
         let mut low = pool.spec.target_low_priority_nodes.unwrap_or(0);
         for n in &body.node_list {
-            if pool.nodes[n].is_dedicated { ded -= 1 } else { low -= 1 }
+            if pool.nodes[n].is_dedicated {
+                ded -= 1
+            } else {
+                low -= 1
+            }
         }
         pool.spec.target_dedicated_nodes = Some(ded.max(0));
         pool.spec.target_low_priority_nodes = Some(low.max(0));
         let key = pool.key();
         let version = self.version(now);
-        self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?.version = version.clone();
+        self.pools
+            .get_mut(&key)
+            .ok_or(DomainError::new(Code::PoolNotFound))?
+            .version = version.clone();
         self.remove_nodes_from_pool(&key, &body.node_list, option, now);
         self.settle_allocation(&key, now);
         Ok(version)
@@ -613,9 +902,19 @@ impl Account {
 
     /// Node counts of one pool, by state (`/nodecounts`).
     pub fn node_counts(pool: &Pool) -> BatchPoolNodeCounts {
-        let mut out = BatchPoolNodeCounts { pool_id: pool.spec.id.clone(), dedicated: Some(Default::default()), low_priority: Some(Default::default()) };
+        let mut out = BatchPoolNodeCounts {
+            pool_id: pool.spec.id.clone(),
+            dedicated: Some(Default::default()),
+            low_priority: Some(Default::default()),
+        };
         for n in pool.nodes.values() {
-            let Some(c) = (if n.is_dedicated { out.dedicated.as_mut() } else { out.low_priority.as_mut() }) else { continue };
+            let Some(c) = (if n.is_dedicated {
+                out.dedicated.as_mut()
+            } else {
+                out.low_priority.as_mut()
+            }) else {
+                continue;
+            };
             match n.state {
                 NodeState::Creating => c.creating += 1,
                 NodeState::Starting => c.starting += 1,
@@ -635,33 +934,58 @@ impl Account {
     // ------------------------------------------------------------------- jobs
 
     pub fn job(&self, id: &str) -> Result<&Job, DomainError> {
-        self.jobs.get(&IdKey::of(id)).ok_or_else(|| Code::JobNotFound.into())
+        self.jobs
+            .get(&IdKey::of(id))
+            .ok_or_else(|| Code::JobNotFound.into())
     }
 
     fn job_mut(&mut self, id: &str) -> Result<&mut Job, DomainError> {
-        self.jobs.get_mut(&IdKey::of(id)).ok_or_else(|| Code::JobNotFound.into())
+        self.jobs
+            .get_mut(&IdKey::of(id))
+            .ok_or_else(|| Code::JobNotFound.into())
     }
 
-    fn validate_job_settings(priority: Option<i32>, max_parallel: Option<i32>, on_all: Option<&str>, constraints: Option<&BatchJobConstraints>) -> Result<(), DomainError> {
+    fn validate_job_settings(
+        priority: Option<i32>,
+        max_parallel: Option<i32>,
+        on_all: Option<&str>,
+        constraints: Option<&BatchJobConstraints>,
+    ) -> Result<(), DomainError> {
         if let Some(p) = priority {
             if !(-1000..=1000).contains(&p) {
-                return Err(DomainError::invalid_property("priority", p.to_string(), "The priority must be between -1000 and 1000"));
+                return Err(DomainError::invalid_property(
+                    "priority",
+                    p.to_string(),
+                    "The priority must be between -1000 and 1000",
+                ));
             }
         }
         if let Some(m) = max_parallel {
             if m != -1 && m < 1 {
-                return Err(DomainError::invalid_property("maxParallelTasks", m.to_string(), "The value must be -1 or greater than 0"));
+                return Err(DomainError::invalid_property(
+                    "maxParallelTasks",
+                    m.to_string(),
+                    "The value must be -1 or greater than 0",
+                ));
             }
         }
         if let Some(v) = on_all {
             if !ci_eq(v, "noaction") && !ci_eq(v, "terminatejob") {
-                return Err(DomainError::invalid_property("onAllTasksComplete", v, "The value must be noaction or terminatejob"));
+                return Err(DomainError::invalid_property(
+                    "onAllTasksComplete",
+                    v,
+                    "The value must be noaction or terminatejob",
+                ));
             }
         }
         if let Some(c) = constraints {
             if let Some(r) = c.max_task_retry_count {
                 if r < -1 {
-                    return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
+                    return Err(DomainError::invalid_property(
+                        "maxTaskRetryCount",
+                        r.to_string(),
+                        "The value must be -1 or greater",
+                    ));
                 }
             }
         }
@@ -669,27 +993,51 @@ impl Account {
     }
 
     /// Add Job.
-    pub fn create_job(&mut self, mut spec: BatchJobCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn create_job(
+        &mut self,
+        mut spec: BatchJobCreateOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let key = validate_id("id", &spec.id)?;
         if spec.pool_info.pool_id.is_none() && spec.pool_info.auto_pool_specification.is_none() {
             return Err(DomainError::missing_property("poolInfo"));
         }
         if spec.pool_info.auto_pool_specification.is_some() {
-            return Err(not_implemented("Auto pools (poolInfo.autoPoolSpecification)"));
+            return Err(not_implemented(
+                "Auto pools (poolInfo.autoPoolSpecification)",
+            ));
         }
-        Self::validate_job_settings(spec.priority, spec.max_parallel_tasks, spec.on_all_tasks_complete.as_deref(), spec.constraints.as_ref())?;
+        Self::validate_job_settings(
+            spec.priority,
+            spec.max_parallel_tasks,
+            spec.on_all_tasks_complete.as_deref(),
+            spec.constraints.as_ref(),
+        )?;
         if let Some(v) = &spec.on_task_failure {
             if ci_eq(v, "performexitoptionsjobaction") {
                 return Err(not_implemented("onTaskFailure performexitoptionsjobaction"));
             }
             if !ci_eq(v, "noaction") {
-                return Err(DomainError::invalid_property("onTaskFailure", v.clone(), "The value must be noaction or performexitoptionsjobaction"));
+                return Err(DomainError::invalid_property(
+                    "onTaskFailure",
+                    v.clone(),
+                    "The value must be noaction or performexitoptionsjobaction",
+                ));
             }
         }
         for (name, set) in [
-            ("Job manager tasks (jobManagerTask)", spec.job_manager_task.is_some()),
-            ("Job preparation tasks (jobPreparationTask)", spec.job_preparation_task.is_some()),
-            ("Job release tasks (jobReleaseTask)", spec.job_release_task.is_some()),
+            (
+                "Job manager tasks (jobManagerTask)",
+                spec.job_manager_task.is_some(),
+            ),
+            (
+                "Job preparation tasks (jobPreparationTask)",
+                spec.job_preparation_task.is_some(),
+            ),
+            (
+                "Job release tasks (jobReleaseTask)",
+                spec.job_release_task.is_some(),
+            ),
         ] {
             if set {
                 return Err(not_implemented(name));
@@ -703,12 +1051,28 @@ impl Account {
         spec.priority.get_or_insert(0);
         spec.allow_task_preemption.get_or_insert(false);
         spec.max_parallel_tasks.get_or_insert(-1);
-        spec.on_all_tasks_complete = Some(spec.on_all_tasks_complete.as_deref().unwrap_or("noaction").to_ascii_lowercase());
-        spec.on_task_failure = Some(spec.on_task_failure.as_deref().unwrap_or("noaction").to_ascii_lowercase());
+        spec.on_all_tasks_complete = Some(
+            spec.on_all_tasks_complete
+                .as_deref()
+                .unwrap_or("noaction")
+                .to_ascii_lowercase(),
+        );
+        spec.on_task_failure = Some(
+            spec.on_task_failure
+                .as_deref()
+                .unwrap_or("noaction")
+                .to_ascii_lowercase(),
+        );
         let c = spec.constraints.get_or_insert_with(Default::default);
-        c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
+        c.max_wall_clock_time
+            .get_or_insert(BatchDuration::UNLIMITED);
         c.max_task_retry_count.get_or_insert(0);
-        if spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).is_some_and(|d| !d.is_unlimited()) {
+        if spec
+            .constraints
+            .as_ref()
+            .and_then(|c| c.max_wall_clock_time)
+            .is_some_and(|d| !d.is_unlimited())
+        {
             return Err(not_implemented("Job constraints.maxWallClockTime"));
         }
         let version = self.version(now);
@@ -744,32 +1108,62 @@ impl Account {
     }
 
     /// Update Job (PATCH).
-    pub fn update_job(&mut self, id: &str, patch: BatchJobUpdateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn update_job(
+        &mut self,
+        id: &str,
+        patch: BatchJobUpdateOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let job = self.job(id)?;
         Self::job_writable(job)?;
-        Self::validate_job_settings(patch.priority, patch.max_parallel_tasks, patch.on_all_tasks_complete.as_deref(), patch.constraints.as_ref())?;
+        Self::validate_job_settings(
+            patch.priority,
+            patch.max_parallel_tasks,
+            patch.on_all_tasks_complete.as_deref(),
+            patch.constraints.as_ref(),
+        )?;
         if let Some(pi) = &patch.pool_info {
             self.validate_pool_info_change(job, pi)?;
         }
-        if patch.constraints.as_ref().and_then(|c| c.max_wall_clock_time).is_some_and(|d| !d.is_unlimited()) {
+        if patch
+            .constraints
+            .as_ref()
+            .and_then(|c| c.max_wall_clock_time)
+            .is_some_and(|d| !d.is_unlimited())
+        {
             return Err(not_implemented("Job constraints.maxWallClockTime"));
         }
         let version = self.version(now);
         let key = IdKey::of(id);
         let job = self.job_mut(id)?;
         let s = &mut job.spec;
-        if let Some(v) = patch.priority { s.priority = Some(v) }
-        if let Some(v) = patch.allow_task_preemption { s.allow_task_preemption = Some(v) }
-        if let Some(v) = patch.max_parallel_tasks { s.max_parallel_tasks = Some(v) }
+        if let Some(v) = patch.priority {
+            s.priority = Some(v)
+        }
+        if let Some(v) = patch.allow_task_preemption {
+            s.allow_task_preemption = Some(v)
+        }
+        if let Some(v) = patch.max_parallel_tasks {
+            s.max_parallel_tasks = Some(v)
+        }
         if let Some(mut v) = patch.constraints {
-            v.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
+            v.max_wall_clock_time
+                .get_or_insert(BatchDuration::UNLIMITED);
             v.max_task_retry_count.get_or_insert(0);
             s.constraints = Some(v);
         }
-        if let Some(v) = patch.pool_info { s.pool_info = v }
-        if let Some(v) = patch.on_all_tasks_complete { s.on_all_tasks_complete = Some(v.to_ascii_lowercase()) }
-        if let Some(v) = patch.metadata { s.metadata = Some(v) }
-        if let Some(v) = patch.network_configuration { s.network_configuration = Some(v) }
+        if let Some(v) = patch.pool_info {
+            s.pool_info = v
+        }
+        if let Some(v) = patch.on_all_tasks_complete {
+            s.on_all_tasks_complete = Some(v.to_ascii_lowercase())
+        }
+        if let Some(v) = patch.metadata {
+            s.metadata = Some(v)
+        }
+        if let Some(v) = patch.network_configuration {
+            s.network_configuration = Some(v)
+        }
         job.version = version.clone();
         self.check_all_tasks_complete(&key, now);
         self.schedule(now);
@@ -778,20 +1172,32 @@ impl Account {
 
     fn validate_pool_info_change(&self, job: &Job, pi: &BatchPoolInfo) -> Result<(), DomainError> {
         if pi.auto_pool_specification.is_some() {
-            return Err(not_implemented("Auto pools (poolInfo.autoPoolSpecification)"));
+            return Err(not_implemented(
+                "Auto pools (poolInfo.autoPoolSpecification)",
+            ));
         }
         if pi.pool_id.is_none() {
             return Err(DomainError::missing_property("poolId"));
         }
-        if job.state != JobState::Disabled && pi.pool_id.as_deref().map(IdKey::of) != job.pool_key() {
+        if job.state != JobState::Disabled && pi.pool_id.as_deref().map(IdKey::of) != job.pool_key()
+        {
             // The pool of a job can only change while it is disabled (REST docs, Update Job).
-            return Err(DomainError::new(Code::OperationInvalidForCurrentState).with_message("The poolInfo of a job can only be changed when the job is disabled."));
+            return Err(
+                DomainError::new(Code::OperationInvalidForCurrentState).with_message(
+                    "The poolInfo of a job can only be changed when the job is disabled.",
+                ),
+            );
         }
         Ok(())
     }
 
     /// Replace Job (PUT): omitted updatable properties return to their defaults.
-    pub fn replace_job(&mut self, id: &str, body: BatchJobUpdateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn replace_job(
+        &mut self,
+        id: &str,
+        body: BatchJobUpdateOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let job = self.job(id)?;
         Self::job_writable(job)?;
         let Some(pool_info) = body.pool_info.clone() else {
@@ -804,7 +1210,10 @@ impl Account {
             max_parallel_tasks: Some(body.max_parallel_tasks.unwrap_or(-1)),
             constraints: Some(body.constraints.unwrap_or_default()),
             pool_info: Some(pool_info),
-            on_all_tasks_complete: Some(body.on_all_tasks_complete.unwrap_or_else(|| "noaction".into())),
+            on_all_tasks_complete: Some(
+                body.on_all_tasks_complete
+                    .unwrap_or_else(|| "noaction".into()),
+            ),
             metadata: Some(body.metadata.unwrap_or_default()),
             network_configuration: None,
         };
@@ -826,7 +1235,15 @@ impl Account {
         }
         let key = job.key();
         let job_id = job.spec.id.clone();
-        let mut nodes: Vec<(String, String)> = job.tasks.values().filter_map(|t| t.placement.as_ref().map(|p| (p.pool_id.clone(), p.node_id.clone()))).collect();
+        let mut nodes: Vec<(String, String)> = job
+            .tasks
+            .values()
+            .filter_map(|t| {
+                t.placement
+                    .as_ref()
+                    .map(|p| (p.pool_id.clone(), p.node_id.clone()))
+            })
+            .collect();
         nodes.sort();
         nodes.dedup();
         self.stop_running_tasks(&key, None, now);
@@ -844,9 +1261,19 @@ impl Account {
 
     /// Stops every running task of a job (on terminate, delete or disable-terminate).
     /// `failure` set: the tasks complete with it; unset: they just stop (job deletion).
-    fn stop_running_tasks(&mut self, job: &IdKey, failure: Option<FailureInfo>, now: OffsetDateTime) {
+    fn stop_running_tasks(
+        &mut self,
+        job: &IdKey,
+        failure: Option<FailureInfo>,
+        now: OffsetDateTime,
+    ) {
         let running: Vec<IdKey> = match self.jobs.get(job) {
-            Some(j) => j.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).map(|t| t.key()).collect(),
+            Some(j) => j
+                .tasks
+                .values()
+                .filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing))
+                .map(|t| t.key())
+                .collect(),
             None => return,
         };
         for t in running {
@@ -866,7 +1293,12 @@ impl Account {
     }
 
     /// Terminate Job: `terminating` at once, running tasks ended, then `completed`.
-    pub fn terminate_job(&mut self, id: &str, reason: Option<String>, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn terminate_job(
+        &mut self,
+        id: &str,
+        reason: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let job = self.job(id)?;
         match job.state {
             JobState::Deleting => return Err(Code::JobBeingDeleted.into()),
@@ -895,16 +1327,29 @@ impl Account {
     }
 
     /// Disable Job: `disabling`, then `disabled` once running tasks are handled.
-    pub fn disable_job(&mut self, id: &str, body: BatchJobDisableOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn disable_job(
+        &mut self,
+        id: &str,
+        body: BatchJobDisableOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let job = self.job(id)?;
         let Some(opt) = body.disable_tasks else {
             return Err(DomainError::missing_property("disableTasks"));
         };
-        if !matches!(job.state, JobState::Active | JobState::Disabling | JobState::Disabled) {
+        if !matches!(
+            job.state,
+            JobState::Active | JobState::Disabling | JobState::Disabled
+        ) {
             return Err(Code::JobNotActive.into());
         }
         let key = job.key();
-        let running: Vec<IdKey> = job.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).map(|t| t.key()).collect();
+        let running: Vec<IdKey> = job
+            .tasks
+            .values()
+            .filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing))
+            .map(|t| t.key())
+            .collect();
         match opt.to_ascii_lowercase().as_str() {
             "requeue" => {
                 for t in running {
@@ -917,7 +1362,13 @@ impl Account {
                 }
             }
             "wait" => {}
-            _ => return Err(DomainError::invalid_property("disableTasks", opt, "The value must be requeue, terminate or wait")),
+            _ => {
+                return Err(DomainError::invalid_property(
+                    "disableTasks",
+                    opt,
+                    "The value must be requeue, terminate or wait",
+                ))
+            }
         }
         let version = self.version(now);
         let job = self.job_mut(id)?;
@@ -931,7 +1382,10 @@ impl Account {
     /// Enable Job: `enabling`, then `active`.
     pub fn enable_job(&mut self, id: &str, now: OffsetDateTime) -> Result<Version, DomainError> {
         let job = self.job(id)?;
-        if !matches!(job.state, JobState::Disabled | JobState::Disabling | JobState::Enabling | JobState::Active) {
+        if !matches!(
+            job.state,
+            JobState::Disabled | JobState::Disabling | JobState::Enabling | JobState::Active
+        ) {
             return Err(Code::JobNotActive.into());
         }
         let version = self.version(now);
@@ -949,22 +1403,32 @@ impl Account {
     /// Completes a transitional job state (`terminating`, `disabling`, `enabling`).
     pub fn finish_job_transition(&mut self, job_id: &str, now: OffsetDateTime) {
         let key = IdKey::of(job_id);
-        let Some(job) = self.jobs.get_mut(&key) else { return };
+        let Some(job) = self.jobs.get_mut(&key) else {
+            return;
+        };
         match job.state {
             JobState::Terminating => {
                 job.set_state(JobState::Completed, now);
                 job.end_time = Some(now);
             }
-            JobState::Disabling => {
-                // `wait`: stays disabling until its running tasks finish.
-                if !job.tasks.values().any(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)) {
-                    job.set_state(JobState::Disabled, now);
-                }
+            // `wait`: stays disabling until its running tasks finish.
+            JobState::Disabling
+                if !job
+                    .tasks
+                    .values()
+                    .any(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)) =>
+            {
+                job.set_state(JobState::Disabled, now);
             }
             JobState::Enabling => {
                 job.set_state(JobState::Active, now);
                 // Requeue what was left active while disabled.
-                let active: Vec<(u64, IdKey)> = job.tasks.values().filter(|t| t.state == TaskState::Active).map(|t| (t.seq, t.key())).collect();
+                let active: Vec<(u64, IdKey)> = job
+                    .tasks
+                    .values()
+                    .filter(|t| t.state == TaskState::Active)
+                    .map(|t| (t.seq, t.key()))
+                    .collect();
                 job.queue.extend(active);
                 self.schedule(now);
             }
@@ -1000,11 +1464,17 @@ impl Account {
                 }
             }
         }
-        BatchTaskCountsResult { odata_metadata: None, task_counts: counts, task_slot_counts: slots }
+        BatchTaskCountsResult {
+            odata_metadata: None,
+            task_counts: counts,
+            task_slot_counts: slots,
+        }
     }
 
     fn check_all_tasks_complete(&mut self, key: &IdKey, now: OffsetDateTime) {
-        let Some(job) = self.jobs.get(key) else { return };
+        let Some(job) = self.jobs.get(key) else {
+            return;
+        };
         if job.state == JobState::Active
             && job.spec.on_all_tasks_complete.as_deref() == Some("terminatejob")
             && job.tasks.values().all(|t| t.state == TaskState::Completed)
@@ -1016,28 +1486,50 @@ impl Account {
     // ------------------------------------------------------------------ tasks
 
     pub fn task(&self, job_id: &str, task_id: &str) -> Result<&Task, DomainError> {
-        self.job(job_id)?.tasks.get(&IdKey::of(task_id)).ok_or_else(|| Code::TaskNotFound.into())
+        self.job(job_id)?
+            .tasks
+            .get(&IdKey::of(task_id))
+            .ok_or_else(|| Code::TaskNotFound.into())
     }
 
     /// Validates a task body against its job; returns the task with defaults filled in.
-    fn prepare_task(job: &Job, mut spec: BatchTaskCreateOptions) -> Result<BatchTaskCreateOptions, DomainError> {
+    fn prepare_task(
+        job: &Job,
+        mut spec: BatchTaskCreateOptions,
+    ) -> Result<BatchTaskCreateOptions, DomainError> {
         validate_id("id", &spec.id)?;
         if spec.command_line.is_empty() {
             return Err(DomainError::missing_property("commandLine"));
         }
         if let Some(d) = &spec.display_name {
             if d.chars().count() > 1024 {
-                return Err(DomainError::invalid_property("displayName", d.clone(), "The displayName can contain at most 1024 characters"));
+                return Err(DomainError::invalid_property(
+                    "displayName",
+                    d.clone(),
+                    "The displayName can contain at most 1024 characters",
+                ));
             }
         }
         if let Some(s) = spec.required_slots {
             if s < 1 {
-                return Err(DomainError::invalid_property("requiredSlots", s.to_string(), "The value must be at least 1"));
+                return Err(DomainError::invalid_property(
+                    "requiredSlots",
+                    s.to_string(),
+                    "The value must be at least 1",
+                ));
             }
         }
-        if let Some(r) = spec.constraints.as_ref().and_then(|c| c.max_task_retry_count) {
+        if let Some(r) = spec
+            .constraints
+            .as_ref()
+            .and_then(|c| c.max_task_retry_count)
+        {
             if r < -1 {
-                return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
+                return Err(DomainError::invalid_property(
+                    "maxTaskRetryCount",
+                    r.to_string(),
+                    "The value must be -1 or greater",
+                ));
             }
         }
         if spec.depends_on.is_some() {
@@ -1047,28 +1539,54 @@ impl Account {
             return Err(not_implemented("Task dependencies (dependsOn)"));
         }
         for (what, set) in [
-            ("Container tasks (containerSettings)", spec.container_settings.is_some()),
-            ("Resource files (resourceFiles)", !is_empty_list(&spec.resource_files)),
-            ("Output files (outputFiles)", !is_empty_list(&spec.output_files)),
-            ("Multi-instance tasks (multiInstanceSettings)", spec.multi_instance_settings.is_some()),
-            ("Application packages (applicationPackageReferences)", !is_empty_list(&spec.application_package_references)),
+            (
+                "Container tasks (containerSettings)",
+                spec.container_settings.is_some(),
+            ),
+            (
+                "Resource files (resourceFiles)",
+                !is_empty_list(&spec.resource_files),
+            ),
+            (
+                "Output files (outputFiles)",
+                !is_empty_list(&spec.output_files),
+            ),
+            (
+                "Multi-instance tasks (multiInstanceSettings)",
+                spec.multi_instance_settings.is_some(),
+            ),
+            (
+                "Application packages (applicationPackageReferences)",
+                !is_empty_list(&spec.application_package_references),
+            ),
         ] {
             if set {
                 return Err(not_implemented(what));
             }
         }
-        let job_retries = job.spec.constraints.as_ref().and_then(|c| c.max_task_retry_count).unwrap_or(0);
+        let job_retries = job
+            .spec
+            .constraints
+            .as_ref()
+            .and_then(|c| c.max_task_retry_count)
+            .unwrap_or(0);
         let c = spec.constraints.get_or_insert_with(Default::default);
-        c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
-        c.retention_time.get_or_insert(BatchDuration::from_secs(7 * 86_400));
+        c.max_wall_clock_time
+            .get_or_insert(BatchDuration::UNLIMITED);
+        c.retention_time
+            .get_or_insert(BatchDuration::from_secs(7 * 86_400));
         c.max_task_retry_count.get_or_insert(job_retries);
         spec.required_slots.get_or_insert(1);
         spec.user_identity.get_or_insert(UserIdentity {
             username: None,
-            auto_user: Some(AutoUserSpecification { scope: Some("pool".into()), elevation_level: Some("nonadmin".into()) }),
+            auto_user: Some(AutoUserSpecification {
+                scope: Some("pool".into()),
+                elevation_level: Some("nonadmin".into()),
+            }),
         });
         if let Some(cs) = spec.container_settings.as_mut() {
-            cs.working_directory.get_or_insert_with(|| "taskWorkingDirectory".into());
+            cs.working_directory
+                .get_or_insert_with(|| "taskWorkingDirectory".into());
         }
         Ok(spec)
     }
@@ -1082,7 +1600,12 @@ impl Account {
         }
     }
 
-    fn insert_task(&mut self, job_key: &IdKey, spec: BatchTaskCreateOptions, now: OffsetDateTime) -> Version {
+    fn insert_task(
+        &mut self,
+        job_key: &IdKey,
+        spec: BatchTaskCreateOptions,
+        now: OffsetDateTime,
+    ) -> Version {
         let version = self.version(now);
         self.task_seq += 1;
         let seq = self.task_seq;
@@ -1109,7 +1632,12 @@ impl Account {
     }
 
     /// Add Task.
-    pub fn add_task(&mut self, job_id: &str, spec: BatchTaskCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn add_task(
+        &mut self,
+        job_id: &str,
+        spec: BatchTaskCreateOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let job = self.job(job_id)?;
         Self::job_accepts_tasks(job)?;
         let spec = Self::prepare_task(job, spec)?;
@@ -1123,28 +1651,46 @@ impl Account {
     }
 
     /// Add Task Collection: each task is accepted or refused on its own.
-    pub fn add_task_collection(&mut self, job_id: &str, tasks: Vec<BatchTaskCreateOptions>, now: OffsetDateTime) -> Result<Vec<(String, TaskAddOutcome)>, DomainError> {
+    pub fn add_task_collection(
+        &mut self,
+        job_id: &str,
+        tasks: Vec<BatchTaskCreateOptions>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(String, TaskAddOutcome)>, DomainError> {
         let job = self.job(job_id)?;
         Self::job_accepts_tasks(job)?;
         if tasks.len() > MAX_TASKS_PER_COLLECTION {
-            return Err(DomainError::invalid_property("value", tasks.len().to_string(), "The maximum number of tasks in a collection is 100"));
+            return Err(DomainError::invalid_property(
+                "value",
+                tasks.len().to_string(),
+                "The maximum number of tasks in a collection is 100",
+            ));
         }
         // UNCONFIRMED: a duplicate id inside one request is refused as a whole
         // (batch-rest-api.md §5.6 says "Ids must be unique").
         let mut seen = std::collections::BTreeSet::new();
         for t in &tasks {
             if !seen.insert(IdKey::of(&t.id)) {
-                return Err(DomainError::invalid_property("id", t.id.clone(), "The task ids in a collection must be unique"));
+                return Err(DomainError::invalid_property(
+                    "id",
+                    t.id.clone(),
+                    "The task ids in a collection must be unique",
+                ));
             }
         }
         let key = job.key();
         let mut results = Vec::with_capacity(tasks.len());
         for spec in tasks {
             let id = spec.id.clone();
-            let job = self.jobs.get(&key).ok_or(DomainError::new(Code::JobNotFound))?;
+            let job = self
+                .jobs
+                .get(&key)
+                .ok_or(DomainError::new(Code::JobNotFound))?;
             let outcome = match Self::prepare_task(job, spec) {
                 Err(e) => TaskAddOutcome::Failed(e),
-                Ok(_) if job.tasks.contains_key(&IdKey::of(&id)) => TaskAddOutcome::Failed(Code::TaskExists.into()),
+                Ok(_) if job.tasks.contains_key(&IdKey::of(&id)) => {
+                    TaskAddOutcome::Failed(Code::TaskExists.into())
+                }
                 Ok(spec) => TaskAddOutcome::Added(self.insert_task(&key, spec, now)),
             };
             results.push((id, outcome));
@@ -1154,20 +1700,38 @@ impl Account {
     }
 
     /// Replace Task (PUT): only `constraints` can change.
-    pub fn replace_task(&mut self, job_id: &str, task_id: &str, body: BatchTaskReplaceOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn replace_task(
+        &mut self,
+        job_id: &str,
+        task_id: &str,
+        body: BatchTaskReplaceOptions,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let task = self.task(job_id, task_id)?;
         if task.state == TaskState::Completed {
             return Err(Code::TaskCompleted.into());
         }
-        let job_retries = self.job(job_id)?.spec.constraints.as_ref().and_then(|c| c.max_task_retry_count).unwrap_or(0);
+        let job_retries = self
+            .job(job_id)?
+            .spec
+            .constraints
+            .as_ref()
+            .and_then(|c| c.max_task_retry_count)
+            .unwrap_or(0);
         let mut c = body.constraints.unwrap_or_default();
         if let Some(r) = c.max_task_retry_count {
             if r < -1 {
-                return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
+                return Err(DomainError::invalid_property(
+                    "maxTaskRetryCount",
+                    r.to_string(),
+                    "The value must be -1 or greater",
+                ));
             }
         }
-        c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
-        c.retention_time.get_or_insert(BatchDuration::from_secs(7 * 86_400));
+        c.max_wall_clock_time
+            .get_or_insert(BatchDuration::UNLIMITED);
+        c.retention_time
+            .get_or_insert(BatchDuration::from_secs(7 * 86_400));
         c.max_task_retry_count.get_or_insert(job_retries);
         let version = self.version(now);
         let task = self.task_mut(job_id, task_id)?;
@@ -1186,7 +1750,12 @@ impl Account {
     }
 
     /// Delete Task: stops it if running and removes its directory.
-    pub fn delete_task(&mut self, job_id: &str, task_id: &str, now: OffsetDateTime) -> Result<(), DomainError> {
+    pub fn delete_task(
+        &mut self,
+        job_id: &str,
+        task_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
         let task = self.task(job_id, task_id)?;
         let jk = IdKey::of(job_id);
         let tk = task.key();
@@ -1196,7 +1765,10 @@ impl Account {
         if matches!(task.state, TaskState::Running | TaskState::Preparing) {
             self.release_node_slot(&jk, &tk, now);
         }
-        let job = self.jobs.get_mut(&jk).ok_or(DomainError::new(Code::JobNotFound))?;
+        let job = self
+            .jobs
+            .get_mut(&jk)
+            .ok_or(DomainError::new(Code::JobNotFound))?;
         if let Some(task) = job.tasks.remove(&tk) {
             job.queue.remove(&task.seq);
             if let Some(run) = task.run_id {
@@ -1205,7 +1777,12 @@ impl Account {
             }
         }
         if let Some(p) = placement {
-            self.outbox.push(Effect::DeleteTaskDirectory { pool_id: p.pool_id, node_id: p.node_id, job_id: real_job_id, task_id: real_task_id });
+            self.outbox.push(Effect::DeleteTaskDirectory {
+                pool_id: p.pool_id,
+                node_id: p.node_id,
+                job_id: real_job_id,
+                task_id: real_task_id,
+            });
         }
         self.check_all_tasks_complete(&jk, now);
         self.schedule(now);
@@ -1213,7 +1790,12 @@ impl Account {
     }
 
     /// Terminate Task: the task is `completed` when the call returns.
-    pub fn terminate_task(&mut self, job_id: &str, task_id: &str, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn terminate_task(
+        &mut self,
+        job_id: &str,
+        task_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
         let task = self.task(job_id, task_id)?;
         if task.state == TaskState::Completed {
             return Err(Code::TaskCompleted.into());
@@ -1221,10 +1803,15 @@ impl Account {
         let jk = IdKey::of(job_id);
         let tk = task.key();
         match task.state {
-            TaskState::Running | TaskState::Preparing => self.end_running_task(&jk, &tk, failure_task_ended(), now),
+            TaskState::Running | TaskState::Preparing => {
+                self.end_running_task(&jk, &tk, failure_task_ended(), now)
+            }
             _ => {
                 // UNCONFIRMED: an active task that is terminated completes with TaskEnded.
-                let job = self.jobs.get_mut(&jk).ok_or(DomainError::new(Code::JobNotFound))?;
+                let job = self
+                    .jobs
+                    .get_mut(&jk)
+                    .ok_or(DomainError::new(Code::JobNotFound))?;
                 if let Some(t) = job.tasks.get_mut(&tk) {
                     job.queue.remove(&t.seq);
                     t.execution_info.result = Some("failure".into());
@@ -1241,14 +1828,65 @@ impl Account {
         Ok(version)
     }
 
+    /// Reactivate Task: a completed, failed task goes back to `active` with its retry count
+    /// reset and its exit information cleared.
+    pub fn reactivate_task(
+        &mut self,
+        job_id: &str,
+        task_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Version, DomainError> {
+        let job = self.job(job_id)?;
+        Self::job_writable(job)?;
+        let job_active = job.state == JobState::Active;
+        let task = self.task(job_id, task_id)?;
+        if task.state != TaskState::Completed {
+            return Err(Code::TaskNotCompleted.into());
+        }
+        if task.succeeded() {
+            return Err(Code::TaskSucceeded.into());
+        }
+        let version = self.version(now);
+        let jk = IdKey::of(job_id);
+        let task = self.task_mut(job_id, task_id)?;
+        let requeue_count = task.execution_info.requeue_count;
+        let last_requeue_time = task.execution_info.last_requeue_time;
+        task.execution_info = BatchTaskExecutionInfo {
+            requeue_count,
+            last_requeue_time,
+            ..Default::default()
+        };
+        task.set_state(TaskState::Active, now);
+        task.version = version.clone();
+        let (seq, tk) = (task.seq, task.key());
+        if job_active {
+            if let Some(j) = self.jobs.get_mut(&jk) {
+                j.queue.insert(seq, tk);
+            }
+        }
+        self.schedule(now);
+        Ok(version)
+    }
+
     // --------------------------------------------------------------- running
 
     /// Frees the node slots of a running task (and settles the node's state).
     fn release_node_slot(&mut self, job: &IdKey, task: &IdKey, now: OffsetDateTime) {
-        let Some(p) = self.jobs.get(job).and_then(|j| j.tasks.get(task)).and_then(|t| t.placement.clone()) else { return };
+        let Some(p) = self
+            .jobs
+            .get(job)
+            .and_then(|j| j.tasks.get(task))
+            .and_then(|t| t.placement.clone())
+        else {
+            return;
+        };
         let pool_key = IdKey::of(&p.pool_id);
         let mut remove = false;
-        if let Some(n) = self.pools.get_mut(&pool_key).and_then(|pl| pl.nodes.get_mut(&p.node_id)) {
+        if let Some(n) = self
+            .pools
+            .get_mut(&pool_key)
+            .and_then(|pl| pl.nodes.get_mut(&p.node_id))
+        {
             n.running.retain(|r| !(r.job == *job && r.task == *task));
             n.settle(now);
             if n.leave_when_done && n.running.is_empty() && n.state != NodeState::LeavingPool {
@@ -1257,16 +1895,29 @@ impl Account {
             }
         }
         if remove {
-            self.outbox.push(Effect::RemoveNode { pool_id: p.pool_id, node_id: p.node_id });
+            self.outbox.push(Effect::RemoveNode {
+                pool_id: p.pool_id,
+                node_id: p.node_id,
+            });
         }
     }
 
     /// Puts a running task back to `active` (node removed, pool deleted, job disabled).
-    fn requeue_task(&mut self, job: &IdKey, task: &IdKey, counts_as_requeue: bool, now: OffsetDateTime) {
+    fn requeue_task(
+        &mut self,
+        job: &IdKey,
+        task: &IdKey,
+        counts_as_requeue: bool,
+        now: OffsetDateTime,
+    ) {
         self.release_node_slot(job, task, now);
-        let Some(j) = self.jobs.get_mut(job) else { return };
+        let Some(j) = self.jobs.get_mut(job) else {
+            return;
+        };
         let job_active = j.state == JobState::Active;
-        let Some(t) = j.tasks.get_mut(task) else { return };
+        let Some(t) = j.tasks.get_mut(task) else {
+            return;
+        };
         if let Some(run) = t.run_id.take() {
             self.runs.remove(&run);
             self.outbox.push(Effect::KillTask { run_id: run });
@@ -1283,9 +1934,17 @@ impl Account {
     }
 
     /// Ends a running attempt as completed with `failure` (terminate, timeout).
-    fn end_running_task(&mut self, job: &IdKey, task: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
+    fn end_running_task(
+        &mut self,
+        job: &IdKey,
+        task: &IdKey,
+        failure: FailureInfo,
+        now: OffsetDateTime,
+    ) {
         self.release_node_slot(job, task, now);
-        let Some(t) = self.jobs.get_mut(job).and_then(|j| j.tasks.get_mut(task)) else { return };
+        let Some(t) = self.jobs.get_mut(job).and_then(|j| j.tasks.get_mut(task)) else {
+            return;
+        };
         if let Some(run) = t.run_id.take() {
             self.runs.remove(&run);
             self.outbox.push(Effect::KillTask { run_id: run });
@@ -1309,12 +1968,18 @@ impl Account {
 
     /// The node agent's report that an attempt ended.
     pub fn task_exited(&mut self, run_id: u64, outcome: TaskOutcome, now: OffsetDateTime) {
-        let Some((jk, tk)) = self.runs.remove(&run_id) else { return };
+        let Some((jk, tk)) = self.runs.remove(&run_id) else {
+            return;
+        };
         self.release_node_slot(&jk, &tk, now);
         let version = self.version(now);
-        let Some(job) = self.jobs.get_mut(&jk) else { return };
+        let Some(job) = self.jobs.get_mut(&jk) else {
+            return;
+        };
         let job_active = job.state == JobState::Active;
-        let Some(t) = job.tasks.get_mut(&tk) else { return };
+        let Some(t) = job.tasks.get_mut(&tk) else {
+            return;
+        };
         if t.run_id != Some(run_id) {
             return;
         }
@@ -1324,7 +1989,11 @@ impl Account {
         let info = &mut t.execution_info;
         let succeeded;
         match outcome {
-            TaskOutcome::Exited { exit_code, start, end } => {
+            TaskOutcome::Exited {
+                exit_code,
+                start,
+                end,
+            } => {
                 info.start_time = Some(start);
                 info.exit_code = Some(exit_code);
                 succeeded = exit_code == 0;
@@ -1346,9 +2015,17 @@ impl Account {
                 }
                 info.end_time = Some(end);
                 info.result = Some(if succeeded { "success" } else { "failure" }.into());
-                info.failure_info = if succeeded { None } else { Some(failure_exit_code()) };
+                info.failure_info = if succeeded {
+                    None
+                } else {
+                    Some(failure_exit_code())
+                };
             }
-            TaskOutcome::FailedToStart { failure, start, end } => {
+            TaskOutcome::FailedToStart {
+                failure,
+                start,
+                end,
+            } => {
                 info.start_time = Some(start);
                 info.end_time = Some(end);
                 info.exit_code = None;
@@ -1356,7 +2033,11 @@ impl Account {
                 info.failure_info = Some(failure);
                 succeeded = false;
             }
-            TaskOutcome::TimedOut { exit_code, start, end } => {
+            TaskOutcome::TimedOut {
+                exit_code,
+                start,
+                end,
+            } => {
                 info.start_time = Some(start);
                 info.end_time = Some(end);
                 info.exit_code = exit_code;
@@ -1372,8 +2053,19 @@ impl Account {
     }
 
     fn note_node_result(&mut self, job: &IdKey, task: &IdKey, succeeded: bool) {
-        let Some(p) = self.jobs.get(job).and_then(|j| j.tasks.get(task)).and_then(|t| t.placement.clone()) else { return };
-        if let Some(n) = self.pools.get_mut(&IdKey::of(&p.pool_id)).and_then(|pl| pl.nodes.get_mut(&p.node_id)) {
+        let Some(p) = self
+            .jobs
+            .get(job)
+            .and_then(|j| j.tasks.get(task))
+            .and_then(|t| t.placement.clone())
+        else {
+            return;
+        };
+        if let Some(n) = self
+            .pools
+            .get_mut(&IdKey::of(&p.pool_id))
+            .and_then(|pl| pl.nodes.get_mut(&p.node_id))
+        {
             if succeeded {
                 n.total_tasks_succeeded += 1;
             }
@@ -1391,31 +2083,52 @@ impl Account {
             .collect();
         jobs.sort();
         for (_, _, jk) in jobs {
-            let Some(job) = self.jobs.get(&jk) else { continue };
-            let Some(pool_key) = job.pool_key() else { continue };
-            let Some(pool) = self.pools.get(&pool_key) else { continue };
+            let Some(job) = self.jobs.get(&jk) else {
+                continue;
+            };
+            let Some(pool_key) = job.pool_key() else {
+                continue;
+            };
+            let Some(pool) = self.pools.get(&pool_key) else {
+                continue;
+            };
             if pool.state != PoolState::Active {
                 continue;
             }
             let slots_per_node = pool.task_slots_per_node();
             let fill = pool.node_fill_type();
             let max_parallel = job.spec.max_parallel_tasks.unwrap_or(-1);
-            let mut running = job.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).count() as i64;
-            let queued: Vec<(u64, IdKey)> = job.queue.iter().map(|(s, k)| (*s, k.clone())).collect();
+            let mut running = job
+                .tasks
+                .values()
+                .filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing))
+                .count() as i64;
+            let queued: Vec<(u64, IdKey)> =
+                job.queue.iter().map(|(s, k)| (*s, k.clone())).collect();
             for (seq, tk) in queued {
                 if max_parallel > 0 && running >= i64::from(max_parallel) {
                     break;
                 }
-                let Some(pool) = self.pools.get(&pool_key) else { break };
-                let free_anywhere = pool.nodes.values().any(|n| n.accepts_tasks() && n.running_slots() < slots_per_node);
+                let Some(pool) = self.pools.get(&pool_key) else {
+                    break;
+                };
+                let free_anywhere = pool
+                    .nodes
+                    .values()
+                    .any(|n| n.accepts_tasks() && n.running_slots() < slots_per_node);
                 if !free_anywhere {
                     break;
                 }
-                let Some(task) = self.jobs.get(&jk).and_then(|j| j.tasks.get(&tk)) else { continue };
+                let Some(task) = self.jobs.get(&jk).and_then(|j| j.tasks.get(&tk)) else {
+                    continue;
+                };
                 let need = task.required_slots();
                 // requiredSlots > taskSlotsPerNode is not validated: the task stays active
                 // (node-and-container-semantics.md §5.8).
-                let candidates = pool.nodes.values().filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node);
+                let candidates = pool
+                    .nodes
+                    .values()
+                    .filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node);
                 let chosen = match fill {
                     NodeFillType::Spread => candidates.min_by_key(|n| n.running_slots()),
                     NodeFillType::Pack => candidates.max_by_key(|n| n.running_slots()),
@@ -1428,42 +2141,72 @@ impl Account {
         }
     }
 
-    fn start_task_on(&mut self, jk: &IdKey, tk: &IdKey, seq: u64, pool_key: &IdKey, node_id: &str, now: OffsetDateTime) {
+    fn start_task_on(
+        &mut self,
+        jk: &IdKey,
+        tk: &IdKey,
+        seq: u64,
+        pool_key: &IdKey,
+        node_id: &str,
+        now: OffsetDateTime,
+    ) {
         self.run_seq += 1;
         let run_id = self.run_seq;
         let version = self.version(now);
-        let Some(pool) = self.pools.get_mut(pool_key) else { return };
+        let Some(pool) = self.pools.get_mut(pool_key) else {
+            return;
+        };
         let pool_id = pool.spec.id.clone();
-        let Some(node) = pool.nodes.get_mut(node_id) else { return };
-        let Some(job) = self.jobs.get_mut(jk) else { return };
+        let Some(node) = pool.nodes.get_mut(node_id) else {
+            return;
+        };
+        let Some(job) = self.jobs.get_mut(jk) else {
+            return;
+        };
         job.queue.remove(&seq);
         let job_id = job.spec.id.clone();
         let mut environment: Vec<(String, String)> = Vec::new();
         for e in job.spec.common_environment_settings.iter().flatten() {
             environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
         }
-        let Some(task) = job.tasks.get_mut(tk) else { return };
+        let Some(task) = job.tasks.get_mut(tk) else {
+            return;
+        };
         for e in task.spec.environment_settings.iter().flatten() {
             environment.retain(|(n, _)| *n != e.name);
             environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
         }
-        let is_retry = task.execution_info.retry_count > 0 && task.placement.as_ref().is_some_and(|p| p.node_id == node_id);
+        let is_retry = task.execution_info.retry_count > 0
+            && task
+                .placement
+                .as_ref()
+                .is_some_and(|p| p.node_id == node_id);
         task.run_id = Some(run_id);
-        task.placement = Some(Placement { pool_id: pool_id.clone(), node_id: node_id.to_string() });
+        task.placement = Some(Placement {
+            pool_id: pool_id.clone(),
+            node_id: node_id.to_string(),
+        });
         task.execution_info.start_time = Some(now);
         task.execution_info.end_time = None;
         task.execution_info.exit_code = None;
         task.version = version;
         task.set_state(TaskState::Running, now);
-        node.running.push(RunningTask { job: jk.clone(), task: tk.clone(), slots: task.required_slots() });
+        node.running.push(RunningTask {
+            job: jk.clone(),
+            task: tk.clone(),
+            slots: task.required_slots(),
+        });
         node.total_tasks_run += 1;
-        node.recent_tasks.push(RecentTask { job_id: job_id.clone(), task_id: task.spec.id.clone() });
+        node.recent_tasks.push(RecentTask {
+            job_id: job_id.clone(),
+            task_id: task.spec.id.clone(),
+        });
         if node.recent_tasks.len() > 10 {
             node.recent_tasks.remove(0);
         }
         node.settle(now);
         self.runs.insert(run_id, (jk.clone(), tk.clone()));
-        self.outbox.push(Effect::Launch(Launch {
+        self.outbox.push(Effect::Launch(Box::new(Launch {
             run_id,
             kind: crate::account::LaunchKind::Task,
             pool_id,
@@ -1475,9 +2218,14 @@ impl Account {
             command_line: task.spec.command_line.clone(),
             environment,
             container_settings: task.spec.container_settings.clone(),
-            max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
+            max_wall_clock_time: task
+                .spec
+                .constraints
+                .as_ref()
+                .and_then(|c| c.max_wall_clock_time)
+                .filter(|d| !d.is_unlimited()),
             is_retry,
-        }));
+        })));
     }
 }
 
@@ -1497,7 +2245,11 @@ impl DeallocationOption {
             Some("terminate") => Ok(Self::Terminate),
             Some("taskcompletion") => Ok(Self::TaskCompletion),
             Some("retaineddata") => Ok(Self::RetainedData),
-            Some(_) => Err(DomainError::invalid_property("nodeDeallocationOption", v.unwrap_or_default(), "The value must be requeue, terminate, taskcompletion or retaineddata")),
+            Some(_) => Err(DomainError::invalid_property(
+                "nodeDeallocationOption",
+                v.unwrap_or_default(),
+                "The value must be requeue, terminate, taskcompletion or retaineddata",
+            )),
         }
     }
 }

@@ -39,6 +39,8 @@ pub enum BatchErrorCode {
     JobNotActive,
     TaskCompleted,
     TaskNotCompleted,
+    TaskSucceeded,
+    TaskFilesUnavailable,
     OperationInvalidForCurrentState,
     NodeStateUnusable,
     // 412
@@ -88,6 +90,8 @@ impl BatchErrorCode {
             JobNotActive => "JobNotActive",
             TaskCompleted => "TaskCompleted",
             TaskNotCompleted => "TaskNotCompleted",
+            TaskSucceeded => "TaskSucceeded",
+            TaskFilesUnavailable => "TaskFilesUnavailable",
             OperationInvalidForCurrentState => "OperationInvalidForCurrentState",
             NodeStateUnusable => "NodeStateUnusable",
             ConditionNotMet => "ConditionNotMet",
@@ -132,6 +136,8 @@ impl BatchErrorCode {
             JobNotActive => "The specified job is not in an active state.",
             TaskCompleted => "The specified task is already completed.",
             TaskNotCompleted => "The specified task is not in a completed state.",
+            TaskSucceeded => "The specified task completed successfully and cannot be reactivated.",
+            TaskFilesUnavailable => "The task files are not available: the task has not been scheduled on a node.",
             OperationInvalidForCurrentState => "The operation is not valid for the current state of the resource.",
             NodeStateUnusable => "The specified node is in an unusable state.",
             ConditionNotMet => "The condition specified using HTTP conditional header(s) is not met.",
@@ -154,11 +160,17 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(code: BatchErrorCode) -> Self {
-        Self { code, message: None, values: Vec::new() }
+        Self {
+            code,
+            message: None,
+            values: Vec::new(),
+        }
     }
     /// The message text (the override or the code's default).
     pub fn message(&self) -> &str {
-        self.message.as_deref().unwrap_or_else(|| self.code.default_message())
+        self.message
+            .as_deref()
+            .unwrap_or_else(|| self.code.default_message())
     }
     pub fn with_message(mut self, m: impl Into<String>) -> Self {
         self.message = Some(m.into());
@@ -173,7 +185,11 @@ impl DomainError {
         Self::new(BatchErrorCode::MissingRequiredProperty).with_value("PropertyName", name)
     }
     /// 400 `InvalidPropertyValue` naming the property, its value and why.
-    pub fn invalid_property(name: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn invalid_property(
+        name: &str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Self::new(BatchErrorCode::InvalidPropertyValue)
             .with_value("PropertyName", name)
             .with_value("PropertyValue", value)

@@ -1,0 +1,137 @@
+//! The environment of a task process: Batch's `AZ_BATCH_*` variables, the job's and task's
+//! settings, and the host basics Batch sets (node-and-container-semantics.md §4).
+
+use super::layout::NodeLayout;
+use batch_model::Launch;
+use std::path::Path;
+
+/// The system part of a task's `PATH`; Batch appends the shared dir and the task wd.
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The Linux user of the default pool non-admin auto-user (observed).
+const TASK_USER: &str = "_azbatch";
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Every variable of a job task, in the order they are set (later wins).
+pub fn task_environment(
+    launch: &Launch,
+    layout: &NodeLayout,
+    account_name: &str,
+    account_url: &str,
+) -> Vec<(String, String)> {
+    let root = layout.root(&launch.node_id);
+    let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
+    let wd = task_dir.join("wd");
+    let shared = root.join("shared");
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "PATH".into(),
+            format!("{SYSTEM_PATH}:{}:{}", s(&shared), s(&wd)),
+        ),
+        ("HOME".into(), s(&wd)),
+        ("USER".into(), TASK_USER.into()),
+        ("PWD".into(), s(&wd)),
+        ("LANG".into(), "C.UTF-8".into()),
+    ];
+    // Job commonEnvironmentSettings, then task environmentSettings (the domain merged them).
+    env.extend(launch.environment.iter().cloned());
+    let url = if account_url.ends_with('/') {
+        account_url.to_string()
+    } else {
+        format!("{account_url}/")
+    };
+    let batch = [
+        ("AZ_BATCH_ACCOUNT_NAME", account_name.to_string()),
+        ("AZ_BATCH_ACCOUNT_URL", url),
+        ("AZ_BATCH_POOL_ID", launch.pool_id.clone()),
+        ("AZ_BATCH_NODE_ID", launch.node_id.clone()),
+        (
+            "AZ_BATCH_NODE_IS_DEDICATED",
+            launch.is_dedicated.to_string(),
+        ),
+        ("AZ_BATCH_NODE_ROOT_DIR", s(&root)),
+        ("AZ_BATCH_NODE_SHARED_DIR", s(&shared)),
+        ("AZ_BATCH_NODE_STARTUP_DIR", s(&root.join("startup"))),
+        (
+            "AZ_BATCH_NODE_STARTUP_WORKING_DIR",
+            s(&root.join("startup").join("wd")),
+        ),
+        ("AZ_BATCH_NODE_MOUNTS_DIR", s(&root.join("fsmounts"))),
+        ("AZ_BATCH_TASK_DIR", s(&task_dir)),
+        ("AZ_BATCH_TASK_WORKING_DIR", s(&wd)),
+        ("AZ_BATCH_TASK_ID", launch.task_id.clone()),
+        ("AZ_BATCH_JOB_ID", launch.job_id.clone()),
+        ("AZ_BATCH_CERTIFICATES_DIR", s(&task_dir.join("certs"))),
+        // UNCONFIRMED: value and exact name (node-and-container-semantics.md §4.1).
+        (
+            "AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES",
+            "1000000".into(),
+        ),
+        ("AZ_BATCH_TASK_USER", TASK_USER.into()),
+        // UNCONFIRMED: only PoolNonAdmin is observed; every task runs as the emulator's user.
+        ("AZ_BATCH_TASK_USER_IDENTITY", "PoolNonAdmin".into()),
+    ];
+    for (k, v) in batch {
+        env.retain(|(n, _)| n != k);
+        env.push((k.to_string(), v));
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use batch_model::LaunchKind;
+
+    #[test]
+    fn task_environment_has_batch_variables_and_user_settings() {
+        let launch = Launch {
+            run_id: 1,
+            kind: LaunchKind::Task,
+            pool_id: "Pool1".into(),
+            node_id: "tvmps_x_d".into(),
+            node_ip: "127.0.1.1".into(),
+            is_dedicated: true,
+            job_id: "Job1".into(),
+            task_id: "t1".into(),
+            command_line: "x".into(),
+            environment: vec![
+                ("MY_VAR".into(), "v".into()),
+                ("AZ_BATCH_TASK_ID".into(), "spoof".into()),
+            ],
+            container_settings: None,
+            max_wall_clock_time: None,
+            is_retry: false,
+        };
+        let layout = NodeLayout::new("/data".into());
+        let env = task_environment(&launch, &layout, "acct", "http://127.0.0.1:8080");
+        let get = |k: &str| {
+            env.iter()
+                .rev()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            get("AZ_BATCH_TASK_WORKING_DIR"),
+            Some("/data/nodes/tvmps_x_d/batch/tasks/workitems/Job1/job-1/t1/wd")
+        );
+        assert_eq!(
+            get("AZ_BATCH_NODE_ROOT_DIR"),
+            Some("/data/nodes/tvmps_x_d/batch/tasks")
+        );
+        assert_eq!(get("AZ_BATCH_ACCOUNT_URL"), Some("http://127.0.0.1:8080/"));
+        assert_eq!(get("AZ_BATCH_POOL_ID"), Some("Pool1"));
+        assert_eq!(get("AZ_BATCH_TASK_ID"), Some("t1"));
+        assert_eq!(get("MY_VAR"), Some("v"));
+        assert_eq!(get("HOME"), get("AZ_BATCH_TASK_WORKING_DIR"));
+        assert!(get("PATH").unwrap().ends_with(
+            "/batch/tasks/shared:/data/nodes/tvmps_x_d/batch/tasks/workitems/Job1/job-1/t1/wd"
+        ));
+        assert_eq!(
+            env.iter().filter(|(n, _)| n == "AZ_BATCH_TASK_ID").count(),
+            1
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! Task files and node files: list (optionally recursive), download (with `ocp-range`),
+//! properties (HEAD), delete. File paths arrive percent-encoded in one segment (`wd%2Fout.txt`)
+//! and may use `\`; no path may leave the directory it is relative to.
+
+use super::error::ApiError;
+use super::operations::Operation;
+use super::{encode_segment, list_body, Ctx, ListOptions};
+use crate::agent::layout::NodeLayout;
+use crate::state::AppState;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use batch_client::models::{BatchNodeFile, FileProperties};
+use batch_client::timefmt;
+use batch_model::{BatchErrorCode as Code, DomainError};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let scope = resolve_scope(state, ctx)?;
+    match ctx.op {
+        Operation::ListTaskFiles | Operation::ListNodeFiles => list_files(ctx, &scope).await,
+        Operation::DownloadTaskFile | Operation::DownloadNodeFile => {
+            get_file(ctx, &scope, false).await
+        }
+        Operation::GetTaskFileProperties | Operation::GetNodeFileProperties => {
+            get_file(ctx, &scope, true).await
+        }
+        Operation::DeleteTaskFile | Operation::DeleteNodeFile => delete_file(ctx, &scope).await,
+        other => Err(ApiError::internal(format!("files::handle got {other:?}"))),
+    }
+}
+
+/// The directory the request's paths are relative to, and the URL prefix of its files.
+struct Scope {
+    root: PathBuf,
+    url_prefix: String,
+}
+
+fn resolve_scope(state: &AppState, ctx: &Ctx) -> Result<Scope, ApiError> {
+    let layout: &NodeLayout = state.layout();
+    let task_op = matches!(
+        ctx.op,
+        Operation::ListTaskFiles
+            | Operation::DownloadTaskFile
+            | Operation::GetTaskFileProperties
+            | Operation::DeleteTaskFile
+    );
+    state.read(|a| {
+        if task_op {
+            let job = a.job(&ctx.params[0])?;
+            let task = a.task(&ctx.params[0], &ctx.params[1])?;
+            let Some(p) = &task.placement else {
+                return Err(DomainError::new(Code::TaskFilesUnavailable).into());
+            };
+            Ok(Scope {
+                root: layout.task_dir(&p.node_id, &job.spec.id, &task.spec.id),
+                url_prefix: ctx.url(&format!(
+                    "/jobs/{}/tasks/{}/files/",
+                    encode_segment(&job.spec.id),
+                    encode_segment(&task.spec.id)
+                )),
+            })
+        } else {
+            let pool = a.pool(&ctx.params[0])?;
+            let node = pool
+                .nodes
+                .get(&ctx.params[1])
+                .ok_or(DomainError::new(Code::NodeNotFound))?;
+            Ok(Scope {
+                root: layout.root(&node.id),
+                url_prefix: ctx.url(&format!(
+                    "/pools/{}/nodes/{}/files/",
+                    encode_segment(&pool.spec.id),
+                    encode_segment(&node.id)
+                )),
+            })
+        }
+    })
+}
+
+fn not_found() -> ApiError {
+    DomainError::new(Code::FileNotFound).into()
+}
+
+/// Joins a client path to the root, refusing anything that leaves it (`..`, absolute paths,
+/// symlinks pointing outside).
+async fn resolve(root: &Path, file_path: &str) -> Result<(PathBuf, String), ApiError> {
+    let mut rel = PathBuf::new();
+    let mut parts = Vec::new();
+    for comp in file_path.split(['/', '\\']) {
+        match comp {
+            "" | "." => {}
+            ".." => return Err(not_found()),
+            c if c.contains('\0') => return Err(not_found()),
+            c => {
+                rel.push(c);
+                parts.push(c);
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(not_found());
+    }
+    let canonical_root = tokio::fs::canonicalize(root)
+        .await
+        .map_err(|_| not_found())?;
+    let full = tokio::fs::canonicalize(root.join(&rel))
+        .await
+        .map_err(|_| not_found())?;
+    if !full.starts_with(&canonical_root) || full == canonical_root {
+        return Err(not_found());
+    }
+    Ok((full, parts.join("/")))
+}
+
+fn content_type(name: &str) -> &'static str {
+    match Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("txt" | "log" | "out" | "err") => "text/plain",
+        Some("json") => "application/json",
+        Some("xml") => "application/xml",
+        Some("html" | "htm") => "text/html",
+        Some("csv") => "text/csv",
+        _ => "application/octet-stream",
+    }
+}
+
+fn times(meta: &std::fs::Metadata) -> (OffsetDateTime, OffsetDateTime) {
+    let modified = meta
+        .modified()
+        .map(OffsetDateTime::from)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let created = meta.created().map(OffsetDateTime::from).unwrap_or(modified);
+    (created, modified)
+}
+
+fn entry(scope: &Scope, name: &str, meta: &std::fs::Metadata) -> BatchNodeFile {
+    let url = format!("{}{}", scope.url_prefix, encode_segment(name));
+    if meta.is_dir() {
+        return BatchNodeFile {
+            name: name.to_string(),
+            url: Some(url),
+            is_directory: true,
+            properties: None,
+        };
+    }
+    let (created, modified) = times(meta);
+    BatchNodeFile {
+        name: name.to_string(),
+        url: Some(url),
+        is_directory: false,
+        properties: Some(FileProperties {
+            creation_time: Some(created),
+            last_modified: modified,
+            content_length: meta.len().to_string(),
+            content_type: Some(content_type(name).to_string()),
+            file_mode: Some(format!("0{:o}", meta.mode())),
+        }),
+    }
+}
+
+/// Lists a directory tree in name order.
+fn walk(dir: &Path, prefix: &str, recursive: bool, out: &mut Vec<(String, std::fs::Metadata)>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+        let Ok(meta) = e.path().symlink_metadata() else {
+            continue;
+        };
+        let is_dir = meta.is_dir();
+        out.push((name.clone(), meta));
+        if recursive && is_dir {
+            walk(&e.path(), &format!("{name}/"), true, out);
+        }
+    }
+}
+
+async fn list_files(ctx: &Ctx, scope: &Scope) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    let recursive = ctx.q_bool("recursive")?;
+    let root = scope.root.clone();
+    let mut all = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        walk(&root, "", recursive, &mut out);
+        out
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let token = opts.skip_token.clone();
+    let iter = all
+        .iter()
+        .filter(|(name, _)| token.as_deref().is_none_or(|t| name.as_str() > t))
+        .map(|(name, meta)| {
+            (
+                name.clone(),
+                serde_json::to_value(entry(scope, name, meta)).unwrap_or_default(),
+            )
+        });
+    let (items, next) = opts.page(ctx, iter);
+    Ok(list_body(ctx, "files", items, next))
+}
+
+fn header(resp: &mut Response, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+/// Parses `bytes=a-b` / `bytes=a-` / `bytes=-n` against a length.
+fn parse_range(spec: &str, len: u64) -> Result<(u64, u64), ApiError> {
+    let bad = || ApiError::from(DomainError::new(Code::InvalidRange));
+    let r = spec.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = r.split_once('-').ok_or_else(bad)?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().map_err(|_| bad())?;
+            (len.saturating_sub(n), len.saturating_sub(1))
+        }
+        (a, "") => (a.parse().map_err(|_| bad())?, len.saturating_sub(1)),
+        (a, b) => (
+            a.parse().map_err(|_| bad())?,
+            b.parse::<u64>()
+                .map_err(|_| bad())?
+                .min(len.saturating_sub(1)),
+        ),
+    };
+    if start >= len || start > end {
+        return Err(bad());
+    }
+    Ok((start, end))
+}
+
+async fn get_file(ctx: &Ctx, scope: &Scope, head: bool) -> Result<Response, ApiError> {
+    let (path, name) = resolve(&scope.root, &ctx.params[2]).await?;
+    let meta = tokio::fs::metadata(&path).await.map_err(|_| not_found())?;
+    if meta.is_dir() && !head {
+        // UNCONFIRMED: downloading a directory is answered as a missing file.
+        return Err(not_found());
+    }
+    let (created, modified) = times(&meta);
+    let lm = modified.replace_nanosecond(0).unwrap_or(modified);
+    if let Some(v) = ctx.header("if-unmodified-since") {
+        if timefmt::parse_http(v).is_some_and(|t| lm > t) {
+            return Err(Code::ConditionNotMet.into());
+        }
+    }
+    let not_modified = ctx
+        .header("if-modified-since")
+        .and_then(timefmt::parse_http)
+        .is_some_and(|t| lm <= t);
+    let mut resp = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if head || meta.is_dir() {
+        let mut r = StatusCode::OK.into_response();
+        header(
+            &mut r,
+            "content-length",
+            &if meta.is_dir() { 0 } else { meta.len() }.to_string(),
+        );
+        r
+    } else {
+        let data = tokio::fs::read(&path).await.map_err(|_| not_found())?;
+        let body = match ctx.header("ocp-range") {
+            Some(range) => {
+                let (start, end) = parse_range(range, data.len() as u64)?;
+                data[start as usize..=end as usize].to_vec()
+            }
+            None => data,
+        };
+        (StatusCode::OK, body).into_response()
+    };
+    header(
+        &mut resp,
+        "content-type",
+        if meta.is_dir() {
+            "application/octet-stream"
+        } else {
+            content_type(&name)
+        },
+    );
+    header(&mut resp, "last-modified", &timefmt::format_http(modified));
+    header(
+        &mut resp,
+        "ocp-creation-time",
+        &timefmt::format_http(created),
+    );
+    header(
+        &mut resp,
+        "ocp-batch-file-isdirectory",
+        if meta.is_dir() { "True" } else { "False" },
+    );
+    let url = format!("{}{}", scope.url_prefix, encode_segment(&name));
+    header(&mut resp, "ocp-batch-file-url", &encode_segment(&url));
+    header(
+        &mut resp,
+        "ocp-batch-file-mode",
+        &format!("0{:o}", meta.mode()),
+    );
+    Ok(resp)
+}
+
+async fn delete_file(ctx: &Ctx, scope: &Scope) -> Result<Response, ApiError> {
+    let (path, _) = resolve(&scope.root, &ctx.params[2]).await?;
+    let meta = tokio::fs::symlink_metadata(&path)
+        .await
+        .map_err(|_| not_found())?;
+    let result = if meta.is_dir() {
+        if ctx.q_bool("recursive")? {
+            tokio::fs::remove_dir_all(&path).await
+        } else {
+            tokio::fs::remove_dir(&path).await.map_err(|e| {
+                // UNCONFIRMED: a non-empty directory without `recursive=true`.
+                std::io::Error::new(std::io::ErrorKind::DirectoryNotEmpty, e)
+            })
+        }
+    } else {
+        tokio::fs::remove_file(&path).await
+    };
+    match result {
+        Ok(()) => Ok(StatusCode::OK.into_response()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
+        Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+            Err(DomainError::new(Code::OperationInvalidForCurrentState)
+                .with_message("The directory is not empty; delete it with recursive=true.")
+                .into())
+        }
+        Err(e) => Err(ApiError::internal(format!(
+            "delete {}: {e}",
+            path.display()
+        ))),
+    }
+}

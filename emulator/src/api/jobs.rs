@@ -1,0 +1,186 @@
+//! Jobs: create, get, list, update, replace, delete, disable, enable, terminate, task counts.
+
+use super::error::ApiError;
+use super::operations::Operation;
+use super::{
+    check_read, check_write, created, empty, encode_segment, entity, list_body, to_json, updated,
+    Ctx, ListOptions,
+};
+use crate::state::AppState;
+use axum::http::StatusCode;
+use axum::response::Response;
+use batch_client::models::*;
+use batch_model::job::Job;
+use batch_model::{Account, DomainError, IdKey};
+use serde_json::Value;
+use std::ops::Bound;
+use time::OffsetDateTime;
+
+pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    match ctx.op {
+        Operation::CreateJob => create_job(state, ctx),
+        Operation::GetJob => get_job(state, ctx),
+        Operation::ListJobs => list_jobs(state, ctx),
+        Operation::UpdateJob => update_job(state, ctx),
+        Operation::ReplaceJob => replace_job(state, ctx),
+        Operation::DeleteJob => delete_job(state, ctx),
+        Operation::DisableJob => disable_job(state, ctx),
+        Operation::EnableJob => enable_job(state, ctx),
+        Operation::TerminateJob => terminate_job(state, ctx),
+        Operation::GetJobTaskCounts => get_job_task_counts(state, ctx),
+        other => Err(ApiError::internal(format!("jobs::handle got {other:?}"))),
+    }
+}
+
+pub fn job_url(ctx: &Ctx, id: &str) -> String {
+    ctx.url(&format!("/jobs/{}", encode_segment(id)))
+}
+
+fn to_wire(ctx: &Ctx, job: &Job) -> BatchJob {
+    BatchJob {
+        odata_metadata: None,
+        url: Some(job_url(ctx, &job.spec.id)),
+        e_tag: Some(job.version.etag.clone()),
+        last_modified: Some(job.version.last_modified),
+        creation_time: Some(job.creation_time),
+        state: Some(job.state.as_str().into()),
+        state_transition_time: Some(job.state_transition_time),
+        previous_state: job.previous_state.map(|(s, _)| s.as_str().into()),
+        previous_state_transition_time: job.previous_state.map(|(_, t)| t),
+        execution_info: Some(BatchJobExecutionInfo {
+            start_time: job.start_time,
+            end_time: job.end_time,
+            pool_id: job.spec.pool_info.pool_id.clone(),
+            scheduling_error: None,
+            terminate_reason: if job.state == batch_model::job::JobState::Completed {
+                job.terminate_reason.clone()
+            } else {
+                None
+            },
+        }),
+        spec: job.spec.clone(),
+    }
+}
+
+fn create_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let spec: BatchJobCreateOptions = ctx.json()?;
+    let id = spec.id.clone();
+    let version = state.mutate(|a, now| a.create_job(spec, now))?;
+    Ok(created(&job_url(ctx, &id), &version))
+}
+
+fn get_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    state.read(|a| {
+        let job = a.job(&ctx.params[0])?;
+        if let Some(not_modified) = check_read(ctx, &job.version)? {
+            return Ok(not_modified);
+        }
+        let mut wire = to_wire(ctx, job);
+        wire.odata_metadata = Some(ctx.metadata("jobs/@Element"));
+        Ok(entity(
+            super::odata::select(to_json(&wire)?, opts.select.as_deref()),
+            &job.version,
+        ))
+    })
+}
+
+fn list_jobs(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    let (items, next) = state.read(|a| {
+        let start = opts
+            .skip_token
+            .as_deref()
+            .map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
+        let iter = a.jobs.range((start, Bound::Unbounded)).map(|(k, j)| {
+            (
+                k.to_string(),
+                serde_json::to_value(to_wire(ctx, j)).unwrap_or(Value::Null),
+            )
+        });
+        opts.page(ctx, iter)
+    });
+    Ok(list_body(ctx, "jobs", items, next))
+}
+
+/// Runs a job write after checking the caller's conditions against the job's version.
+fn conditional_write<R>(
+    state: &AppState,
+    ctx: &Ctx,
+    f: impl FnOnce(&mut Account, OffsetDateTime) -> Result<R, DomainError>,
+) -> Result<R, ApiError> {
+    let mut cond = Ok(());
+    let r = state.mutate(|a, now| {
+        let job = a.job(&ctx.params[0])?;
+        if let Err(e) = check_write(ctx, &job.version) {
+            cond = Err(e);
+            return Err(batch_model::BatchErrorCode::ConditionNotMet.into());
+        }
+        f(a, now)
+    });
+    cond?;
+    Ok(r?)
+}
+
+fn update_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let patch: BatchJobUpdateOptions = ctx.json()?;
+    let v = conditional_write(state, ctx, |a, now| {
+        a.update_job(&ctx.params[0], patch, now)
+    })?;
+    Ok(updated(StatusCode::OK, &job_url(ctx, &ctx.params[0]), &v))
+}
+
+fn replace_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: BatchJobUpdateOptions = ctx.json()?;
+    let v = conditional_write(state, ctx, |a, now| {
+        a.replace_job(&ctx.params[0], body, now)
+    })?;
+    Ok(updated(StatusCode::OK, &job_url(ctx, &ctx.params[0]), &v))
+}
+
+fn delete_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    conditional_write(state, ctx, |a, now| a.delete_job(&ctx.params[0], now))?;
+    Ok(empty(StatusCode::ACCEPTED))
+}
+
+fn disable_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: BatchJobDisableOptions = ctx.json()?;
+    let v = conditional_write(state, ctx, |a, now| {
+        a.disable_job(&ctx.params[0], body, now)
+    })?;
+    Ok(updated(
+        StatusCode::ACCEPTED,
+        &format!("{}/disable", job_url(ctx, &ctx.params[0])),
+        &v,
+    ))
+}
+
+fn enable_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let v = conditional_write(state, ctx, |a, now| a.enable_job(&ctx.params[0], now))?;
+    Ok(updated(
+        StatusCode::ACCEPTED,
+        &format!("{}/enable", job_url(ctx, &ctx.params[0])),
+        &v,
+    ))
+}
+
+fn terminate_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: BatchJobTerminateOptions = ctx.json_or_default()?;
+    let v = conditional_write(state, ctx, |a, now| {
+        a.terminate_job(&ctx.params[0], body.terminate_reason, now)
+    })?;
+    Ok(updated(
+        StatusCode::ACCEPTED,
+        &format!("{}/terminate", job_url(ctx, &ctx.params[0])),
+        &v,
+    ))
+}
+
+fn get_job_task_counts(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    state.read(|a| {
+        let job = a.job(&ctx.params[0])?;
+        let mut counts = Account::task_counts(job);
+        counts.odata_metadata = Some(ctx.metadata("taskcounts/@Element"));
+        Ok(entity(to_json(&counts)?, &job.version))
+    })
+}

@@ -1,0 +1,611 @@
+//! The REST edge: one fallback handler matches each request against the operation catalogue,
+//! checks api-version and authentication, then calls the handler of the operation's resource
+//! module. Handlers parse, call the domain, convert, and nothing else.
+
+pub mod auth;
+pub mod error;
+pub mod odata;
+pub mod operations;
+
+mod account;
+mod files;
+mod jobs;
+mod nodes;
+mod pools;
+mod tasks;
+
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use batch_client::timefmt;
+use batch_model::{BatchErrorCode as Code, DomainError, Version};
+use error::ApiError;
+use operations::{route, Operation, RouteMatch};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// Content type of every JSON response (live captures).
+pub const JSON_CONTENT_TYPE: &str = "application/json;odata=minimalmetadata";
+
+/// Largest request body accepted for add task collection (the service's limit is < 1 MB).
+const MAX_COLLECTION_BODY: usize = 1024 * 1024;
+/// Largest request body accepted elsewhere.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The api-versions accepted: every published stable data-plane version from 2018 on
+/// (batch-rest-api.md §1) and the newer 2026-10-01 from the spec repository.
+pub const SUPPORTED_API_VERSIONS: &[&str] = &[
+    "2026-10-01",
+    "2025-06-01",
+    "2024-07-01.20.0",
+    "2024-02-01.19.0",
+    "2023-11-01.18.0",
+    "2023-05-01.17.0",
+    "2022-10-01.16.0",
+    "2022-01-01.15.0",
+    "2021-06-01.14.0",
+    "2020-09-01.12.0",
+    "2020-03-01.11.0",
+    "2019-08-01.10.0",
+    "2019-06-01.9.0",
+    "2018-12-01.8.0",
+];
+
+/// The router: everything goes through [`dispatch`].
+pub fn router(state: AppState) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+/// One request, matched and authenticated.
+pub struct Ctx {
+    pub op: Operation,
+    /// Path parameters, percent-decoded, in template order.
+    pub params: Vec<String>,
+    pub method: Method,
+    pub headers: HeaderMap,
+    /// Query parameters, decoded, names as sent.
+    pub query: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+    /// `http://host:port` as the client addressed us.
+    pub base_url: String,
+    pub request_id: String,
+    pub now: OffsetDateTime,
+}
+
+impl Ctx {
+    /// A query parameter by name, case-insensitively (`timeout`/`timeOut`).
+    pub fn q(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A header value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A boolean query parameter (`recursive=true`).
+    pub fn q_bool(&self, name: &str) -> Result<bool, ApiError> {
+        match self.q(name) {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(invalid_query(name, v).into()),
+        }
+    }
+
+    /// Parses the JSON body. Malformed JSON is 400 `InvalidRequestBody`; a missing required
+    /// property is 400 `MissingRequiredProperty` naming it.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_body(&self.body)
+    }
+
+    /// Parses an optional body: empty (14.x terminate sends `Content-Length: 0` with a JSON
+    /// content type) means `T::default()`.
+    pub fn json_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            Ok(T::default())
+        } else {
+            self.json()
+        }
+    }
+
+    /// The absolute URL of a path on this account.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// `odata.metadata` for an entity set suffix (`pools/@Element`, `jobs`).
+    pub fn metadata(&self, set: &str) -> String {
+        format!("{}/$metadata#{set}", self.base_url)
+    }
+}
+
+fn invalid_query(name: &str, value: &str) -> DomainError {
+    DomainError::new(Code::InvalidQueryParameterValue)
+        .with_value("QueryParameterName", name)
+        .with_value("QueryParameterValue", value)
+}
+
+/// Parses a request body into a wire type, answering in Batch's words.
+pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(DomainError::new(Code::InvalidRequestBody)
+            .with_value("Reason", "The request body is empty.")
+            .into());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        if let Some(rest) = text.strip_prefix("missing field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            return DomainError::missing_property(name).into();
+        }
+        let reason = text.split(" at line ").next().unwrap_or(&text).to_string();
+        DomainError::new(Code::InvalidRequestBody)
+            .with_value("Reason", reason)
+            .into()
+    })
+}
+
+/// Percent-decodes a path parameter.
+fn decode_param(raw: &str) -> Result<String, ApiError> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| DomainError::new(Code::InvalidUri).into())
+}
+
+/// Entry point of every request.
+pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let now = state.now();
+    let (parts, body) = req.into_parts();
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("http://{h}"));
+    let base_url = host.unwrap_or_else(|| state.public_url());
+    let head = parts.method == Method::HEAD;
+    let echo_client_id = parts
+        .headers
+        .get("return-client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let client_request_id = parts.headers.get("client-request-id").cloned();
+
+    let result = handle(&state, parts, body, &base_url, &request_id, now).await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => error::render(&e, &base_url, &request_id, now, head),
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("request-id", v);
+    }
+    h.insert("dataserviceversion", HeaderValue::from_static("3.0"));
+    if echo_client_id {
+        if let Some(v) = client_request_id {
+            h.insert("client-request-id", v);
+        }
+    }
+    resp
+}
+
+async fn handle(
+    state: &AppState,
+    parts: axum::http::request::Parts,
+    body: Body,
+    base_url: &str,
+    request_id: &str,
+    now: OffsetDateTime,
+) -> Result<Response, ApiError> {
+    let raw_path = parts.uri.path().to_string();
+    let raw_query = parts.uri.query().map(str::to_string);
+    let (op, raw_params) = match route(parts.method.as_str(), &raw_path) {
+        RouteMatch::Found(op, params) => (op, params),
+        RouteMatch::WrongMethod => return Err(Code::UnsupportedHttpVerb.into()),
+        // UNCONFIRMED: the service's answer for a path that names no resource.
+        RouteMatch::NotFound => return Err(Code::InvalidUri.into()),
+    };
+    let query = batch_client::auth::parse_query(raw_query.as_deref().unwrap_or(""));
+    match query
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("api-version"))
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("") => {
+            return Err(DomainError::new(Code::MissingRequiredQueryParameter)
+                .with_value("QueryParameterName", "api-version")
+                .into());
+        }
+        Some(v) if !SUPPORTED_API_VERSIONS.contains(&v) => {
+            return Err(DomainError::new(Code::UnsupportedRequestVersion)
+                .with_value("QueryParameterName", "api-version")
+                .with_value("QueryParameterValue", v)
+                .into());
+        }
+        Some(_) => {}
+    }
+    let header_pairs: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (n.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let cfg = state.config();
+    auth::authenticate(
+        &cfg.account,
+        state.account_key(),
+        cfg.loose,
+        parts.method.as_str(),
+        &header_pairs,
+        &raw_path,
+        raw_query.as_deref(),
+    )?;
+
+    if !op.is_implemented() {
+        let info = op.info();
+        return Err(DomainError::new(Code::NotImplemented)
+            .with_message(format!(
+                "The operation {} ({} {}) is not implemented by batch-emulator {}.",
+                info.name,
+                info.method,
+                info.path,
+                env!("CARGO_PKG_VERSION")
+            ))
+            .with_value("OperationName", info.name)
+            .into());
+    }
+
+    let limit = if op == Operation::CreateTaskCollection {
+        MAX_COLLECTION_BODY
+    } else {
+        MAX_BODY
+    };
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => return Err(Code::RequestBodyTooLarge.into()),
+    };
+    let params = raw_params
+        .iter()
+        .map(|p| decode_param(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ctx = Ctx {
+        op,
+        params,
+        method: parts.method,
+        headers: parts.headers,
+        query,
+        body,
+        base_url: base_url.to_string(),
+        request_id: request_id.to_string(),
+        now,
+    };
+    use Operation::*;
+    match op {
+        CreatePool
+        | ListPools
+        | DeletePool
+        | PoolExists
+        | GetPool
+        | UpdatePool
+        | ResizePool
+        | StopPoolResize
+        | ReplacePoolProperties
+        | RemoveNodes => pools::handle(state, &ctx).await,
+        ListSupportedImages | ListPoolNodeCounts => account::handle(state, &ctx).await,
+        CreateJob | ListJobs | GetJob | UpdateJob | ReplaceJob | DeleteJob | DisableJob
+        | EnableJob | TerminateJob | GetJobTaskCounts => jobs::handle(state, &ctx).await,
+        CreateTask | CreateTaskCollection | ListTasks | GetTask | ReplaceTask | DeleteTask
+        | TerminateTask | ReactivateTask | ListSubtasks => tasks::handle(state, &ctx).await,
+        ListNodes | GetNode => nodes::handle(state, &ctx).await,
+        ListTaskFiles
+        | DownloadTaskFile
+        | GetTaskFileProperties
+        | DeleteTaskFile
+        | ListNodeFiles
+        | DownloadNodeFile
+        | GetNodeFileProperties
+        | DeleteNodeFile => files::handle(state, &ctx).await,
+        other => Err(ApiError::internal(format!(
+            "{} is marked implemented but has no handler",
+            other.name()
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------- responses
+
+fn set(resp: &mut Response, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+pub(crate) fn set_version(resp: &mut Response, v: &Version) {
+    set(resp, "etag", &v.etag);
+    set(
+        resp,
+        "last-modified",
+        &timefmt::format_http(v.last_modified),
+    );
+}
+
+/// 200 with an entity body, `ETag` and `Last-Modified`.
+pub fn entity(value: Value, version: &Version) -> Response {
+    let mut r = json_response(StatusCode::OK, &value);
+    set_version(&mut r, version);
+    r
+}
+
+/// 200 with an entity body that carries no ETag (nodes).
+pub fn entity_unversioned(value: Value) -> Response {
+    json_response(StatusCode::OK, &value)
+}
+
+/// A JSON body with Batch's content type.
+pub fn json_response(status: StatusCode, value: &Value) -> Response {
+    let mut r = (status, value.to_string()).into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(JSON_CONTENT_TYPE));
+    r
+}
+
+/// 201 Created: empty body, `Location`, `DataServiceId`, `ETag`, `Last-Modified`.
+pub fn created(url: &str, version: &Version) -> Response {
+    let mut r = StatusCode::CREATED.into_response();
+    set(&mut r, "location", url);
+    set(&mut r, "dataserviceid", url);
+    set_version(&mut r, version);
+    r
+}
+
+/// An update or action answer (200, 202 or 204): empty body, `DataServiceId`, `ETag`,
+/// `Last-Modified`.
+pub fn updated(status: StatusCode, data_service_id: &str, version: &Version) -> Response {
+    let mut r = status.into_response();
+    set(&mut r, "dataserviceid", data_service_id);
+    set_version(&mut r, version);
+    if status == StatusCode::NO_CONTENT {
+        r.headers_mut()
+            .insert("content-length", HeaderValue::from_static("0"));
+    }
+    r
+}
+
+/// A bare status with an empty body (deletes).
+pub fn empty(status: StatusCode) -> Response {
+    status.into_response()
+}
+
+// ------------------------------------------------------- conditional requests
+
+fn etag_matches(header: &str, etag: &str) -> bool {
+    header
+        .split(',')
+        .map(|t| t.trim().trim_matches('"'))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// Checks `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since` before a
+/// write; a failed condition is 412 `ConditionNotMet`.
+pub fn check_write(ctx: &Ctx, v: &Version) -> Result<(), ApiError> {
+    let fail = || ApiError::from(Code::ConditionNotMet);
+    if let Some(h) = ctx.header("if-match") {
+        if !etag_matches(h, &v.etag) {
+            return Err(fail());
+        }
+    }
+    if let Some(h) = ctx.header("if-none-match") {
+        if etag_matches(h, &v.etag) {
+            return Err(fail());
+        }
+    }
+    let lm = v
+        .last_modified
+        .replace_nanosecond(0)
+        .unwrap_or(v.last_modified);
+    if let Some(t) = date_header(ctx, "if-modified-since")? {
+        if lm <= t {
+            return Err(fail());
+        }
+    }
+    if let Some(t) = date_header(ctx, "if-unmodified-since")? {
+        if lm > t {
+            return Err(fail());
+        }
+    }
+    Ok(())
+}
+
+/// Checks conditions on a read: `If-None-Match` matching or `If-Modified-Since` not passed
+/// gives 304 (returned as `Ok(Some(..))`); `If-Match`/`If-Unmodified-Since` failing is 412.
+pub fn check_read(ctx: &Ctx, v: &Version) -> Result<Option<Response>, ApiError> {
+    if let Some(h) = ctx.header("if-match") {
+        if !etag_matches(h, &v.etag) {
+            return Err(Code::ConditionNotMet.into());
+        }
+    }
+    let lm = v
+        .last_modified
+        .replace_nanosecond(0)
+        .unwrap_or(v.last_modified);
+    if let Some(t) = date_header(ctx, "if-unmodified-since")? {
+        if lm > t {
+            return Err(Code::ConditionNotMet.into());
+        }
+    }
+    let not_modified = ctx
+        .header("if-none-match")
+        .is_some_and(|h| etag_matches(h, &v.etag))
+        || date_header(ctx, "if-modified-since")?.is_some_and(|t| lm <= t);
+    if not_modified {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        set_version(&mut r, v);
+        return Ok(Some(r));
+    }
+    Ok(None)
+}
+
+fn date_header(ctx: &Ctx, name: &'static str) -> Result<Option<OffsetDateTime>, ApiError> {
+    match ctx.header(name) {
+        None => Ok(None),
+        Some(v) => timefmt::parse_http(v).map(Some).ok_or_else(|| {
+            DomainError::new(Code::InvalidHeaderValue)
+                .with_value("HeaderName", name)
+                .with_value("HeaderValue", v)
+                .into()
+        }),
+    }
+}
+
+// --------------------------------------------------------------------- lists
+
+/// `$filter`, `$select`, `maxresults` and the continuation token of a list request.
+pub struct ListOptions {
+    pub filter: Option<odata::Expr>,
+    pub select: Option<Vec<String>>,
+    pub max_results: usize,
+    pub skip_token: Option<String>,
+}
+
+impl ListOptions {
+    pub fn from(ctx: &Ctx) -> Result<Self, ApiError> {
+        let filter = match ctx.q("$filter") {
+            None | Some("") => None,
+            Some(f) => Some(
+                odata::parse_filter(f)
+                    .map_err(|reason| invalid_query("$filter", f).with_value("Reason", reason))?,
+            ),
+        };
+        let select = ctx
+            .q("$select")
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
+        let max_results = match ctx.q("maxresults") {
+            None => 1000,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1..=1000).contains(&n) => n as usize,
+                Ok(_) => {
+                    return Err(DomainError::new(Code::OutOfRangeQueryParameterValue)
+                        .with_value("QueryParameterName", "maxresults")
+                        .with_value("QueryParameterValue", v)
+                        .into())
+                }
+                Err(_) => return Err(invalid_query("maxresults", v).into()),
+            },
+        };
+        let skip_token = ctx
+            .q("$skiptoken")
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+        Ok(Self {
+            filter,
+            select,
+            max_results,
+            skip_token,
+        })
+    }
+
+    /// Builds one page from entities in key order (already positioned after the token):
+    /// filters, selects, and returns the page and the next link if more may follow.
+    pub fn page<'a>(
+        &self,
+        ctx: &Ctx,
+        items: impl Iterator<Item = (String, Value)> + 'a,
+    ) -> (Vec<Value>, Option<String>) {
+        let mut out = Vec::new();
+        let mut last_key = None;
+        let mut more = false;
+        for (key, value) in items {
+            if let Some(f) = &self.filter {
+                if !odata::matches(f, &value) {
+                    continue;
+                }
+            }
+            if out.len() == self.max_results {
+                more = true;
+                break;
+            }
+            out.push(odata::select(value, self.select.as_deref()));
+            last_key = Some(key);
+        }
+        let next = if more {
+            last_key.map(|k| self.next_link(ctx, &k))
+        } else {
+            None
+        };
+        (out, next)
+    }
+
+    /// An absolute next link carrying everything needed to continue (14.x follows it verbatim).
+    fn next_link(&self, ctx: &Ctx, last_key: &str) -> String {
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let mut q: Vec<String> = ctx
+            .query
+            .iter()
+            .filter(|(n, _)| {
+                !n.eq_ignore_ascii_case("$skiptoken") && !n.eq_ignore_ascii_case("timeout")
+            })
+            .map(|(n, v)| format!("{}={}", n, enc(v)))
+            .collect();
+        q.push(format!("$skiptoken={}", enc(last_key)));
+        format!("{}{}?{}", ctx.base_url, request_path(ctx), q.join("&"))
+    }
+}
+
+/// The request path rebuilt from the operation template and its (re-encoded) parameters.
+fn request_path(ctx: &Ctx) -> String {
+    let mut out = String::new();
+    let mut params = ctx.params.iter();
+    let mut rest = ctx.op.info().path;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..]
+            .find('}')
+            .map(|c| open + c + 1)
+            .unwrap_or(rest.len());
+        if let Some(p) = params.next() {
+            out.push_str(&encode_segment(p));
+        }
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Percent-encodes a path segment the way the SDKs do (`/` becomes `%2F`).
+pub fn encode_segment(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// A list response body.
+pub fn list_body(ctx: &Ctx, set: &str, items: Vec<Value>, next: Option<String>) -> Response {
+    let mut body = serde_json::json!({ "odata.metadata": ctx.metadata(set), "value": items });
+    if let Some(n) = next {
+        body["odata.nextLink"] = Value::String(n);
+    }
+    json_response(StatusCode::OK, &body)
+}
+
+/// Serializes a wire value (never fails for our types; a failure is an internal error).
+pub fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| ApiError::internal(format!("serialize: {e}")))
+}

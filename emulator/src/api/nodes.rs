@@ -1,0 +1,129 @@
+//! Compute nodes: list and get.
+
+use super::error::ApiError;
+use super::operations::Operation;
+use super::{encode_segment, entity_unversioned, list_body, to_json, Ctx, ListOptions};
+use crate::state::AppState;
+use axum::response::Response;
+use batch_client::models::{BatchNode, BatchTaskInfo};
+use batch_model::node::Node;
+use batch_model::pool::Pool;
+use batch_model::{BatchErrorCode, DomainError};
+use serde_json::Value;
+use std::ops::Bound;
+
+pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    match ctx.op {
+        Operation::ListNodes => list_nodes(state, ctx),
+        Operation::GetNode => get_node(state, ctx),
+        other => Err(ApiError::internal(format!("nodes::handle got {other:?}"))),
+    }
+}
+
+/// The URL of a node.
+pub fn node_url(ctx: &Ctx, pool_id: &str, node_id: &str) -> String {
+    ctx.url(&format!(
+        "/pools/{}/nodes/{}",
+        encode_segment(pool_id),
+        encode_segment(node_id)
+    ))
+}
+
+fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
+    let recent = node
+        .recent_tasks
+        .iter()
+        .rev()
+        .map(|r| BatchTaskInfo {
+            task_url: Some(ctx.url(&format!(
+                "/jobs/{}/tasks/{}",
+                encode_segment(&r.job_id),
+                encode_segment(&r.task_id)
+            ))),
+            job_id: Some(r.job_id.clone()),
+            task_id: Some(r.task_id.clone()),
+            task_state: "running".into(),
+            execution_info: None,
+        })
+        .collect::<Vec<_>>();
+    BatchNode {
+        odata_metadata: None,
+        id: node.id.clone(),
+        url: Some(node_url(ctx, &pool.spec.id, &node.id)),
+        state: Some(node.state.as_str().into()),
+        scheduling_state: Some(
+            if node.scheduling_enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
+            .into(),
+        ),
+        state_transition_time: Some(node.state_transition_time),
+        last_boot_time: node.last_boot_time,
+        allocation_time: Some(node.allocation_time),
+        ip_address: Some(node.ip_address.clone()),
+        affinity_id: Some(format!("TVM:{}", node.id)),
+        vm_size: Some(pool.spec.vm_size.to_ascii_lowercase()),
+        total_tasks_run: Some(node.total_tasks_run),
+        running_tasks_count: Some(node.running.len() as i32),
+        running_task_slots_count: Some(node.running_slots() as i32),
+        total_tasks_succeeded: Some(node.total_tasks_succeeded),
+        recent_tasks: if recent.is_empty() {
+            None
+        } else {
+            Some(recent)
+        },
+        start_task: None,
+        start_task_info: None,
+        is_dedicated: Some(node.is_dedicated),
+        endpoint_configuration: None,
+        node_agent_info: Some(serde_json::json!({
+            "version": concat!("batch-emulator-", env!("CARGO_PKG_VERSION")),
+            "lastUpdateTime": batch_client::timefmt::format_body(node.allocation_time),
+        })),
+        virtual_machine_info: pool
+            .spec
+            .virtual_machine_configuration
+            .as_ref()
+            .and_then(|v| v.image_reference.clone())
+            .map(|img| serde_json::json!({ "imageReference": img })),
+        errors: None,
+    }
+}
+
+fn list_nodes(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    let (items, next) = state.read(|a| {
+        let pool = a.pool(&ctx.params[0])?;
+        let start = opts
+            .skip_token
+            .clone()
+            .map_or(Bound::Unbounded, Bound::Excluded);
+        let iter = pool.nodes.range((start, Bound::Unbounded)).map(|(k, n)| {
+            (
+                k.clone(),
+                serde_json::to_value(to_wire(ctx, pool, n)).unwrap_or(Value::Null),
+            )
+        });
+        Ok::<_, ApiError>(opts.page(ctx, iter))
+    })?;
+    Ok(list_body(ctx, "nodes", items, next))
+}
+
+fn get_node(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    state.read(|a| {
+        let pool = a.pool(&ctx.params[0])?;
+        let node = pool
+            .nodes
+            .get(&ctx.params[1])
+            .ok_or(DomainError::new(BatchErrorCode::NodeNotFound))?;
+        let mut wire = to_wire(ctx, pool, node);
+        wire.odata_metadata = Some(ctx.metadata("nodes/@Element"));
+        Ok(entity_unversioned(super::odata::select(
+            to_json(&wire)?,
+            opts.select.as_deref(),
+        )))
+    })
+}

@@ -1,0 +1,188 @@
+//! Pools: create, get, exists, list, update, replace properties, resize, stop resize, remove
+//! nodes, delete.
+
+use super::error::ApiError;
+use super::operations::Operation;
+use super::{
+    check_read, check_write, created, empty, encode_segment, entity, list_body, to_json, updated,
+    Ctx, ListOptions,
+};
+use crate::state::AppState;
+use axum::http::StatusCode;
+use axum::response::Response;
+use batch_client::models::*;
+use batch_model::pool::Pool;
+use batch_model::IdKey;
+use serde_json::Value;
+use std::ops::Bound;
+
+pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    match ctx.op {
+        Operation::CreatePool => create_pool(state, ctx),
+        Operation::GetPool => get_pool(state, ctx),
+        Operation::PoolExists => pool_exists(state, ctx),
+        Operation::ListPools => list_pools(state, ctx),
+        Operation::UpdatePool => update_pool(state, ctx),
+        Operation::ReplacePoolProperties => replace_pool_properties(state, ctx),
+        Operation::ResizePool => resize_pool(state, ctx),
+        Operation::StopPoolResize => stop_pool_resize(state, ctx),
+        Operation::RemoveNodes => remove_nodes(state, ctx),
+        Operation::DeletePool => delete_pool(state, ctx),
+        other => Err(ApiError::internal(format!("pools::handle got {other:?}"))),
+    }
+}
+
+fn pool_url(ctx: &Ctx, id: &str) -> String {
+    ctx.url(&format!("/pools/{}", encode_segment(id)))
+}
+
+/// The wire form of a pool.
+pub fn to_wire(ctx: &Ctx, pool: &Pool) -> BatchPool {
+    BatchPool {
+        odata_metadata: None,
+        url: Some(pool_url(ctx, &pool.spec.id)),
+        e_tag: Some(pool.version.etag.clone()),
+        last_modified: Some(pool.version.last_modified),
+        creation_time: Some(pool.creation_time),
+        state: Some(pool.state.as_str().into()),
+        state_transition_time: Some(pool.state_transition_time),
+        allocation_state: Some(pool.allocation_state.as_str().into()),
+        allocation_state_transition_time: Some(pool.allocation_state_transition_time),
+        current_dedicated_nodes: Some(pool.current_nodes(true)),
+        current_low_priority_nodes: Some(pool.current_nodes(false)),
+        resize_errors: None,
+        spec: pool.spec.clone(),
+    }
+}
+
+fn create_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let spec: BatchPoolCreateOptions = ctx.json()?;
+    let id = spec.id.clone();
+    let version = state.mutate(|a, now| a.create_pool(spec, now))?;
+    Ok(created(&pool_url(ctx, &id), &version))
+}
+
+fn get_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    state.read(|a| {
+        let pool = a.pool(&ctx.params[0])?;
+        if let Some(not_modified) = check_read(ctx, &pool.version)? {
+            return Ok(not_modified);
+        }
+        let mut wire = to_wire(ctx, pool);
+        wire.odata_metadata = Some(ctx.metadata("pools/@Element"));
+        Ok(entity(
+            super::odata::select(to_json(&wire)?, opts.select.as_deref()),
+            &pool.version,
+        ))
+    })
+}
+
+fn pool_exists(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    state.read(|a| {
+        let pool = a.pool(&ctx.params[0])?;
+        if let Some(not_modified) = check_read(ctx, &pool.version)? {
+            return Ok(not_modified);
+        }
+        let mut r = empty(StatusCode::OK);
+        let v = &pool.version;
+        super::set_version(&mut r, v);
+        Ok(r)
+    })
+}
+
+fn list_pools(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    let (items, next) = state.read(|a| {
+        let start = opts
+            .skip_token
+            .as_deref()
+            .map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
+        let iter = a.pools.range((start, Bound::Unbounded)).map(|(k, p)| {
+            (
+                k.to_string(),
+                serde_json::to_value(to_wire(ctx, p)).unwrap_or(Value::Null),
+            )
+        });
+        opts.page(ctx, iter)
+    });
+    Ok(list_body(ctx, "pools", items, next))
+}
+
+/// Runs a pool write after checking the caller's conditions against the current version.
+fn conditional_write<R>(
+    state: &AppState,
+    ctx: &Ctx,
+    f: impl FnOnce(
+        &mut batch_model::Account,
+        time::OffsetDateTime,
+    ) -> Result<R, batch_model::DomainError>,
+) -> Result<R, ApiError> {
+    let mut cond = Ok(());
+    let r = state.mutate(|a, now| {
+        let pool = a.pool(&ctx.params[0])?;
+        if let Err(e) = check_write(ctx, &pool.version) {
+            cond = Err(e);
+            return Err(batch_model::BatchErrorCode::ConditionNotMet.into());
+        }
+        f(a, now)
+    });
+    cond?;
+    Ok(r?)
+}
+
+fn update_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let patch: BatchPoolUpdateOptions = ctx.json()?;
+    let v = conditional_write(state, ctx, |a, now| {
+        a.update_pool(&ctx.params[0], patch, now)
+    })?;
+    Ok(updated(StatusCode::OK, &pool_url(ctx, &ctx.params[0]), &v))
+}
+
+fn replace_pool_properties(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: BatchPoolReplaceOptions = ctx.json()?;
+    let v = state.mutate(|a, now| a.replace_pool_properties(&ctx.params[0], body, now))?;
+    Ok(updated(
+        StatusCode::NO_CONTENT,
+        &format!("{}/updateproperties", pool_url(ctx, &ctx.params[0])),
+        &v,
+    ))
+}
+
+fn resize_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: BatchPoolResizeOptions = ctx.json()?;
+    let v = conditional_write(state, ctx, |a, now| {
+        a.resize_pool(&ctx.params[0], body, now)
+    })?;
+    Ok(updated(
+        StatusCode::ACCEPTED,
+        &format!("{}/resize", pool_url(ctx, &ctx.params[0])),
+        &v,
+    ))
+}
+
+fn stop_pool_resize(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let v = conditional_write(state, ctx, |a, now| a.stop_pool_resize(&ctx.params[0], now))?;
+    Ok(updated(
+        StatusCode::ACCEPTED,
+        &format!("{}/stopresize", pool_url(ctx, &ctx.params[0])),
+        &v,
+    ))
+}
+
+fn remove_nodes(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: BatchNodeRemoveOptions = ctx.json()?;
+    let v = conditional_write(state, ctx, |a, now| {
+        a.remove_nodes(&ctx.params[0], body, now)
+    })?;
+    Ok(updated(
+        StatusCode::ACCEPTED,
+        &format!("{}/removenodes", pool_url(ctx, &ctx.params[0])),
+        &v,
+    ))
+}
+
+fn delete_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    conditional_write(state, ctx, |a, now| a.delete_pool(&ctx.params[0], now))?;
+    Ok(empty(StatusCode::ACCEPTED))
+}

@@ -1,0 +1,94 @@
+//! `EmulatorConfig`: the one place settings come from (flags with `BATCH_EMULATOR_*` twins).
+//! Built in `main`, passed down, never re-read from the environment.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The well-known development account (like Azurite's `devstoreaccount1`).
+pub const DEV_ACCOUNT_NAME: &str = "devbatchaccount1";
+/// The well-known development key (base64). Public: never use it for anything real.
+pub const DEV_ACCOUNT_KEY: &str =
+    "YmF0Y2gtZW11bGF0b3ItZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHJvZHVjdGlvbg==";
+
+/// A local emulator of the Azure Batch data-plane REST API.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "batch-emulator", version, about)]
+pub struct EmulatorConfig {
+    /// Address to serve on. Port 0 picks a free port (the readiness line shows the real one).
+    /// A non-loopback address exposes an unauthenticated-by-default development service and
+    /// is warned about.
+    #[arg(long, env = "BATCH_EMULATOR_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Batch account name clients authenticate as.
+    #[arg(long, env = "BATCH_EMULATOR_ACCOUNT", default_value = DEV_ACCOUNT_NAME)]
+    pub account: String,
+
+    /// Base64 account key for Shared Key authentication.
+    #[arg(long, env = "BATCH_EMULATOR_KEY", default_value = DEV_ACCOUNT_KEY)]
+    pub key: String,
+
+    /// Directory for node file systems (task directories, stdout/stderr).
+    #[arg(
+        long,
+        env = "BATCH_EMULATOR_DATA_DIR",
+        default_value = "batch-emulator-data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Accept any or no authentication.
+    #[arg(long, env = "BATCH_EMULATOR_LOOSE", default_value_t = false)]
+    pub loose: bool,
+}
+
+impl EmulatorConfig {
+    /// A configuration for tests: free loopback port, the dev account, the given data dir.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            account: DEV_ACCOUNT_NAME.into(),
+            key: DEV_ACCOUNT_KEY.into(),
+            data_dir,
+            loose: false,
+        }
+    }
+
+    /// Cross-field checks, with a message for the user.
+    pub fn validate(&self) -> Result<(), String> {
+        use base64::Engine;
+        if !batch_model::ids::is_valid_id(&self.account) || self.account.contains('_') {
+            return Err(format!(
+                "--account {:?}: an account name is letters, digits and hyphens",
+                self.account
+            ));
+        }
+        if base64::engine::general_purpose::STANDARD
+            .decode(self.key.trim())
+            .is_err()
+        {
+            return Err("--key must be base64".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_loopback_8080_and_the_dev_account() {
+        let c = EmulatorConfig::parse_from(["batch-emulator"]);
+        assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.account, DEV_ACCOUNT_NAME);
+        assert!(c.validate().is_ok());
+        assert!(!c.loose);
+    }
+
+    #[test]
+    fn a_bad_key_is_refused_at_startup() {
+        let c = EmulatorConfig::parse_from(["batch-emulator", "--key", "not base64!"]);
+        assert!(c.validate().is_err());
+    }
+}

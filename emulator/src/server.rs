@@ -1,0 +1,67 @@
+//! Starting an emulator: bind, spawn the node agent, serve.
+
+use crate::agent::process::ProcessRunner;
+use crate::clock::Clock;
+use crate::config::EmulatorConfig;
+use crate::state::AppState;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running emulator.
+pub struct RunningEmulator {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningEmulator {
+    /// Stops serving and waits for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.server).await;
+    }
+
+    /// Waits until the server stops (it never does on its own).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.server.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Binds `config.addr`, starts the node agent and serves the API.
+pub async fn start(
+    config: EmulatorConfig,
+    runner: Arc<dyn ProcessRunner>,
+    clock: Arc<dyn Clock>,
+) -> std::io::Result<RunningEmulator> {
+    tokio::fs::create_dir_all(&config.data_dir).await?;
+    let mut config = config;
+    config.data_dir = tokio::fs::canonicalize(&config.data_dir).await?;
+    let listener = TcpListener::bind(config.addr).await?;
+    let local = listener.local_addr()?;
+    config.addr = local;
+    let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+    let (state, effects) = AppState::new(config, clock, seed);
+    let url = format!("http://{local}");
+    state.set_public_url(url.clone());
+    tokio::spawn(crate::agent::run(state.clone(), effects, runner));
+    let app = crate::api::router(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningEmulator {
+        url,
+        state,
+        shutdown: Some(tx),
+        server,
+    })
+}
