@@ -618,10 +618,11 @@ impl Account {
         ];
         if has_nodes {
             if let Some((name, _)) = zero_node_only.iter().find(|(_, set)| *set) {
-                return Err(DomainError::new(Code::OperationInvalidForCurrentState)
-                    .with_message(format!(
+                return Err(
+                    DomainError::new(Code::OperationInvalidForCurrentState).with_message(format!(
                     "The property {name} can only be updated when the pool has no compute nodes."
-                )));
+                )),
+                );
             }
         }
         if let Some(s) = patch.task_slots_per_node {
@@ -1246,10 +1247,11 @@ impl Account {
             .collect();
         nodes.sort();
         nodes.dedup();
-        self.stop_running_tasks(&key, None, now);
         let job = self.job_mut(id)?;
         job.set_state(JobState::Deleting, now);
         job.queue.clear();
+        // Running tasks end (and stop) while the job's directories are removed.
+        self.stop_running_tasks(&key, failure_task_ended(), now);
         self.outbox.push(Effect::DeleteJob { job_id, nodes });
         Ok(())
     }
@@ -1259,14 +1261,8 @@ impl Account {
         self.jobs.remove(&IdKey::of(job_id));
     }
 
-    /// Stops every running task of a job (on terminate, delete or disable-terminate).
-    /// `failure` set: the tasks complete with it; unset: they just stop (job deletion).
-    fn stop_running_tasks(
-        &mut self,
-        job: &IdKey,
-        failure: Option<FailureInfo>,
-        now: OffsetDateTime,
-    ) {
+    /// Ends every running task of a job with `failure` (terminate, delete).
+    fn stop_running_tasks(&mut self, job: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
         let running: Vec<IdKey> = match self.jobs.get(job) {
             Some(j) => j
                 .tasks
@@ -1277,18 +1273,7 @@ impl Account {
             None => return,
         };
         for t in running {
-            match &failure {
-                Some(f) => self.end_running_task(job, &t, f.clone(), now),
-                None => {
-                    self.release_node_slot(job, &t, now);
-                    if let Some(task) = self.jobs.get_mut(job).and_then(|j| j.tasks.get_mut(&t)) {
-                        if let Some(run) = task.run_id.take() {
-                            self.runs.remove(&run);
-                            self.outbox.push(Effect::KillTask { run_id: run });
-                        }
-                    }
-                }
-            }
+            self.end_running_task(job, &t, failure.clone(), now);
         }
     }
 
@@ -1314,7 +1299,7 @@ impl Account {
     }
 
     fn begin_termination(&mut self, key: &IdKey, reason: String, now: OffsetDateTime) {
-        self.stop_running_tasks(key, Some(failure_task_ended()), now);
+        self.stop_running_tasks(key, failure_task_ended(), now);
         if let Some(job) = self.jobs.get_mut(key) {
             job.set_state(JobState::Terminating, now);
             job.terminate_reason = Some(reason);

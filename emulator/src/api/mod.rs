@@ -550,9 +550,7 @@ impl ListOptions {
 
     /// An absolute next link carrying everything needed to continue (14.x follows it verbatim).
     fn next_link(&self, ctx: &Ctx, last_key: &str) -> String {
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
+        let enc = |s: &str| encode_segment(s);
         let mut q: Vec<String> = ctx
             .query
             .iter()

@@ -1,0 +1,141 @@
+//! Test helpers: an emulator started in-process on a free loopback port, and a signed client.
+#![allow(dead_code)]
+
+use batch_client::models::*;
+use batch_client::{BatchClient, Credentials};
+use batch_emulator::agent::process::{FakeProcessRunner, LocalProcessRunner, ProcessRunner};
+use batch_emulator::clock::SystemClock;
+use batch_emulator::config::{EmulatorConfig, DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME};
+use batch_emulator::server::{start, RunningEmulator};
+use batch_emulator::state::AppState;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct TestEmulator {
+    pub running: RunningEmulator,
+    pub client: BatchClient,
+    pub dir: tempfile::TempDir,
+}
+
+/// Which process runner the emulator uses.
+pub enum Runner {
+    /// Scripted outcomes (`exit N`, `echo …`, `hang`, `missing`).
+    Fake,
+    /// Real processes.
+    Local,
+}
+
+pub async fn emulator(runner: Runner) -> TestEmulator {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = EmulatorConfig::for_tests(dir.path().join("data"));
+    let runner: Arc<dyn ProcessRunner> = match runner {
+        Runner::Fake => Arc::new(FakeProcessRunner),
+        Runner::Local => Arc::new(LocalProcessRunner),
+    };
+    let running = start(config, runner, Arc::new(SystemClock))
+        .await
+        .expect("emulator starts");
+    let client = BatchClient::new(
+        &running.url,
+        Credentials::SharedKey {
+            account: DEV_ACCOUNT_NAME.into(),
+            key: DEV_ACCOUNT_KEY.into(),
+        },
+    );
+    TestEmulator {
+        running,
+        client,
+        dir,
+    }
+}
+
+impl TestEmulator {
+    pub fn state(&self) -> &AppState {
+        &self.running.state
+    }
+
+    /// Waits until the node agent has nothing in progress.
+    pub async fn idle(&self) {
+        tokio::time::timeout(Duration::from_secs(20), self.state().run_until_idle())
+            .await
+            .expect("agent became idle");
+    }
+
+    /// Creates a plain pool and waits until all its nodes are idle.
+    pub async fn pool(&self, id: &str, nodes: i32, slots: i32, fill: &str) {
+        self.client
+            .create_pool(&pool_spec(id, nodes, slots, fill))
+            .await
+            .expect("create pool");
+        self.idle().await;
+        let ns = self.client.list_nodes(id).await.expect("list nodes");
+        assert_eq!(ns.len(), nodes as usize);
+        assert!(
+            ns.iter().all(|n| n.state.as_deref() == Some("idle")),
+            "{ns:?}"
+        );
+    }
+
+    pub async fn job(&self, id: &str, pool: &str) {
+        self.client
+            .create_job(&job_spec(id, pool))
+            .await
+            .expect("create job");
+    }
+
+    pub async fn task(&self, job: &str, id: &str, command_line: &str) {
+        self.client
+            .create_task(job, &task_spec(id, command_line))
+            .await
+            .expect("create task");
+    }
+
+    /// Waits for a task to reach `completed`.
+    pub async fn completed(&self, job: &str, task: &str) -> BatchTask {
+        self.client
+            .wait_for_task(job, task, |s| s == "completed", Duration::from_secs(20))
+            .await
+            .expect("task completes")
+    }
+}
+
+pub fn pool_spec(id: &str, nodes: i32, slots: i32, fill: &str) -> BatchPoolCreateOptions {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "vmSize": "standard_d2s_v3",
+        "targetDedicatedNodes": nodes,
+        "taskSlotsPerNode": slots,
+        "taskSchedulingPolicy": {"nodeFillType": fill},
+        "virtualMachineConfiguration": {
+            "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts"},
+            "nodeAgentSKUId": "batch.node.ubuntu 22.04"
+        }
+    }))
+    .expect("pool spec")
+}
+
+pub fn job_spec(id: &str, pool: &str) -> BatchJobCreateOptions {
+    serde_json::from_value(serde_json::json!({"id": id, "poolInfo": {"poolId": pool}}))
+        .expect("job spec")
+}
+
+pub fn task_spec(id: &str, command_line: &str) -> BatchTaskCreateOptions {
+    serde_json::from_value(serde_json::json!({"id": id, "commandLine": command_line}))
+        .expect("task spec")
+}
+
+/// Asserts that a call failed with the given status and Batch error code.
+pub fn assert_batch_error<T: std::fmt::Debug>(
+    r: Result<T, batch_client::ApiError>,
+    status: u16,
+    code: &str,
+) -> batch_client::ApiError {
+    match r {
+        Ok(v) => panic!("expected {status} {code}, got success {v:?}"),
+        Err(e) => {
+            assert_eq!(e.status().map(|s| s.as_u16()), Some(status), "{e}");
+            assert_eq!(e.code(), Some(code), "{e}");
+            e
+        }
+    }
+}

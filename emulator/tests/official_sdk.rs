@@ -1,0 +1,55 @@
+//! The official Python SDKs, which nobody here wrote, drive the built binary: azure-batch 15.1.0
+//! and 14.2.0, each in its own venv (`tests/python/setup-venvs.sh` creates them; it is
+//! idempotent and CI runs it first). A missing Python or PyPI makes these tests fail, loudly.
+
+#[path = "common/binary.rs"]
+mod binary;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
+}
+
+fn ensure_venvs() {
+    let out = Command::new("bash")
+        .arg(repo().join("tests/python/setup-venvs.sh"))
+        .output()
+        .expect("run setup-venvs.sh");
+    assert!(
+        out.status.success(),
+        "setup-venvs.sh failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_flow(venv: &str, script: &str) {
+    ensure_venvs();
+    let emu = binary::spawn(&[], &[]);
+    let out = Command::new(repo().join(venv).join("bin/python"))
+        .arg(repo().join("tests/python").join(script))
+        .args([&emu.url, &emu.account, &emu.key])
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("flow: OK"),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn azure_batch_15_drives_pool_job_task_and_reads_stdout() {
+    run_flow(".venv-sdk15", "sdk15_flow.py");
+}
+
+#[test]
+fn azure_batch_14_drives_pool_job_task_and_reads_stdout() {
+    run_flow(".venv-sdk14", "sdk14_flow.py");
+}
