@@ -281,9 +281,49 @@ pub fn route(method: &str, raw_path: &str) -> RouteMatch {
     }
 }
 
+/// The README's coverage table, generated from the catalogue.
+pub fn coverage_markdown() -> String {
+    let implemented = CATALOGUE.iter().filter(|i| i.implemented).count();
+    let mut out = format!(
+        "{implemented} of {} catalogued operations are emulated; the others answer 501 `NotImplemented` naming the operation.\n\n\
+         | group | operation (azure-batch 15.x) | 14.x | method and path | emulated |\n|---|---|---|---|---|\n",
+        CATALOGUE.len()
+    );
+    let mut rows: Vec<&OperationInfo> = CATALOGUE.iter().collect();
+    rows.sort_by_key(|i| (i.group, i.path, i.method));
+    for i in rows {
+        out.push_str(&format!(
+            "| {} | `{}` | {} | `{} {}` | {} |\n",
+            i.group,
+            i.name,
+            if i.sdk14.is_empty() { "–".to_string() } else { format!("`{}`", i.sdk14) },
+            i.method,
+            i.path,
+            if i.implemented { "yes" } else { "not yet (501)" }
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README's table is generated: run with `UPDATE_README=1` to rewrite it.
+    #[test]
+    fn readme_coverage_table_matches_the_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let (start, end) = ("<!-- coverage:start -->\n", "<!-- coverage:end -->");
+        let a = readme.find(start).expect("coverage start marker") + start.len();
+        let b = readme.find(end).expect("coverage end marker");
+        let table = coverage_markdown();
+        if std::env::var_os("UPDATE_README").is_some() {
+            std::fs::write(path, format!("{}{}{}", &readme[..a], table, &readme[b..])).expect("write README");
+        } else {
+            assert_eq!(readme[a..b], table, "README coverage table is stale: run `UPDATE_README=1 cargo test -p batch-emulator readme_coverage`");
+        }
+    }
 
     #[test]
     fn every_row_of_the_reference_has_exactly_one_entry_and_route() {
