@@ -296,10 +296,18 @@ pub fn coverage_markdown() -> String {
             "| {} | `{}` | {} | `{} {}` | {} |\n",
             i.group,
             i.name,
-            if i.sdk14.is_empty() { "–".to_string() } else { format!("`{}`", i.sdk14) },
+            if i.sdk14.is_empty() {
+                "–".to_string()
+            } else {
+                format!("`{}`", i.sdk14)
+            },
             i.method,
             i.path,
-            if i.implemented { "yes" } else { "not yet (501)" }
+            if i.implemented {
+                "yes"
+            } else {
+                "not yet (501)"
+            }
         ));
     }
     out
@@ -319,7 +327,8 @@ mod tests {
         let b = readme.find(end).expect("coverage end marker");
         let table = coverage_markdown();
         if std::env::var_os("UPDATE_README").is_some() {
-            std::fs::write(path, format!("{}{}{}", &readme[..a], table, &readme[b..])).expect("write README");
+            std::fs::write(path, format!("{}{}{}", &readme[..a], table, &readme[b..]))
+                .expect("write README");
         } else {
             assert_eq!(readme[a..b], table, "README coverage table is stale: run `UPDATE_README=1 cargo test -p batch-emulator readme_coverage`");
         }
