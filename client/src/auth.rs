@@ -46,10 +46,7 @@ pub enum QueryNameCase {
 }
 
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// Percent-decodes a query component, `+` meaning space. Invalid escapes are kept literally.
@@ -61,9 +58,7 @@ pub fn decode_query_component(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -106,12 +101,8 @@ pub fn string_to_sign(account: &str, req: &SignableRequest<'_>, case: QueryNameC
         }
         s.push('\n');
     }
-    let mut ocp: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_string()))
-        .filter(|(n, v)| n.starts_with("ocp-") && !v.is_empty())
-        .collect();
+    let mut ocp: Vec<(String, String)> =
+        req.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_string())).filter(|(n, v)| n.starts_with("ocp-") && !v.is_empty()).collect();
     ocp.sort_by(|a, b| a.0.cmp(&b.0));
     for (n, v) in ocp {
         s.push_str(&n);
@@ -153,9 +144,7 @@ pub enum KeyError {
 
 /// `base64(HMAC-SHA256(base64decode(key), string_to_sign))`.
 pub fn sign(key_base64: &str, string_to_sign: &str) -> Result<String, KeyError> {
-    let key = B64
-        .decode(key_base64.trim())
-        .map_err(|_| KeyError::NotBase64)?;
+    let key = B64.decode(key_base64.trim()).map_err(|_| KeyError::NotBase64)?;
     Ok(sign_with_key_bytes(&key, string_to_sign))
 }
 
@@ -168,11 +157,7 @@ pub fn sign_with_key_bytes(key: &[u8], string_to_sign: &str) -> String {
 }
 
 /// The full `Authorization` header value.
-pub fn authorization_header(
-    account: &str,
-    key_base64: &str,
-    req: &SignableRequest<'_>,
-) -> Result<String, KeyError> {
+pub fn authorization_header(account: &str, key_base64: &str, req: &SignableRequest<'_>) -> Result<String, KeyError> {
     let sts = string_to_sign(account, req, QueryNameCase::AsSent);
     Ok(format!("SharedKey {account}:{}", sign(key_base64, &sts)?))
 }
@@ -182,24 +167,13 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
     fn sdk15_get_matches_wire_notes_example() {
-        let headers = h(&[
-            ("ocp-date", "Sun, 22 Nov 2026 13:14:19 GMT"),
-            ("Accept", "application/json"),
-        ]);
-        let req = SignableRequest {
-            method: "GET",
-            headers: &headers,
-            raw_path: "/pools/p1",
-            raw_query: Some("api-version=2025-06-01"),
-        };
+        let headers = h(&[("ocp-date", "Sun, 22 Nov 2026 13:14:19 GMT"), ("Accept", "application/json")]);
+        let req = SignableRequest { method: "GET", headers: &headers, raw_path: "/pools/p1", raw_query: Some("api-version=2025-06-01") };
         assert_eq!(
             string_to_sign("emulator", &req, QueryNameCase::AsSent),
             "GET\n\n\n\n\n\n\n\n\n\n\n\nocp-date:Sun, 22 Nov 2026 13:14:19 GMT\n/emulator/pools/p1\napi-version:2025-06-01"
@@ -210,18 +184,10 @@ mod tests {
     fn sdk14_terminate_signs_zero_length_and_charset() {
         let headers = h(&[
             ("Content-Length", "0"),
-            (
-                "Content-Type",
-                "application/json; odata=minimalmetadata; charset=utf-8",
-            ),
+            ("Content-Type", "application/json; odata=minimalmetadata; charset=utf-8"),
             ("ocp-date", "Sun, 22 Nov 2026 13:14:19 GMT"),
         ]);
-        let req = SignableRequest {
-            method: "POST",
-            headers: &headers,
-            raw_path: "/jobs/j14/terminate",
-            raw_query: Some("api-version=2024-02-01.19.0"),
-        };
+        let req = SignableRequest { method: "POST", headers: &headers, raw_path: "/jobs/j14/terminate", raw_query: Some("api-version=2024-02-01.19.0") };
         assert_eq!(
             string_to_sign("emulator", &req, QueryNameCase::AsSent),
             "POST\n\n\n0\n\napplication/json; odata=minimalmetadata; charset=utf-8\n\n\n\n\n\n\nocp-date:Sun, 22 Nov 2026 13:14:19 GMT\n/emulator/jobs/j14/terminate\napi-version:2024-02-01.19.0"
@@ -231,12 +197,7 @@ mod tests {
     #[test]
     fn absent_length_on_delete_is_signed_as_zero() {
         let headers = h(&[("ocp-date", "x")]);
-        let req = SignableRequest {
-            method: "DELETE",
-            headers: &headers,
-            raw_path: "/jobs/j",
-            raw_query: None,
-        };
+        let req = SignableRequest { method: "DELETE", headers: &headers, raw_path: "/jobs/j", raw_query: None };
         assert!(string_to_sign("a", &req, QueryNameCase::AsSent).starts_with("DELETE\n\n\n0\n"));
     }
 
@@ -244,12 +205,7 @@ mod tests {
     fn documented_list_jobs_example() {
         // learn.microsoft.com "Authenticate requests to the Azure Batch service".
         let headers = h(&[("ocp-date", "Tue, 29 Jul 2014 21:49:13 GMT")]);
-        let req = SignableRequest {
-            method: "GET",
-            headers: &headers,
-            raw_path: "/jobs",
-            raw_query: Some("api-version=2014-01-01.1.0&timeout=20"),
-        };
+        let req = SignableRequest { method: "GET", headers: &headers, raw_path: "/jobs", raw_query: Some("api-version=2014-01-01.1.0&timeout=20") };
         assert_eq!(
             string_to_sign("myaccount", &req, QueryNameCase::AsSent),
             "GET\n\n\n\n\n\n\n\n\n\n\n\nocp-date:Tue, 29 Jul 2014 21:49:13 GMT\n/myaccount/jobs\napi-version:2014-01-01.1.0\ntimeout:20"
@@ -266,9 +222,7 @@ mod tests {
             raw_query: Some("timeOut=30&%24filter=state%20eq%20%27active%27&api-version=2025-06-01&x=&timeOut=5&$select=id+state"),
         };
         let s = string_to_sign("acct", &req, QueryNameCase::AsSent);
-        assert!(s.ends_with(
-            "/acct/jobs/j/tasks/t/files/wd%2Fout.txt\n$filter:state eq 'active'\n$select:id state\napi-version:2025-06-01\ntimeOut:30"
-        ), "{s}");
+        assert!(s.ends_with("/acct/jobs/j/tasks/t/files/wd%2Fout.txt\n$filter:state eq 'active'\n$select:id state\napi-version:2025-06-01\ntimeOut:30"), "{s}");
         let lower = string_to_sign("acct", &req, QueryNameCase::Lowercase);
         assert!(lower.ends_with("timeout:30"));
     }
@@ -276,24 +230,12 @@ mod tests {
     #[test]
     fn signature_is_hmac_sha256_base64() {
         // HMAC-SHA256(key="key", "The quick brown fox jumps over the lazy dog")
-        let sig = sign(
-            &B64.encode("key"),
-            "The quick brown fox jumps over the lazy dog",
-        )
-        .unwrap();
-        assert_eq!(
-            sig,
-            B64.encode(hex(
-                "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
-            ))
-        );
+        let sig = sign(&B64.encode("key"), "The quick brown fox jumps over the lazy dog").unwrap();
+        assert_eq!(sig, B64.encode(hex("f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8")));
         assert_eq!(sign("not base64!", "x"), Err(KeyError::NotBase64));
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 }

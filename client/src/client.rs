@@ -32,11 +32,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(30),
-        }
+        Self { max_retries: 3, initial_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(30) }
     }
 }
 
@@ -65,11 +61,7 @@ pub enum ApiError {
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
     #[error("HTTP {status}: {code}", code = .error.as_ref().map(|e| e.code.as_str()).unwrap_or("<no Batch error body>"))]
-    Service {
-        status: StatusCode,
-        error: Option<BatchError>,
-        response: Box<RawResponse>,
-    },
+    Service { status: StatusCode, error: Option<BatchError>, response: Box<RawResponse> },
     #[error("cannot decode response body: {0}")]
     Decode(#[from] serde_json::Error),
     #[error("bad request: {0}")]
@@ -103,11 +95,7 @@ pub struct BatchClient {
     retry: RetryPolicy,
 }
 
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Percent-encodes one path segment (so a file path `wd/out.txt` becomes `wd%2Fout.txt`, as
 /// both official SDKs send it).
@@ -154,16 +142,7 @@ impl BatchClient {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<RawResponse, ApiError> {
-        let mut qs: Vec<String> = query
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    encode_segment(k).replace("%24", "$"),
-                    encode_segment(v)
-                )
-            })
-            .collect();
+        let mut qs: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode_segment(k).replace("%24", "$"), encode_segment(v))).collect();
         if !query.iter().any(|(k, _)| *k == "api-version") {
             qs.push(format!("api-version={}", self.api_version));
         }
@@ -172,54 +151,28 @@ impl BatchClient {
     }
 
     /// Sends a request to an absolute URL (used to follow `odata.nextLink` verbatim).
-    pub async fn send_url(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Option<Vec<u8>>,
-    ) -> Result<RawResponse, ApiError> {
+    pub async fn send_url(&self, method: Method, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Result<RawResponse, ApiError> {
         let parsed = reqwest::Url::parse(url).map_err(|e| ApiError::Request(e.to_string()))?;
         let mut attempt = 0;
         loop {
-            let mut hdrs: Vec<(String, String)> = headers
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect();
-            hdrs.push((
-                "ocp-date".into(),
-                timefmt::format_http(OffsetDateTime::now_utc()),
-            ));
+            let mut hdrs: Vec<(String, String)> = headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            hdrs.push(("ocp-date".into(), timefmt::format_http(OffsetDateTime::now_utc())));
             hdrs.push(("client-request-id".into(), uuid::Uuid::new_v4().to_string()));
             if let Some(b) = &body {
                 hdrs.push(("Content-Length".into(), b.len().to_string()));
-                if !hdrs
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-                {
-                    hdrs.push((
-                        "Content-Type".into(),
-                        "application/json; odata=minimalmetadata".into(),
-                    ));
+                if !hdrs.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+                    hdrs.push(("Content-Type".into(), "application/json; odata=minimalmetadata".into()));
                 }
             } else if method != Method::GET && method != Method::HEAD {
                 hdrs.push(("Content-Length".into(), "0".into()));
             }
             match &self.credentials {
                 Credentials::SharedKey { account, key } => {
-                    let req = SignableRequest {
-                        method: method.as_str(),
-                        headers: &hdrs,
-                        raw_path: parsed.path(),
-                        raw_query: parsed.query(),
-                    };
-                    let auth = authorization_header(account, key, &req)
-                        .map_err(|e| ApiError::Request(e.to_string()))?;
+                    let req = SignableRequest { method: method.as_str(), headers: &hdrs, raw_path: parsed.path(), raw_query: parsed.query() };
+                    let auth = authorization_header(account, key, &req).map_err(|e| ApiError::Request(e.to_string()))?;
                     hdrs.push(("Authorization".into(), auth));
                 }
-                Credentials::Bearer(t) => {
-                    hdrs.push(("Authorization".into(), format!("Bearer {t}")))
-                }
+                Credentials::Bearer(t) => hdrs.push(("Authorization".into(), format!("Bearer {t}"))),
                 Credentials::None => {}
             }
             let mut rb = self.http.request(method.clone(), parsed.clone());
@@ -240,56 +193,33 @@ impl BatchClient {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs)
-                    .unwrap_or_else(|| {
-                        (self.retry.initial_backoff * 2u32.pow(attempt)).min(self.retry.max_backoff)
-                    });
+                    .unwrap_or_else(|| (self.retry.initial_backoff * 2u32.pow(attempt)).min(self.retry.max_backoff));
                 attempt += 1;
                 tokio::time::sleep(backoff).await;
                 continue;
             }
-            let raw = RawResponse {
-                status,
-                headers,
-                body: bytes,
-            };
+            let raw = RawResponse { status, headers, body: bytes };
             if !status.is_success() {
-                return Err(ApiError::Service {
-                    status,
-                    error: raw.batch_error(),
-                    response: Box::new(raw),
-                });
+                return Err(ApiError::Service { status, error: raw.batch_error(), response: Box::new(raw) });
             }
             return Ok(raw);
         }
     }
 
     /// GET and decode a JSON entity.
-    pub async fn get_json<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<T, ApiError> {
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, ApiError> {
         let r = self.send_raw(Method::GET, path, query, &[], None).await?;
         Ok(serde_json::from_slice(&r.body)?)
     }
 
     /// Sends a JSON body.
-    pub async fn send_json<B: Serialize>(
-        &self,
-        method: Method,
-        path: &str,
-        body: &B,
-    ) -> Result<RawResponse, ApiError> {
+    pub async fn send_json<B: Serialize>(&self, method: Method, path: &str, body: &B) -> Result<RawResponse, ApiError> {
         let bytes = serde_json::to_vec(body)?;
         self.send_raw(method, path, &[], &[], Some(bytes)).await
     }
 
     /// Every item of a list operation, following `odata.nextLink` verbatim (as 14.x does).
-    pub async fn list_all<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<Vec<T>, ApiError> {
+    pub async fn list_all<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<T>, ApiError> {
         let mut page: ListPage<T> = self.get_json(path, query).await?;
         let mut out = std::mem::take(&mut page.value);
         while let Some(next) = page.next_link.take() {
@@ -302,95 +232,37 @@ impl BatchClient {
 
     // ---- Typed operations used by the tests and the conformance suite ----
 
-    pub async fn create_pool(
-        &self,
-        pool: &crate::models::BatchPoolCreateOptions,
-    ) -> Result<RawResponse, ApiError> {
+    pub async fn create_pool(&self, pool: &crate::models::BatchPoolCreateOptions) -> Result<RawResponse, ApiError> {
         self.send_json(Method::POST, "/pools", pool).await
     }
     pub async fn get_pool(&self, pool_id: &str) -> Result<crate::models::BatchPool, ApiError> {
-        self.get_json(&format!("/pools/{}", encode_segment(pool_id)), &[])
-            .await
+        self.get_json(&format!("/pools/{}", encode_segment(pool_id)), &[]).await
     }
     pub async fn delete_pool(&self, pool_id: &str) -> Result<RawResponse, ApiError> {
-        self.send_raw(
-            Method::DELETE,
-            &format!("/pools/{}", encode_segment(pool_id)),
-            &[],
-            &[],
-            None,
-        )
-        .await
+        self.send_raw(Method::DELETE, &format!("/pools/{}", encode_segment(pool_id)), &[], &[], None).await
     }
-    pub async fn list_nodes(
-        &self,
-        pool_id: &str,
-    ) -> Result<Vec<crate::models::BatchNode>, ApiError> {
-        self.list_all(&format!("/pools/{}/nodes", encode_segment(pool_id)), &[])
-            .await
+    pub async fn list_nodes(&self, pool_id: &str) -> Result<Vec<crate::models::BatchNode>, ApiError> {
+        self.list_all(&format!("/pools/{}/nodes", encode_segment(pool_id)), &[]).await
     }
-    pub async fn create_job(
-        &self,
-        job: &crate::models::BatchJobCreateOptions,
-    ) -> Result<RawResponse, ApiError> {
+    pub async fn create_job(&self, job: &crate::models::BatchJobCreateOptions) -> Result<RawResponse, ApiError> {
         self.send_json(Method::POST, "/jobs", job).await
     }
     pub async fn get_job(&self, job_id: &str) -> Result<crate::models::BatchJob, ApiError> {
-        self.get_json(&format!("/jobs/{}", encode_segment(job_id)), &[])
-            .await
+        self.get_json(&format!("/jobs/{}", encode_segment(job_id)), &[]).await
     }
-    pub async fn create_task(
-        &self,
-        job_id: &str,
-        task: &crate::models::BatchTaskCreateOptions,
-    ) -> Result<RawResponse, ApiError> {
-        self.send_json(
-            Method::POST,
-            &format!("/jobs/{}/tasks", encode_segment(job_id)),
-            task,
-        )
-        .await
+    pub async fn create_task(&self, job_id: &str, task: &crate::models::BatchTaskCreateOptions) -> Result<RawResponse, ApiError> {
+        self.send_json(Method::POST, &format!("/jobs/{}/tasks", encode_segment(job_id)), task).await
     }
-    pub async fn get_task(
-        &self,
-        job_id: &str,
-        task_id: &str,
-    ) -> Result<crate::models::BatchTask, ApiError> {
-        self.get_json(
-            &format!(
-                "/jobs/{}/tasks/{}",
-                encode_segment(job_id),
-                encode_segment(task_id)
-            ),
-            &[],
-        )
-        .await
+    pub async fn get_task(&self, job_id: &str, task_id: &str) -> Result<crate::models::BatchTask, ApiError> {
+        self.get_json(&format!("/jobs/{}/tasks/{}", encode_segment(job_id), encode_segment(task_id)), &[]).await
     }
-    pub async fn list_tasks(
-        &self,
-        job_id: &str,
-        query: &[(&str, &str)],
-    ) -> Result<Vec<crate::models::BatchTask>, ApiError> {
-        self.list_all(&format!("/jobs/{}/tasks", encode_segment(job_id)), query)
-            .await
+    pub async fn list_tasks(&self, job_id: &str, query: &[(&str, &str)]) -> Result<Vec<crate::models::BatchTask>, ApiError> {
+        self.list_all(&format!("/jobs/{}/tasks", encode_segment(job_id)), query).await
     }
     /// Reads a task file (`file_path` relative to the task directory, e.g. `stdout.txt`).
-    pub async fn get_task_file(
-        &self,
-        job_id: &str,
-        task_id: &str,
-        file_path: &str,
-    ) -> Result<Vec<u8>, ApiError> {
-        let path = format!(
-            "/jobs/{}/tasks/{}/files/{}",
-            encode_segment(job_id),
-            encode_segment(task_id),
-            encode_segment(file_path)
-        );
-        Ok(self
-            .send_raw(Method::GET, &path, &[], &[], None)
-            .await?
-            .body)
+    pub async fn get_task_file(&self, job_id: &str, task_id: &str, file_path: &str) -> Result<Vec<u8>, ApiError> {
+        let path = format!("/jobs/{}/tasks/{}/files/{}", encode_segment(job_id), encode_segment(task_id), encode_segment(file_path));
+        Ok(self.send_raw(Method::GET, &path, &[], &[], None).await?.body)
     }
 
     /// Polls a task until `done(state)` or the timeout; the error names the last state seen.
@@ -410,9 +282,7 @@ impl BatchClient {
                 return Ok(t);
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ApiError::Request(format!(
-                    "task {job_id}/{task_id} still {state:?} after {timeout:?}"
-                )));
+                return Err(ApiError::Request(format!("task {job_id}/{task_id} still {state:?} after {timeout:?}")));
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_millis(200));

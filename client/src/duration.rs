@@ -17,9 +17,7 @@ impl BatchDuration {
     pub const UNLIMITED: BatchDuration = BatchDuration { ticks: i64::MAX };
 
     pub fn from_secs(secs: i64) -> Self {
-        Self {
-            ticks: secs.saturating_mul(TICKS_PER_SECOND),
-        }
+        Self { ticks: secs.saturating_mul(TICKS_PER_SECOND) }
     }
     pub fn from_ticks(ticks: i64) -> Self {
         Self { ticks }
@@ -33,10 +31,7 @@ impl BatchDuration {
     /// The duration as a std duration (unlimited saturates at ~29,000 years).
     pub fn to_std(self) -> std::time::Duration {
         let t = self.ticks.max(0) as u64;
-        std::time::Duration::new(
-            t / TICKS_PER_SECOND as u64,
-            ((t % TICKS_PER_SECOND as u64) * 100) as u32,
-        )
+        std::time::Duration::new(t / TICKS_PER_SECOND as u64, ((t % TICKS_PER_SECOND as u64) * 100) as u32)
     }
 
     /// Parses `P[nD][T[nH][nM][n[.f]S]]` (also weeks `nW`); leading zeros and fractional
@@ -90,9 +85,7 @@ impl BatchDuration {
         if !num.is_empty() || !any {
             return None;
         }
-        Some(Self {
-            ticks: i64::try_from(ticks).unwrap_or(i64::MAX),
-        })
+        Some(Self { ticks: i64::try_from(ticks).unwrap_or(i64::MAX) })
     }
 }
 
@@ -138,8 +131,7 @@ impl Serialize for BatchDuration {
 impl<'de> Deserialize<'de> for BatchDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid ISO 8601 duration {s:?}")))
+        Self::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid ISO 8601 duration {s:?}")))
     }
 }
 
@@ -156,10 +148,7 @@ mod tests {
 
     #[test]
     fn leading_zeros_are_normalised() {
-        assert_eq!(
-            BatchDuration::parse("PT01H00M00S").unwrap().to_string(),
-            "PT1H"
-        );
+        assert_eq!(BatchDuration::parse("PT01H00M00S").unwrap().to_string(), "PT1H");
         assert_eq!(BatchDuration::parse("P7D").unwrap().to_string(), "P7D");
         assert_eq!(BatchDuration::parse("PT15M").unwrap().to_string(), "PT15M");
         assert_eq!(BatchDuration::parse("PT0S").unwrap().to_string(), "PT0S");

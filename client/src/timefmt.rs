@@ -8,16 +8,7 @@ use time::{OffsetDateTime, UtcOffset};
 pub fn format_body(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     let ticks = t.nanosecond() / 100;
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        ticks
-    )
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second(), ticks)
 }
 
 /// Parses a body timestamp (RFC 3339, any number of fractional digits).
@@ -29,9 +20,7 @@ pub fn parse_body(s: &str) -> Option<OffsetDateTime> {
 pub fn format_http(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
         DAYS[t.weekday().number_days_from_monday() as usize],
@@ -61,8 +50,7 @@ pub mod body {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let s = String::deserialize(d)?;
-        super::parse_body(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid datetime {s:?}")))
+        super::parse_body(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid datetime {s:?}")))
     }
 }
 
@@ -77,14 +65,10 @@ pub mod body_opt {
             None => s.serialize_none(),
         }
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<OffsetDateTime>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
-            Some(s) => super::parse_body(&s)
-                .map(Some)
-                .ok_or_else(|| serde::de::Error::custom(format!("invalid datetime {s:?}"))),
+            Some(s) => super::parse_body(&s).map(Some).ok_or_else(|| serde::de::Error::custom(format!("invalid datetime {s:?}"))),
         }
     }
 }

@@ -41,7 +41,11 @@ fn not_found() -> String {
 #[tokio::test]
 async fn a_busy_answer_with_retry_after_is_retried_until_it_succeeds() {
     let (url, hits) = server(vec![busy(), busy(), ok()]);
-    let c = BatchClient::new(&url, Credentials::None).with_retry(RetryPolicy { max_retries: 3, initial_backoff: Duration::from_secs(60), max_backoff: Duration::from_secs(60) });
+    let c = BatchClient::new(&url, Credentials::None).with_retry(RetryPolicy {
+        max_retries: 3,
+        initial_backoff: Duration::from_secs(60),
+        max_backoff: Duration::from_secs(60),
+    });
     // Retry-After: 0 replaces the 60 s backoff, so this returns at once.
     let r = tokio::time::timeout(Duration::from_secs(10), c.send_raw(reqwest::Method::GET, "/pools", &[], &[], None)).await.unwrap().unwrap();
     assert_eq!(r.status, 200);

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 /// The well-known development account (like Azurite's `devstoreaccount1`).
 pub const DEV_ACCOUNT_NAME: &str = "devbatchaccount1";
 /// The well-known development key (base64). Public: never use it for anything real.
-pub const DEV_ACCOUNT_KEY: &str =
-    "YmF0Y2gtZW11bGF0b3ItZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHJvZHVjdGlvbg==";
+pub const DEV_ACCOUNT_KEY: &str = "YmF0Y2gtZW11bGF0b3ItZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHJvZHVjdGlvbg==";
 
 /// A local emulator of the Azure Batch data-plane REST API.
 #[derive(Debug, Clone, Parser)]
@@ -30,11 +29,7 @@ pub struct EmulatorConfig {
     pub key: String,
 
     /// Directory for node file systems (task directories, stdout/stderr).
-    #[arg(
-        long,
-        env = "BATCH_EMULATOR_DATA_DIR",
-        default_value = "batch-emulator-data"
-    )]
+    #[arg(long, env = "BATCH_EMULATOR_DATA_DIR", default_value = "batch-emulator-data")]
     pub data_dir: PathBuf,
 
     /// Accept any or no authentication.
@@ -45,28 +40,16 @@ pub struct EmulatorConfig {
 impl EmulatorConfig {
     /// A configuration for tests: free loopback port, the dev account, the given data dir.
     pub fn for_tests(data_dir: PathBuf) -> Self {
-        Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            account: DEV_ACCOUNT_NAME.into(),
-            key: DEV_ACCOUNT_KEY.into(),
-            data_dir,
-            loose: false,
-        }
+        Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), account: DEV_ACCOUNT_NAME.into(), key: DEV_ACCOUNT_KEY.into(), data_dir, loose: false }
     }
 
     /// Cross-field checks, with a message for the user.
     pub fn validate(&self) -> Result<(), String> {
         use base64::Engine;
         if !batch_model::ids::is_valid_id(&self.account) || self.account.contains('_') {
-            return Err(format!(
-                "--account {:?}: an account name is letters, digits and hyphens",
-                self.account
-            ));
+            return Err(format!("--account {:?}: an account name is letters, digits and hyphens", self.account));
         }
-        if base64::engine::general_purpose::STANDARD
-            .decode(self.key.trim())
-            .is_err()
-        {
+        if base64::engine::general_purpose::STANDARD.decode(self.key.trim()).is_err() {
             return Err("--key must be base64".into());
         }
         Ok(())

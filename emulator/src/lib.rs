@@ -11,3 +11,4 @@ pub mod clock;
 pub mod config;
 pub mod server;
 pub mod state;
+pub mod store;

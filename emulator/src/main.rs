@@ -10,10 +10,7 @@ use std::sync::Arc;
 async fn main() -> std::process::ExitCode {
     let config = EmulatorConfig::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BATCH_EMULATOR_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BATCH_EMULATOR_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     if let Err(msg) = config.validate() {
@@ -24,13 +21,8 @@ async fn main() -> std::process::ExitCode {
         tracing::warn!(addr = %config.addr, "serving on a non-loopback address: anyone who can reach it and knows the development key (or any key with --loose) controls processes on this machine");
     }
     let (account, key, loose) = (config.account.clone(), config.key.clone(), config.loose);
-    let running = match batch_emulator::server::start(
-        config,
-        Arc::new(LocalProcessRunner),
-        Arc::new(SystemClock),
-    )
-    .await
-    {
+    let runner = Arc::new(LocalProcessRunner::default());
+    let running = match batch_emulator::server::start(config, runner.clone(), Arc::new(SystemClock)).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("batch-emulator: cannot start: {e}");
@@ -38,10 +30,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let url = running.url.clone();
-    println!(
-        "batch-emulator ready: url={url} account={account} key={key}{}",
-        if loose { " auth=loose" } else { "" }
-    );
+    println!("batch-emulator ready: url={url} account={account} key={key}{}", if loose { " auth=loose" } else { "" });
     println!("  Python (azure-batch 15.x): BatchClient(\"{url}\", AzureNamedKeyCredential(\"{account}\", \"{key}\"))");
     println!("  Python (azure-batch 14.x): BatchServiceClient(SharedKeyCredentials(\"{account}\", \"{key}\"), batch_url=\"{url}\")");
     tokio::select! {
@@ -52,6 +41,18 @@ async fn main() -> std::process::ExitCode {
             }
         }
         _ = tokio::signal::ctrl_c() => {}
+        _ = terminated() => {}
     }
+    // Task processes do not outlive the emulator; the journal reruns them on the next start.
+    runner.kill_all();
     std::process::ExitCode::SUCCESS
+}
+
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => futures::future::pending::<()>().await,
+    }
 }

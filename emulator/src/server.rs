@@ -4,6 +4,8 @@ use crate::agent::process::ProcessRunner;
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
 use crate::state::AppState;
+use crate::store::{FileJournal, Store};
+use batch_model::Command;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -33,19 +35,31 @@ impl RunningEmulator {
 }
 
 /// Binds `config.addr`, starts the node agent and serves the API.
-pub async fn start(
-    config: EmulatorConfig,
-    runner: Arc<dyn ProcessRunner>,
-    clock: Arc<dyn Clock>,
-) -> std::io::Result<RunningEmulator> {
+pub async fn start(config: EmulatorConfig, runner: Arc<dyn ProcessRunner>, clock: Arc<dyn Clock>) -> std::io::Result<RunningEmulator> {
     tokio::fs::create_dir_all(&config.data_dir).await?;
     let mut config = config;
     config.data_dir = tokio::fs::canonicalize(&config.data_dir).await?;
     let listener = TcpListener::bind(config.addr).await?;
     let local = listener.local_addr()?;
     config.addr = local;
-    let seed = uuid::Uuid::new_v4().as_u64_pair().0;
-    let (state, effects) = AppState::new(config, clock, seed);
+    let journal = FileJournal::open(&config.data_dir).map_err(std::io::Error::other)?;
+    let loaded = journal.load().map_err(std::io::Error::other)?;
+    let seed = match &loaded {
+        Some(l) => l.node_id_seed,
+        None => {
+            let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+            journal.begin(seed).map_err(std::io::Error::other)?;
+            seed
+        }
+    };
+    let (state, effects) = AppState::new(config, clock, seed, Arc::new(journal));
+    if let Some(l) = loaded {
+        let n = l.records.len();
+        state.replay(l.records);
+        tracing::info!(records = n, "replayed the journal");
+    }
+    // Nothing that ran before a restart still runs; ask the agent to redo what was in flight.
+    state.execute(Command::Recover).map_err(|e| std::io::Error::other(e.to_string()))?;
     let url = format!("http://{local}");
     state.set_public_url(url.clone());
     tokio::spawn(crate::agent::run(state.clone(), effects, runner));
@@ -58,10 +72,5 @@ pub async fn start(
             })
             .await
     });
-    Ok(RunningEmulator {
-        url,
-        state,
-        shutdown: Some(tx),
-        server,
-    })
+    Ok(RunningEmulator { url, state, shutdown: Some(tx), server })
 }

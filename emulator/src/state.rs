@@ -5,7 +5,8 @@
 use crate::agent::layout::NodeLayout;
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
-use batch_model::{Account, DomainError, Effect};
+use crate::store::{Record, Store};
+use batch_model::{Account, Applied, BatchErrorCode, Command, DomainError, Effect};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use time::OffsetDateTime;
@@ -23,6 +24,7 @@ struct Inner {
     effects: mpsc::UnboundedSender<Effect>,
     public_url: RwLock<String>,
     layout: NodeLayout,
+    store: Arc<dyn Store>,
     /// Effects sent to the agent and not yet finished (for `run_until_idle`).
     pending: AtomicUsize,
     idle: Notify,
@@ -30,15 +32,9 @@ struct Inner {
 
 impl AppState {
     /// A state and the receiving end of its effect channel (for the node agent).
-    pub fn new(
-        config: EmulatorConfig,
-        clock: Arc<dyn Clock>,
-        node_id_seed: u64,
-    ) -> (Self, mpsc::UnboundedReceiver<Effect>) {
+    pub fn new(config: EmulatorConfig, clock: Arc<dyn Clock>, node_id_seed: u64, store: Arc<dyn Store>) -> (Self, mpsc::UnboundedReceiver<Effect>) {
         use base64::Engine;
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(config.key.trim())
-            .unwrap_or_default();
+        let key = base64::engine::general_purpose::STANDARD.decode(config.key.trim()).unwrap_or_default();
         let (tx, rx) = mpsc::unbounded_channel();
         let layout = NodeLayout::new(config.data_dir.clone());
         let public_url = format!("http://{}", config.addr);
@@ -50,6 +46,7 @@ impl AppState {
             effects: tx,
             public_url: RwLock::new(public_url),
             layout,
+            store,
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
         };
@@ -71,11 +68,7 @@ impl AppState {
     }
     /// The URL the emulator is reachable at (set once the listener is bound).
     pub fn public_url(&self) -> String {
-        self.0
-            .public_url
-            .read()
-            .map(|u| u.clone())
-            .unwrap_or_default()
+        self.0.public_url.read().map(|u| u.clone()).unwrap_or_default()
     }
     pub fn set_public_url(&self, url: String) {
         if let Ok(mut u) = self.0.public_url.write() {
@@ -89,24 +82,47 @@ impl AppState {
         f(&acct)
     }
 
-    /// Runs a domain operation at the current time and hands its effects to the agent.
-    pub fn mutate<R>(
-        &self,
-        f: impl FnOnce(&mut Account, OffsetDateTime) -> Result<R, DomainError>,
-    ) -> Result<R, DomainError> {
+    /// Applies a command at the current time: journalled first, then applied, and its effects
+    /// handed to the agent. A rejected command changes nothing, so replaying it is harmless.
+    pub fn execute(&self, cmd: Command) -> Result<Applied, DomainError> {
+        self.execute_if(cmd, |_| Ok(()))
+    }
+
+    /// Like [`execute`](Self::execute), after `precheck` accepted the current state (conditional
+    /// headers), under the same lock.
+    pub fn execute_if(&self, cmd: Command, precheck: impl FnOnce(&Account) -> Result<(), DomainError>) -> Result<Applied, DomainError> {
         let now = self.now();
         let (result, effects) = {
             let mut acct = self.0.account.lock().unwrap_or_else(|e| e.into_inner());
-            let r = f(&mut acct, now);
+            precheck(&acct)?;
+            if let Err(e) = self.0.store.append(now, &cmd) {
+                tracing::error!(error = %e, "cannot journal a command; refusing it");
+                return Err(DomainError::new(BatchErrorCode::InternalError));
+            }
+            let r = acct.apply(cmd, now);
             (r, acct.drain_effects())
         };
+        self.send_effects(effects);
+        result
+    }
+
+    fn send_effects(&self, effects: Vec<Effect>) {
         for e in effects {
             self.0.pending.fetch_add(1, Ordering::SeqCst);
             if self.0.effects.send(e).is_err() {
                 self.effect_done();
             }
         }
-        result
+    }
+
+    /// Rebuilds the account from a journal: every record applied at its time, effects dropped
+    /// (they happened before the restart). Call [`Command::Recover`] next.
+    pub fn replay(&self, records: Vec<Record>) {
+        let mut acct = self.0.account.lock().unwrap_or_else(|e| e.into_inner());
+        for r in records {
+            let _ = acct.apply(r.cmd, r.at);
+            acct.drain_effects();
+        }
     }
 
     /// The agent finished one effect.

@@ -9,23 +9,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root")
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
 
 fn ensure_venvs() {
-    let out = Command::new("bash")
-        .arg(repo().join("tests/python/setup-venvs.sh"))
-        .output()
-        .expect("run setup-venvs.sh");
-    assert!(
-        out.status.success(),
-        "setup-venvs.sh failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("bash").arg(repo().join("tests/python/setup-venvs.sh")).output().expect("run setup-venvs.sh");
+    assert!(out.status.success(), "setup-venvs.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 fn run_flow(venv: &str, script: &str) {
@@ -37,11 +26,7 @@ fn run_flow(venv: &str, script: &str) {
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("flow: OK"),
-        "{script} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success() && stdout.contains("flow: OK"), "{script} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

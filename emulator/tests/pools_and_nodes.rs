@@ -10,48 +10,26 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn a_new_pool_is_resizing_then_steady_with_idle_nodes() {
     let emu = emulator(Runner::Fake).await;
-    emu.client
-        .create_pool(&pool_spec("p", 3, 1, "spread"))
-        .await
-        .unwrap();
+    emu.client.create_pool(&pool_spec("p", 3, 1, "spread")).await.unwrap();
     // The service reports `resizing` right after create (recording).
     let pool = emu.client.get_pool("p").await.unwrap();
     assert_eq!(pool.state.as_deref(), Some("active"));
-    assert!(matches!(
-        pool.allocation_state.as_deref(),
-        Some("resizing") | Some("steady")
-    ));
+    assert!(matches!(pool.allocation_state.as_deref(), Some("resizing") | Some("steady")));
     emu.idle().await;
     let pool = emu.client.get_pool("p").await.unwrap();
     assert_eq!(pool.allocation_state.as_deref(), Some("steady"));
     assert_eq!(pool.current_dedicated_nodes, Some(3));
-    assert_eq!(
-        pool.spec.resize_timeout.map(|d| d.to_string()).as_deref(),
-        Some("PT15M")
-    );
-    assert_eq!(
-        pool.spec
-            .task_scheduling_policy
-            .and_then(|p| p.node_fill_type)
-            .as_deref(),
-        Some("Spread")
-    );
+    assert_eq!(pool.spec.resize_timeout.map(|d| d.to_string()).as_deref(), Some("PT15M"));
+    assert_eq!(pool.spec.task_scheduling_policy.and_then(|p| p.node_fill_type).as_deref(), Some("Spread"));
     let nodes = emu.client.list_nodes("p").await.unwrap();
     assert_eq!(nodes.len(), 3);
-    let mut ips: Vec<_> = nodes
-        .iter()
-        .map(|n| n.ip_address.clone().unwrap())
-        .collect();
+    let mut ips: Vec<_> = nodes.iter().map(|n| n.ip_address.clone().unwrap()).collect();
     ips.dedup();
     assert_eq!(ips.len(), 3, "each node has its own address");
     for n in &nodes {
         assert_eq!(n.state.as_deref(), Some("idle"));
         assert_eq!(n.scheduling_state.as_deref(), Some("enabled"));
-        assert!(
-            n.id.starts_with("tvmps_") && n.id.ends_with("_d"),
-            "{}",
-            n.id
-        );
+        assert!(n.id.starts_with("tvmps_") && n.id.ends_with("_d"), "{}", n.id);
         assert_eq!(n.is_dedicated, Some(true));
         // Batch's node directory layout exists on disk.
         let root = emu.state().layout().root(&n.id);
@@ -59,16 +37,9 @@ async fn a_new_pool_is_resizing_then_steady_with_idle_nodes() {
             assert!(root.join(d).is_dir(), "{d}");
         }
     }
-    let node: Value = emu
-        .client
-        .get_json(&format!("/pools/p/nodes/{}", nodes[0].id), &[])
-        .await
-        .unwrap();
+    let node: Value = emu.client.get_json(&format!("/pools/p/nodes/{}", nodes[0].id), &[]).await.unwrap();
     assert_eq!(node["affinityId"], format!("TVM:{}", nodes[0].id));
-    assert!(node["odata.metadata"]
-        .as_str()
-        .unwrap()
-        .ends_with("#nodes/@Element"));
+    assert!(node["odata.metadata"].as_str().unwrap().ends_with("#nodes/@Element"));
 }
 
 #[tokio::test]
@@ -88,92 +59,26 @@ async fn node_counts_add_up_per_state() {
     assert_eq!(counts[1]["lowPriority"]["idle"], 2);
     assert_eq!(counts[1]["lowPriority"]["total"], 2);
     let nodes = emu.client.list_nodes("b").await.unwrap();
-    assert_eq!(
-        nodes
-            .iter()
-            .filter(|n| n.is_dedicated == Some(false))
-            .count(),
-        2
-    );
+    assert_eq!(nodes.iter().filter(|n| n.is_dedicated == Some(false)).count(), 2);
 }
 
 #[tokio::test]
 async fn resize_grows_and_shrinks_and_refuses_while_resizing() {
     let emu = emulator(Runner::Fake).await;
     emu.pool("p", 1, 1, "spread").await;
-    let r = emu
-        .client
-        .send_json(
-            Method::POST,
-            "/pools/p/resize",
-            &json!({"targetDedicatedNodes": 3}),
-        )
-        .await
-        .unwrap();
+    let r = emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"targetDedicatedNodes": 3})).await.unwrap();
     assert_eq!(r.status, 202);
-    assert!(r
-        .header("dataserviceid")
-        .unwrap()
-        .ends_with("/pools/p/resize"));
+    assert!(r.header("dataserviceid").unwrap().ends_with("/pools/p/resize"));
     emu.idle().await;
     assert_eq!(emu.client.list_nodes("p").await.unwrap().len(), 3);
-    assert_eq!(
-        emu.client
-            .get_pool("p")
-            .await
-            .unwrap()
-            .allocation_state
-            .as_deref(),
-        Some("steady")
-    );
-    emu.client
-        .send_json(
-            Method::POST,
-            "/pools/p/resize",
-            &json!({"targetDedicatedNodes": 1}),
-        )
-        .await
-        .unwrap();
+    assert_eq!(emu.client.get_pool("p").await.unwrap().allocation_state.as_deref(), Some("steady"));
+    emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"targetDedicatedNodes": 1})).await.unwrap();
     emu.idle().await;
     assert_eq!(emu.client.list_nodes("p").await.unwrap().len(), 1);
-    assert_eq!(
-        emu.client
-            .get_pool("p")
-            .await
-            .unwrap()
-            .spec
-            .target_dedicated_nodes,
-        Some(1)
-    );
-    assert_batch_error(
-        emu.client
-            .send_json(
-                Method::POST,
-                "/pools/p/resize",
-                &json!({"targetDedicatedNodes": -1}),
-            )
-            .await,
-        400,
-        "InvalidPropertyValue",
-    );
-    assert_batch_error(
-        emu.client
-            .send_json(
-                Method::POST,
-                "/pools/p/resize",
-                &json!({"resizeTimeout": "PT1M"}),
-            )
-            .await,
-        400,
-        "InvalidPropertyValue",
-    );
-    assert_batch_error(
-        emu.client
-            .send_raw(Method::POST, "/pools/p/stopresize", &[], &[], None)
-            .await,
-        409,
-        "OperationInvalidForCurrentState",
-    );
+    assert_eq!(emu.client.get_pool("p").await.unwrap().spec.target_dedicated_nodes, Some(1));
+    assert_batch_error(emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"targetDedicatedNodes": -1})).await, 400, "InvalidPropertyValue");
+    assert_batch_error(emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"resizeTimeout": "PT1M"})).await, 400, "InvalidPropertyValue");
+    assert_batch_error(emu.client.send_raw(Method::POST, "/pools/p/stopresize", &[], &[], None).await, 409, "OperationInvalidForCurrentState");
 }
 
 #[tokio::test]
@@ -182,76 +87,23 @@ async fn remove_nodes_takes_the_named_nodes_out() {
     emu.pool("p", 3, 1, "spread").await;
     let nodes = emu.client.list_nodes("p").await.unwrap();
     let victim = nodes[1].id.clone();
-    let r = emu
-        .client
-        .send_json(
-            Method::POST,
-            "/pools/p/removenodes",
-            &json!({"nodeList": [victim]}),
-        )
-        .await
-        .unwrap();
+    let r = emu.client.send_json(Method::POST, "/pools/p/removenodes", &json!({"nodeList": [victim]})).await.unwrap();
     assert_eq!(r.status, 202);
     emu.idle().await;
-    let left: Vec<String> = emu
-        .client
-        .list_nodes("p")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.id)
-        .collect();
+    let left: Vec<String> = emu.client.list_nodes("p").await.unwrap().into_iter().map(|n| n.id).collect();
     assert_eq!(left.len(), 2);
     assert!(!left.contains(&victim));
-    assert!(
-        !emu.state().layout().node_dir(&victim).exists(),
-        "the node's directories are removed"
-    );
-    assert_eq!(
-        emu.client
-            .get_pool("p")
-            .await
-            .unwrap()
-            .spec
-            .target_dedicated_nodes,
-        Some(2)
-    );
-    assert_batch_error(
-        emu.client
-            .send_json(
-                Method::POST,
-                "/pools/p/removenodes",
-                &json!({"nodeList": ["nope"]}),
-            )
-            .await,
-        404,
-        "NodeNotFound",
-    );
-    assert_batch_error(
-        emu.client
-            .send_json(
-                Method::POST,
-                "/pools/p/removenodes",
-                &json!({"nodeList": []}),
-            )
-            .await,
-        400,
-        "MissingRequiredProperty",
-    );
+    assert!(!emu.state().layout().node_dir(&victim).exists(), "the node's directories are removed");
+    assert_eq!(emu.client.get_pool("p").await.unwrap().spec.target_dedicated_nodes, Some(2));
+    assert_batch_error(emu.client.send_json(Method::POST, "/pools/p/removenodes", &json!({"nodeList": ["nope"]})).await, 404, "NodeNotFound");
+    assert_batch_error(emu.client.send_json(Method::POST, "/pools/p/removenodes", &json!({"nodeList": []})).await, 400, "MissingRequiredProperty");
 }
 
 #[tokio::test]
 async fn a_deleted_pool_is_deleting_then_gone_and_refuses_writes() {
     let emu = emulator(Runner::Fake).await;
     emu.pool("p", 2, 1, "spread").await;
-    let node_ids: Vec<String> = emu
-        .client
-        .list_nodes("p")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.id)
-        .collect();
+    let node_ids: Vec<String> = emu.client.list_nodes("p").await.unwrap().into_iter().map(|n| n.id).collect();
     let r = emu.client.delete_pool("p").await.unwrap();
     assert_eq!(r.status, 202);
     // Deleting is set before the 202 is answered (the 15.x poller depends on it), unless the
@@ -259,17 +111,8 @@ async fn a_deleted_pool_is_deleting_then_gone_and_refuses_writes() {
     match emu.client.get_pool("p").await {
         Ok(p) => {
             assert_eq!(p.state.as_deref(), Some("deleting"));
-            let r = emu
-                .client
-                .send_json(Method::PATCH, "/pools/p", &json!({"metadata": []}))
-                .await;
-            assert!(
-                matches!(
-                    r.as_ref().map_err(|e| e.code()),
-                    Err(Some("PoolBeingDeleted")) | Err(Some("PoolNotFound"))
-                ),
-                "{r:?}"
-            );
+            let r = emu.client.send_json(Method::PATCH, "/pools/p", &json!({"metadata": []})).await;
+            assert!(matches!(r.as_ref().map_err(|e| e.code()), Err(Some("PoolBeingDeleted")) | Err(Some("PoolNotFound"))), "{r:?}");
         }
         Err(e) => assert_eq!(e.code(), Some("PoolNotFound")),
     }
@@ -286,85 +129,31 @@ async fn a_deleted_pool_is_deleting_then_gone_and_refuses_writes() {
 async fn update_and_replace_pool_properties() {
     let emu = emulator(Runner::Fake).await;
     emu.pool("p", 0, 1, "spread").await;
-    let r = emu
-        .client
-        .send_json(
-            Method::PATCH,
-            "/pools/p",
-            &json!({"metadata": [{"name": "a", "value": "1"}], "taskSlotsPerNode": 4}),
-        )
-        .await
-        .unwrap();
+    let r = emu.client.send_json(Method::PATCH, "/pools/p", &json!({"metadata": [{"name": "a", "value": "1"}], "taskSlotsPerNode": 4})).await.unwrap();
     assert_eq!(r.status, 200);
     let p = emu.client.get_pool("p").await.unwrap();
     assert_eq!(p.spec.task_slots_per_node, Some(4));
     assert_eq!(p.spec.metadata.unwrap()[0].value, "1");
-    let r = emu
-        .client
-        .send_json(
-            Method::POST,
-            "/pools/p/updateproperties",
-            &json!({"applicationPackageReferences": [], "metadata": []}),
-        )
-        .await
-        .unwrap();
+    let r = emu.client.send_json(Method::POST, "/pools/p/updateproperties", &json!({"applicationPackageReferences": [], "metadata": []})).await.unwrap();
     assert_eq!(r.status, 204);
-    assert!(emu
-        .client
-        .get_pool("p")
-        .await
-        .unwrap()
-        .spec
-        .metadata
-        .is_none());
-    assert_batch_error(
-        emu.client
-            .send_json(
-                Method::POST,
-                "/pools/p/updateproperties",
-                &json!({"metadata": []}),
-            )
-            .await,
-        400,
-        "MissingRequiredProperty",
-    );
+    assert!(emu.client.get_pool("p").await.unwrap().spec.metadata.is_none());
+    assert_batch_error(emu.client.send_json(Method::POST, "/pools/p/updateproperties", &json!({"metadata": []})).await, 400, "MissingRequiredProperty");
     // Properties that need an empty pool are refused once it has nodes.
-    emu.client
-        .send_json(
-            Method::POST,
-            "/pools/p/resize",
-            &json!({"targetDedicatedNodes": 1}),
-        )
-        .await
-        .unwrap();
+    emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"targetDedicatedNodes": 1})).await.unwrap();
     emu.idle().await;
-    assert_batch_error(
-        emu.client
-            .send_json(Method::PATCH, "/pools/p", &json!({"taskSlotsPerNode": 2}))
-            .await,
-        409,
-        "OperationInvalidForCurrentState",
-    );
+    assert_batch_error(emu.client.send_json(Method::PATCH, "/pools/p", &json!({"taskSlotsPerNode": 2})).await, 409, "OperationInvalidForCurrentState");
 }
 
 #[tokio::test]
 async fn features_not_emulated_yet_are_refused_with_501_not_ignored() {
     let emu = emulator(Runner::Fake).await;
     let mut spec = pool_spec("c", 1, 1, "spread");
-    spec.virtual_machine_configuration
-        .as_mut()
-        .unwrap()
-        .container_configuration =
-        Some(serde_json::from_value(json!({"type": "dockerCompatible"})).unwrap());
+    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration = Some(serde_json::from_value(json!({"type": "dockerCompatible"})).unwrap());
     assert_batch_error(emu.client.create_pool(&spec).await, 501, "NotImplemented");
     let mut spec = pool_spec("s", 1, 1, "spread");
     spec.start_task = Some(serde_json::from_value(json!({"commandLine": "true"})).unwrap());
     assert_batch_error(emu.client.create_pool(&spec).await, 501, "NotImplemented");
-    let r = emu
-        .client
-        .send_raw(Method::GET, "/pools", &[], &[], None)
-        .await
-        .unwrap();
+    let r = emu.client.send_raw(Method::GET, "/pools", &[], &[], None).await.unwrap();
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["value"], json!([]));
 }

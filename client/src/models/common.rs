@@ -28,11 +28,7 @@ pub struct NameValuePair {
 /// The error body of every failed request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchError {
-    #[serde(
-        rename = "odata.metadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     pub code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,18 +58,10 @@ pub struct BatchErrorDetail {
 /// A page of a list response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ListPage<T> {
-    #[serde(
-        rename = "odata.metadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     pub value: Vec<T>,
-    #[serde(
-        rename = "odata.nextLink",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.nextLink", default, skip_serializing_if = "Option::is_none")]
     pub next_link: Option<String>,
 }
 

@@ -68,11 +68,7 @@ pub struct BatchJobCreateOptions {
 pub struct BatchJobExecutionInfo {
     #[serde(with = "crate::timefmt::body")]
     pub start_time: OffsetDateTime,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub end_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_id: Option<String>,
@@ -86,43 +82,23 @@ pub struct BatchJobExecutionInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchJob {
-    #[serde(
-        rename = "odata.metadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(rename = "eTag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub last_modified: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub creation_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub state_transition_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_state: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub previous_state_transition_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_info: Option<BatchJobExecutionInfo>,
@@ -172,11 +148,7 @@ pub struct BatchJobTerminateOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchTaskCountsResult {
-    #[serde(
-        rename = "odata.metadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     pub task_counts: BatchTaskCounts,
     pub task_slot_counts: BatchTaskSlotCounts,

@@ -7,11 +7,7 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchNode {
-    #[serde(
-        rename = "odata.metadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20,23 +16,11 @@ pub struct BatchNode {
     pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduling_state: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub state_transition_time: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub last_boot_time: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub allocation_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
@@ -101,11 +85,7 @@ pub struct BatchNodeFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileProperties {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub creation_time: Option<OffsetDateTime>,
     #[serde(with = "crate::timefmt::body")]
     pub last_modified: OffsetDateTime,
@@ -121,17 +101,9 @@ pub struct FileProperties {
 #[serde(rename_all = "camelCase")]
 pub struct StartTaskInfo {
     pub state: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub start_time: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub end_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -140,11 +112,7 @@ pub struct StartTaskInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_info: Option<FailureInfo>,
     pub retry_count: i32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub last_retry_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,

@@ -58,11 +58,7 @@ pub struct BatchPoolCreateOptions {
 pub struct VirtualMachineConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_reference: Option<Map<String, Value>>,
-    #[serde(
-        rename = "nodeAgentSKUId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "nodeAgentSKUId", default, skip_serializing_if = "Option::is_none")]
     pub node_agent_sku_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_configuration: Option<ContainerConfiguration>,
@@ -116,43 +112,23 @@ pub struct StartTask {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchPool {
-    #[serde(
-        rename = "odata.metadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(rename = "eTag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub last_modified: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub creation_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub state_transition_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocation_state: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub allocation_state_transition_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_dedicated_nodes: Option<i32>,
@@ -284,11 +260,7 @@ pub struct BatchSupportedImage {
     pub os_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub batch_support_end_of_life: Option<OffsetDateTime>,
     pub verification_type: String,
 }

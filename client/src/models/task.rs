@@ -1,7 +1,4 @@
-use super::{
-    BatchErrorDetail, BatchErrorMessage, ContainerInfo, ContainerSettings, EnvironmentSetting,
-    FailureInfo, UserIdentity,
-};
+use super::{BatchErrorDetail, BatchErrorMessage, ContainerInfo, ContainerSettings, EnvironmentSetting, FailureInfo, UserIdentity};
 use crate::BatchDuration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -61,17 +58,9 @@ pub struct BatchTaskCreateOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchTaskExecutionInfo {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub start_time: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub end_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -80,18 +69,10 @@ pub struct BatchTaskExecutionInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_info: Option<FailureInfo>,
     pub retry_count: i32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub last_retry_time: Option<OffsetDateTime>,
     pub requeue_count: i32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub last_requeue_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
@@ -119,43 +100,23 @@ pub struct BatchNodeInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchTask {
-    #[serde(
-        rename = "odata.metadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(rename = "eTag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub last_modified: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub creation_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub state_transition_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_state: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub previous_state_transition_time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_info: Option<BatchTaskExecutionInfo>,
@@ -188,11 +149,7 @@ pub struct BatchTaskCreateResult {
     pub task_id: String,
     #[serde(rename = "eTag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::timefmt::body_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
     pub last_modified: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -213,11 +170,7 @@ pub struct TaskAddError {
 /// Body of the add task collection response.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BatchTaskCreateResults {
-    #[serde(
-        rename = "odata.metadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     pub value: Vec<BatchTaskCreateResult>,
 }

@@ -34,17 +34,9 @@ pub enum Effect {
     /// Remove a node's directory tree, then call [`Account::node_removed`].
     RemoveNode { pool_id: String, node_id: String },
     /// Remove a task's directory on a node.
-    DeleteTaskDirectory {
-        pool_id: String,
-        node_id: String,
-        job_id: String,
-        task_id: String,
-    },
+    DeleteTaskDirectory { pool_id: String, node_id: String, job_id: String, task_id: String },
     /// Remove a job's directories on the given nodes, then call [`Account::finish_job_deletion`].
-    DeleteJob {
-        job_id: String,
-        nodes: Vec<(String, String)>,
-    },
+    DeleteJob { job_id: String, nodes: Vec<(String, String)> },
     /// Call [`Account::finish_job_transition`] once the kills sent before it are done.
     FinishJobTransition { job_id: String },
     /// Remove the pool's nodes, then call [`Account::finish_pool_deletion`].
@@ -78,24 +70,31 @@ pub struct Launch {
 }
 
 /// How an attempt ended, as the node agent saw it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum TaskOutcome {
     /// The process ran and exited.
     Exited {
         exit_code: i32,
+        #[serde(with = "batch_client::timefmt::body")]
         start: OffsetDateTime,
+        #[serde(with = "batch_client::timefmt::body")]
         end: OffsetDateTime,
     },
     /// The process never started (program not found, launch failure…); never retried.
     FailedToStart {
         failure: FailureInfo,
+        #[serde(with = "batch_client::timefmt::body")]
         start: OffsetDateTime,
+        #[serde(with = "batch_client::timefmt::body")]
         end: OffsetDateTime,
     },
     /// Stopped because it ran longer than `maxWallClockTime`.
     TimedOut {
         exit_code: Option<i32>,
+        #[serde(with = "batch_client::timefmt::body")]
         start: OffsetDateTime,
+        #[serde(with = "batch_client::timefmt::body")]
         end: OffsetDateTime,
     },
 }
@@ -133,13 +132,7 @@ fn failure(category: &str, code: &str, message: &str, details: &[(&str, &str)]) 
         category: category.to_string(),
         code: Some(code.to_string()),
         message: Some(message.to_string()),
-        details: details
-            .iter()
-            .map(|(n, v)| NameValuePair {
-                name: Some(n.to_string()),
-                value: Some(v.to_string()),
-            })
-            .collect(),
+        details: details.iter().map(|(n, v)| NameValuePair { name: Some(n.to_string()), value: Some(v.to_string()) }).collect(),
     }
 }
 
@@ -149,45 +142,23 @@ pub fn failure_exit_code() -> FailureInfo {
         "usererror",
         "FailureExitCode",
         "The task exited with an exit code representing a failure",
-        &[
-            (
-                "Message",
-                "The task process exited with an unexpected exit code",
-            ),
-            ("AdditionalErrorCode", "FailureExitCode"),
-        ],
+        &[("Message", "The task process exited with an unexpected exit code"), ("AdditionalErrorCode", "FailureExitCode")],
     )
 }
 
 /// The failureInfo of a task ended by Terminate Task / Terminate Job.
 pub fn failure_task_ended() -> FailureInfo {
-    failure(
-        "usererror",
-        "TaskEnded",
-        "The task was ended by user request",
-        &[],
-    )
+    failure("usererror", "TaskEnded", "The task was ended by user request", &[])
 }
 
 /// The failureInfo of a task stopped by its `maxWallClockTime`.
 pub fn failure_max_wall_clock() -> FailureInfo {
     // UNCONFIRMED: category for timeouts (node-and-container-semantics.md §6 TaskEnded row).
-    failure(
-        "usererror",
-        "TaskEnded",
-        "The task was ended by user request",
-        &[(
-            "Message",
-            "The maximum execution time configured on the task was exceeded",
-        )],
-    )
+    failure("usererror", "TaskEnded", "The task was ended by user request", &[("Message", "The maximum execution time configured on the task was exceeded")])
 }
 
 fn not_implemented(what: &str) -> DomainError {
-    DomainError::new(Code::NotImplemented).with_message(format!(
-        "{what} is not emulated yet by batch-emulator {}.",
-        env!("CARGO_PKG_VERSION")
-    ))
+    DomainError::new(Code::NotImplemented).with_message(format!("{what} is not emulated yet by batch-emulator {}.", env!("CARGO_PKG_VERSION")))
 }
 
 fn is_empty_list<T>(v: &Option<Vec<T>>) -> bool {
@@ -201,10 +172,7 @@ impl Account {
 
     /// An account whose node ids are derived from `seed` (pass a random value per instance).
     pub fn with_node_id_seed(seed: u64) -> Self {
-        Self {
-            node_id_seed: seed,
-            ..Self::default()
-        }
+        Self { node_id_seed: seed, ..Self::default() }
     }
 
     /// Takes the effects produced since the last call.
@@ -219,15 +187,11 @@ impl Account {
     // ------------------------------------------------------------------ pools
 
     pub fn pool(&self, id: &str) -> Result<&Pool, DomainError> {
-        self.pools
-            .get(&IdKey::of(id))
-            .ok_or_else(|| Code::PoolNotFound.into())
+        self.pools.get(&IdKey::of(id)).ok_or_else(|| Code::PoolNotFound.into())
     }
 
     fn pool_mut(&mut self, id: &str) -> Result<&mut Pool, DomainError> {
-        self.pools
-            .get_mut(&IdKey::of(id))
-            .ok_or_else(|| Code::PoolNotFound.into())
+        self.pools.get_mut(&IdKey::of(id)).ok_or_else(|| Code::PoolNotFound.into())
     }
 
     fn validate_pool_spec(spec: &BatchPoolCreateOptions) -> Result<IdKey, DomainError> {
@@ -237,17 +201,11 @@ impl Account {
         }
         if let Some(d) = &spec.display_name {
             if d.chars().count() > 1024 {
-                return Err(DomainError::invalid_property(
-                    "displayName",
-                    d.clone(),
-                    "The displayName can contain at most 1024 characters",
-                ));
+                return Err(DomainError::invalid_property("displayName", d.clone(), "The displayName can contain at most 1024 characters"));
             }
         }
         match &spec.virtual_machine_configuration {
-            None if !spec.other.contains_key("cloudServiceConfiguration") => {
-                return Err(DomainError::missing_property("virtualMachineConfiguration"))
-            }
+            None if !spec.other.contains_key("cloudServiceConfiguration") => return Err(DomainError::missing_property("virtualMachineConfiguration")),
             None => return Err(not_implemented("cloudServiceConfiguration pools")),
             Some(vm) => {
                 if vm.image_reference.is_none() {
@@ -264,24 +222,14 @@ impl Account {
         if spec.enable_auto_scale == Some(true) {
             return Err(not_implemented("Autoscale pools (enableAutoScale)"));
         }
-        for (name, v) in [
-            ("targetDedicatedNodes", spec.target_dedicated_nodes),
-            ("targetLowPriorityNodes", spec.target_low_priority_nodes),
-        ] {
+        for (name, v) in [("targetDedicatedNodes", spec.target_dedicated_nodes), ("targetLowPriorityNodes", spec.target_low_priority_nodes)] {
             if let Some(n) = v {
                 if n < 0 {
-                    return Err(DomainError::invalid_property(
-                        name,
-                        n.to_string(),
-                        "The value must be greater than or equal to 0",
-                    ));
+                    return Err(DomainError::invalid_property(name, n.to_string(), "The value must be greater than or equal to 0"));
                 }
             }
         }
-        let total = spec
-            .target_dedicated_nodes
-            .unwrap_or(0)
-            .saturating_add(spec.target_low_priority_nodes.unwrap_or(0));
+        let total = spec.target_dedicated_nodes.unwrap_or(0).saturating_add(spec.target_low_priority_nodes.unwrap_or(0));
         if total > MAX_NODES_PER_POOL {
             return Err(DomainError::invalid_property(
                 "targetDedicatedNodes",
@@ -291,30 +239,18 @@ impl Account {
         }
         if let Some(s) = spec.task_slots_per_node {
             if !(1..=256).contains(&s) {
-                return Err(DomainError::invalid_property(
-                    "taskSlotsPerNode",
-                    s.to_string(),
-                    "The value must be between 1 and 256",
-                ));
+                return Err(DomainError::invalid_property("taskSlotsPerNode", s.to_string(), "The value must be between 1 and 256"));
             }
         }
         if let Some(t) = spec.resize_timeout {
             if t < BatchDuration::from_secs(300) {
-                return Err(DomainError::invalid_property(
-                    "resizeTimeout",
-                    t.to_string(),
-                    "The resize timeout must be at least 5 minutes",
-                ));
+                return Err(DomainError::invalid_property("resizeTimeout", t.to_string(), "The resize timeout must be at least 5 minutes"));
             }
         }
         if let Some(p) = &spec.task_scheduling_policy {
             if let Some(f) = &p.node_fill_type {
                 if !ci_eq(f, "spread") && !ci_eq(f, "pack") {
-                    return Err(DomainError::invalid_property(
-                        "nodeFillType",
-                        f.clone(),
-                        "The value must be spread or pack",
-                    ));
+                    return Err(DomainError::invalid_property("nodeFillType", f.clone(), "The value must be spread or pack"));
                 }
             }
         }
@@ -322,24 +258,16 @@ impl Account {
             return Err(not_implemented("Pool start tasks (startTask)"));
         }
         if !is_empty_list(&spec.application_package_references) {
-            return Err(not_implemented(
-                "Application packages (applicationPackageReferences)",
-            ));
+            return Err(not_implemented("Application packages (applicationPackageReferences)"));
         }
         if !is_empty_list(&spec.mount_configuration) {
-            return Err(not_implemented(
-                "Pool file system mounts (mountConfiguration)",
-            ));
+            return Err(not_implemented("Pool file system mounts (mountConfiguration)"));
         }
         Ok(key)
     }
 
     /// Create Pool. The pool starts `resizing` towards its targets at once.
-    pub fn create_pool(
-        &mut self,
-        mut spec: BatchPoolCreateOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn create_pool(&mut self, mut spec: BatchPoolCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let key = Self::validate_pool_spec(&spec)?;
         if self.pools.contains_key(&key) {
             return Err(Code::PoolExists.into());
@@ -366,21 +294,12 @@ impl Account {
         let Some(pool) = self.pools.get(key) else {
             return;
         };
-        let targets = [
-            (true, pool.spec.target_dedicated_nodes.unwrap_or(0)),
-            (false, pool.spec.target_low_priority_nodes.unwrap_or(0)),
-        ];
+        let targets = [(true, pool.spec.target_dedicated_nodes.unwrap_or(0)), (false, pool.spec.target_low_priority_nodes.unwrap_or(0))];
         let pool_id = pool.spec.id.clone();
         for (dedicated, target) in targets {
-            let current = self.pools[key]
-                .nodes
-                .values()
-                .filter(|n| {
-                    n.is_dedicated == dedicated
-                        && n.state != NodeState::LeavingPool
-                        && !n.leave_when_done
-                })
-                .count() as i32;
+            let current =
+                self.pools[key].nodes.values().filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done).count()
+                    as i32;
             if current < target {
                 for _ in current..target {
                     self.node_seq += 1;
@@ -400,10 +319,7 @@ impl Account {
                         recent_tasks: Vec::new(),
                         leave_when_done: false,
                     };
-                    self.outbox.push(Effect::ProvisionNode {
-                        pool_id: pool_id.clone(),
-                        node_id: node.id.clone(),
-                    });
+                    self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: node.id.clone() });
                     if let Some(p) = self.pools.get_mut(key) {
                         p.nodes.insert(node.id.clone(), node);
                     }
@@ -413,19 +329,11 @@ impl Account {
                 let mut candidates: Vec<(u32, String)> = self.pools[key]
                     .nodes
                     .values()
-                    .filter(|n| {
-                        n.is_dedicated == dedicated
-                            && n.state != NodeState::LeavingPool
-                            && !n.leave_when_done
-                    })
+                    .filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done)
                     .map(|n| (n.running_slots(), n.id.clone()))
                     .collect();
                 candidates.sort();
-                let victims: Vec<String> = candidates
-                    .into_iter()
-                    .take((current - target) as usize)
-                    .map(|(_, id)| id)
-                    .collect();
+                let victims: Vec<String> = candidates.into_iter().take((current - target) as usize).map(|(_, id)| id).collect();
                 self.remove_nodes_from_pool(key, &victims, DeallocationOption::Requeue, now);
             }
         }
@@ -435,10 +343,7 @@ impl Account {
     /// Moves the pool to `steady` when no node is still being created or removed.
     fn settle_allocation(&mut self, key: &IdKey, now: OffsetDateTime) {
         if let Some(pool) = self.pools.get_mut(key) {
-            let busy = pool
-                .nodes
-                .values()
-                .any(|n| matches!(n.state, NodeState::Creating | NodeState::LeavingPool));
+            let busy = pool.nodes.values().any(|n| matches!(n.state, NodeState::Creating | NodeState::LeavingPool));
             if !busy && pool.allocation_state != AllocationState::Steady {
                 pool.allocation_state = AllocationState::Steady;
                 pool.allocation_state_transition_time = now;
@@ -446,20 +351,13 @@ impl Account {
         }
     }
 
-    fn remove_nodes_from_pool(
-        &mut self,
-        key: &IdKey,
-        node_ids: &[String],
-        option: DeallocationOption,
-        now: OffsetDateTime,
-    ) {
+    fn remove_nodes_from_pool(&mut self, key: &IdKey, node_ids: &[String], option: DeallocationOption, now: OffsetDateTime) {
         let pool_id = match self.pools.get(key) {
             Some(p) => p.spec.id.clone(),
             None => return,
         };
         for nid in node_ids {
-            let running: Vec<RunningTask> = match self.pools.get(key).and_then(|p| p.nodes.get(nid))
-            {
+            let running: Vec<RunningTask> = match self.pools.get(key).and_then(|p| p.nodes.get(nid)) {
                 Some(n) => n.running.clone(),
                 None => continue,
             };
@@ -475,20 +373,14 @@ impl Account {
                     if let Some(n) = self.pools.get_mut(key).and_then(|p| p.nodes.get_mut(nid)) {
                         n.set_state(NodeState::LeavingPool, now);
                     }
-                    self.outbox.push(Effect::RemoveNode {
-                        pool_id: pool_id.clone(),
-                        node_id: nid.clone(),
-                    });
+                    self.outbox.push(Effect::RemoveNode { pool_id: pool_id.clone(), node_id: nid.clone() });
                 }
                 DeallocationOption::TaskCompletion | DeallocationOption::RetainedData => {
                     if let Some(n) = self.pools.get_mut(key).and_then(|p| p.nodes.get_mut(nid)) {
                         n.leave_when_done = true;
                         if n.running.is_empty() {
                             n.set_state(NodeState::LeavingPool, now);
-                            self.outbox.push(Effect::RemoveNode {
-                                pool_id: pool_id.clone(),
-                                node_id: nid.clone(),
-                            });
+                            self.outbox.push(Effect::RemoveNode { pool_id: pool_id.clone(), node_id: nid.clone() });
                         }
                     }
                 }
@@ -498,11 +390,7 @@ impl Account {
 
     /// The agent created the node's directories: `creating` → `starting`.
     pub fn node_provisioned(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
-        if let Some(n) = self
-            .pools
-            .get_mut(&IdKey::of(pool_id))
-            .and_then(|p| p.nodes.get_mut(node_id))
-        {
+        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
             if n.state == NodeState::Creating {
                 n.set_state(NodeState::Starting, now);
                 n.last_boot_time = Some(now);
@@ -513,11 +401,11 @@ impl Account {
 
     /// The node finished starting: `starting` → `idle`, and tasks may land on it.
     pub fn node_ready(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
-        if let Some(n) = self
-            .pools
-            .get_mut(&IdKey::of(pool_id))
-            .and_then(|p| p.nodes.get_mut(node_id))
-        {
+        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
+            if n.state == NodeState::Creating {
+                // Recovered after a restart between the two reports.
+                n.set_state(NodeState::Starting, now);
+            }
             if n.state == NodeState::Starting {
                 n.set_state(NodeState::Idle, now);
             }
@@ -538,25 +426,15 @@ impl Account {
     /// disappears once the agent removed its nodes.
     pub fn delete_pool(&mut self, id: &str, now: OffsetDateTime) -> Result<(), DomainError> {
         let key = IdKey::of(id);
-        let pool = self
-            .pools
-            .get(&key)
-            .ok_or(DomainError::new(Code::PoolNotFound))?;
+        let pool = self.pools.get(&key).ok_or(DomainError::new(Code::PoolNotFound))?;
         if pool.state == PoolState::Deleting {
             return Err(Code::PoolBeingDeleted.into());
         }
-        let running: Vec<RunningTask> = pool
-            .nodes
-            .values()
-            .flat_map(|n| n.running.clone())
-            .collect();
+        let running: Vec<RunningTask> = pool.nodes.values().flat_map(|n| n.running.clone()).collect();
         for r in running {
             self.requeue_task(&r.job, &r.task, false, now);
         }
-        let pool = self
-            .pools
-            .get_mut(&key)
-            .ok_or(DomainError::new(Code::PoolNotFound))?;
+        let pool = self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?;
         pool.state = PoolState::Deleting;
         pool.state_transition_time = now;
         let nodes: Vec<String> = pool.nodes.keys().cloned().collect();
@@ -582,63 +460,36 @@ impl Account {
     }
 
     /// Update Pool (PATCH): only supplied properties change.
-    pub fn update_pool(
-        &mut self,
-        id: &str,
-        patch: BatchPoolUpdateOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn update_pool(&mut self, id: &str, patch: BatchPoolUpdateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
         if patch.start_task.is_some() {
             return Err(not_implemented("Pool start tasks (startTask)"));
         }
         if !is_empty_list(&patch.application_package_references) {
-            return Err(not_implemented(
-                "Application packages (applicationPackageReferences)",
-            ));
+            return Err(not_implemented("Application packages (applicationPackageReferences)"));
         }
         let has_nodes = !pool.nodes.is_empty();
         let zero_node_only = [
             ("vmSize", patch.vm_size.is_some()),
-            (
-                "virtualMachineConfiguration",
-                patch.virtual_machine_configuration.is_some(),
-            ),
+            ("virtualMachineConfiguration", patch.virtual_machine_configuration.is_some()),
             ("taskSlotsPerNode", patch.task_slots_per_node.is_some()),
-            (
-                "networkConfiguration",
-                patch.network_configuration.is_some(),
-            ),
+            ("networkConfiguration", patch.network_configuration.is_some()),
             ("userAccounts", patch.user_accounts.is_some()),
             ("mountConfiguration", patch.mount_configuration.is_some()),
-            (
-                "enableInterNodeCommunication",
-                patch.enable_inter_node_communication.is_some(),
-            ),
+            ("enableInterNodeCommunication", patch.enable_inter_node_communication.is_some()),
         ];
         if has_nodes {
             if let Some((name, _)) = zero_node_only.iter().find(|(_, set)| *set) {
-                return Err(
-                    DomainError::new(Code::OperationInvalidForCurrentState).with_message(format!(
-                    "The property {name} can only be updated when the pool has no compute nodes."
-                )),
-                );
+                return Err(DomainError::new(Code::OperationInvalidForCurrentState)
+                    .with_message(format!("The property {name} can only be updated when the pool has no compute nodes.")));
             }
         }
         if let Some(s) = patch.task_slots_per_node {
             if !(1..=256).contains(&s) {
-                return Err(DomainError::invalid_property(
-                    "taskSlotsPerNode",
-                    s.to_string(),
-                    "The value must be between 1 and 256",
-                ));
+                return Err(DomainError::invalid_property("taskSlotsPerNode", s.to_string(), "The value must be between 1 and 256"));
             }
         }
-        if patch
-            .virtual_machine_configuration
-            .as_ref()
-            .is_some_and(|v| v.container_configuration.is_some())
-        {
+        if patch.virtual_machine_configuration.as_ref().is_some_and(|v| v.container_configuration.is_some()) {
             return Err(not_implemented("Container pools (containerConfiguration)"));
         }
         let s = &mut pool.spec;
@@ -683,74 +534,45 @@ impl Account {
 
     /// Replace Pool Properties (`updateproperties`): startTask, applicationPackageReferences
     /// and metadata are replaced as a whole.
-    pub fn replace_pool_properties(
-        &mut self,
-        id: &str,
-        body: BatchPoolReplaceOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn replace_pool_properties(&mut self, id: &str, body: BatchPoolReplaceOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         self.active_pool_mut(id)?;
         if body.start_task.is_some() {
             return Err(not_implemented("Pool start tasks (startTask)"));
         }
         let Some(apps) = body.application_package_references else {
-            return Err(DomainError::missing_property(
-                "applicationPackageReferences",
-            ));
+            return Err(DomainError::missing_property("applicationPackageReferences"));
         };
         let Some(metadata) = body.metadata else {
             return Err(DomainError::missing_property("metadata"));
         };
         if !apps.is_empty() {
-            return Err(not_implemented(
-                "Application packages (applicationPackageReferences)",
-            ));
+            return Err(not_implemented("Application packages (applicationPackageReferences)"));
         }
         let version = self.version(now);
         let pool = self.pool_mut(id)?;
         pool.spec.start_task = None;
         pool.spec.application_package_references = None;
-        pool.spec.metadata = if metadata.is_empty() {
-            None
-        } else {
-            Some(metadata)
-        };
+        pool.spec.metadata = if metadata.is_empty() { None } else { Some(metadata) };
         pool.version = version.clone();
         Ok(version)
     }
 
     /// Resize Pool.
-    pub fn resize_pool(
-        &mut self,
-        id: &str,
-        body: BatchPoolResizeOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn resize_pool(&mut self, id: &str, body: BatchPoolResizeOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
         if pool.allocation_state != AllocationState::Steady {
             return Err(DomainError::new(Code::PoolBeingResized));
         }
         let option = DeallocationOption::parse(body.node_deallocation_option.as_deref())?;
-        for (name, v) in [
-            ("targetDedicatedNodes", body.target_dedicated_nodes),
-            ("targetLowPriorityNodes", body.target_low_priority_nodes),
-        ] {
+        for (name, v) in [("targetDedicatedNodes", body.target_dedicated_nodes), ("targetLowPriorityNodes", body.target_low_priority_nodes)] {
             if let Some(n) = v {
                 if n < 0 {
-                    return Err(DomainError::invalid_property(
-                        name,
-                        n.to_string(),
-                        "The value must be greater than or equal to 0",
-                    ));
+                    return Err(DomainError::invalid_property(name, n.to_string(), "The value must be greater than or equal to 0"));
                 }
             }
         }
-        let dedicated = body
-            .target_dedicated_nodes
-            .unwrap_or(pool.spec.target_dedicated_nodes.unwrap_or(0));
-        let low = body
-            .target_low_priority_nodes
-            .unwrap_or(pool.spec.target_low_priority_nodes.unwrap_or(0));
+        let dedicated = body.target_dedicated_nodes.unwrap_or(pool.spec.target_dedicated_nodes.unwrap_or(0));
+        let low = body.target_low_priority_nodes.unwrap_or(pool.spec.target_low_priority_nodes.unwrap_or(0));
         if dedicated.saturating_add(low) > MAX_NODES_PER_POOL {
             return Err(DomainError::invalid_property(
                 "targetDedicatedNodes",
@@ -760,11 +582,7 @@ impl Account {
         }
         if let Some(t) = body.resize_timeout {
             if t < BatchDuration::from_secs(300) {
-                return Err(DomainError::invalid_property(
-                    "resizeTimeout",
-                    t.to_string(),
-                    "The resize timeout must be at least 5 minutes",
-                ));
+                return Err(DomainError::invalid_property("resizeTimeout", t.to_string(), "The resize timeout must be at least 5 minutes"));
             }
             pool.spec.resize_timeout = Some(t);
         }
@@ -774,10 +592,7 @@ impl Account {
         pool.allocation_state_transition_time = now;
         let key = pool.key();
         let version = self.version(now);
-        self.pools
-            .get_mut(&key)
-            .ok_or(DomainError::new(Code::PoolNotFound))?
-            .version = version.clone();
+        self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?.version = version.clone();
         self.resize_with(&key, option, now);
         Ok(version)
     }
@@ -788,18 +603,11 @@ impl Account {
             return;
         };
         let mut victims = Vec::new();
-        for (dedicated, target) in [
-            (true, pool.spec.target_dedicated_nodes.unwrap_or(0)),
-            (false, pool.spec.target_low_priority_nodes.unwrap_or(0)),
-        ] {
+        for (dedicated, target) in [(true, pool.spec.target_dedicated_nodes.unwrap_or(0)), (false, pool.spec.target_low_priority_nodes.unwrap_or(0))] {
             let mut nodes: Vec<(u32, String)> = pool
                 .nodes
                 .values()
-                .filter(|n| {
-                    n.is_dedicated == dedicated
-                        && n.state != NodeState::LeavingPool
-                        && !n.leave_when_done
-                })
+                .filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done)
                 .map(|n| (n.running_slots(), n.id.clone()))
                 .collect();
             if nodes.len() as i32 > target {
@@ -815,48 +623,27 @@ impl Account {
     }
 
     /// Stop Pool Resize: `stopping`, then `steady` with the targets set to what exists.
-    pub fn stop_pool_resize(
-        &mut self,
-        id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn stop_pool_resize(&mut self, id: &str, now: OffsetDateTime) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
         if pool.allocation_state == AllocationState::Steady {
             // UNCONFIRMED: the service answers 409 when there is no resize to stop.
-            return Err(DomainError::new(Code::OperationInvalidForCurrentState)
-                .with_message("The pool is not resizing."));
+            return Err(DomainError::new(Code::OperationInvalidForCurrentState).with_message("The pool is not resizing."));
         }
         pool.allocation_state = AllocationState::Stopping;
         pool.allocation_state_transition_time = now;
-        let ded = pool
-            .nodes
-            .values()
-            .filter(|n| n.is_dedicated && n.state != NodeState::LeavingPool)
-            .count() as i32;
-        let low = pool
-            .nodes
-            .values()
-            .filter(|n| !n.is_dedicated && n.state != NodeState::LeavingPool)
-            .count() as i32;
+        let ded = pool.nodes.values().filter(|n| n.is_dedicated && n.state != NodeState::LeavingPool).count() as i32;
+        let low = pool.nodes.values().filter(|n| !n.is_dedicated && n.state != NodeState::LeavingPool).count() as i32;
         pool.spec.target_dedicated_nodes = Some(ded);
         pool.spec.target_low_priority_nodes = Some(low);
         let key = pool.key();
         let version = self.version(now);
-        self.pools
-            .get_mut(&key)
-            .ok_or(DomainError::new(Code::PoolNotFound))?
-            .version = version.clone();
+        self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?.version = version.clone();
         self.settle_allocation(&key, now);
         Ok(version)
     }
 
     /// Remove Nodes.
-    pub fn remove_nodes(
-        &mut self,
-        id: &str,
-        body: BatchNodeRemoveOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn remove_nodes(&mut self, id: &str, body: BatchNodeRemoveOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
         if pool.allocation_state != AllocationState::Steady {
             return Err(DomainError::new(Code::PoolBeingResized));
@@ -865,11 +652,7 @@ impl Account {
             return Err(DomainError::missing_property("nodeList"));
         }
         if body.node_list.len() > 100 {
-            return Err(DomainError::invalid_property(
-                "nodeList",
-                body.node_list.len().to_string(),
-                "At most 100 nodes can be removed in one request",
-            ));
+            return Err(DomainError::invalid_property("nodeList", body.node_list.len().to_string(), "At most 100 nodes can be removed in one request"));
         }
         let option = DeallocationOption::parse(body.node_deallocation_option.as_deref())?;
         for n in &body.node_list {
@@ -892,10 +675,7 @@ impl Account {
         pool.spec.target_low_priority_nodes = Some(low.max(0));
         let key = pool.key();
         let version = self.version(now);
-        self.pools
-            .get_mut(&key)
-            .ok_or(DomainError::new(Code::PoolNotFound))?
-            .version = version.clone();
+        self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?.version = version.clone();
         self.remove_nodes_from_pool(&key, &body.node_list, option, now);
         self.settle_allocation(&key, now);
         Ok(version)
@@ -903,17 +683,9 @@ impl Account {
 
     /// Node counts of one pool, by state (`/nodecounts`).
     pub fn node_counts(pool: &Pool) -> BatchPoolNodeCounts {
-        let mut out = BatchPoolNodeCounts {
-            pool_id: pool.spec.id.clone(),
-            dedicated: Some(Default::default()),
-            low_priority: Some(Default::default()),
-        };
+        let mut out = BatchPoolNodeCounts { pool_id: pool.spec.id.clone(), dedicated: Some(Default::default()), low_priority: Some(Default::default()) };
         for n in pool.nodes.values() {
-            let Some(c) = (if n.is_dedicated {
-                out.dedicated.as_mut()
-            } else {
-                out.low_priority.as_mut()
-            }) else {
+            let Some(c) = (if n.is_dedicated { out.dedicated.as_mut() } else { out.low_priority.as_mut() }) else {
                 continue;
             };
             match n.state {
@@ -935,15 +707,11 @@ impl Account {
     // ------------------------------------------------------------------- jobs
 
     pub fn job(&self, id: &str) -> Result<&Job, DomainError> {
-        self.jobs
-            .get(&IdKey::of(id))
-            .ok_or_else(|| Code::JobNotFound.into())
+        self.jobs.get(&IdKey::of(id)).ok_or_else(|| Code::JobNotFound.into())
     }
 
     fn job_mut(&mut self, id: &str) -> Result<&mut Job, DomainError> {
-        self.jobs
-            .get_mut(&IdKey::of(id))
-            .ok_or_else(|| Code::JobNotFound.into())
+        self.jobs.get_mut(&IdKey::of(id)).ok_or_else(|| Code::JobNotFound.into())
     }
 
     fn validate_job_settings(
@@ -954,39 +722,23 @@ impl Account {
     ) -> Result<(), DomainError> {
         if let Some(p) = priority {
             if !(-1000..=1000).contains(&p) {
-                return Err(DomainError::invalid_property(
-                    "priority",
-                    p.to_string(),
-                    "The priority must be between -1000 and 1000",
-                ));
+                return Err(DomainError::invalid_property("priority", p.to_string(), "The priority must be between -1000 and 1000"));
             }
         }
         if let Some(m) = max_parallel {
             if m != -1 && m < 1 {
-                return Err(DomainError::invalid_property(
-                    "maxParallelTasks",
-                    m.to_string(),
-                    "The value must be -1 or greater than 0",
-                ));
+                return Err(DomainError::invalid_property("maxParallelTasks", m.to_string(), "The value must be -1 or greater than 0"));
             }
         }
         if let Some(v) = on_all {
             if !ci_eq(v, "noaction") && !ci_eq(v, "terminatejob") {
-                return Err(DomainError::invalid_property(
-                    "onAllTasksComplete",
-                    v,
-                    "The value must be noaction or terminatejob",
-                ));
+                return Err(DomainError::invalid_property("onAllTasksComplete", v, "The value must be noaction or terminatejob"));
             }
         }
         if let Some(c) = constraints {
             if let Some(r) = c.max_task_retry_count {
                 if r < -1 {
-                    return Err(DomainError::invalid_property(
-                        "maxTaskRetryCount",
-                        r.to_string(),
-                        "The value must be -1 or greater",
-                    ));
+                    return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
                 }
             }
         }
@@ -994,51 +746,27 @@ impl Account {
     }
 
     /// Add Job.
-    pub fn create_job(
-        &mut self,
-        mut spec: BatchJobCreateOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn create_job(&mut self, mut spec: BatchJobCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let key = validate_id("id", &spec.id)?;
         if spec.pool_info.pool_id.is_none() && spec.pool_info.auto_pool_specification.is_none() {
             return Err(DomainError::missing_property("poolInfo"));
         }
         if spec.pool_info.auto_pool_specification.is_some() {
-            return Err(not_implemented(
-                "Auto pools (poolInfo.autoPoolSpecification)",
-            ));
+            return Err(not_implemented("Auto pools (poolInfo.autoPoolSpecification)"));
         }
-        Self::validate_job_settings(
-            spec.priority,
-            spec.max_parallel_tasks,
-            spec.on_all_tasks_complete.as_deref(),
-            spec.constraints.as_ref(),
-        )?;
+        Self::validate_job_settings(spec.priority, spec.max_parallel_tasks, spec.on_all_tasks_complete.as_deref(), spec.constraints.as_ref())?;
         if let Some(v) = &spec.on_task_failure {
             if ci_eq(v, "performexitoptionsjobaction") {
                 return Err(not_implemented("onTaskFailure performexitoptionsjobaction"));
             }
             if !ci_eq(v, "noaction") {
-                return Err(DomainError::invalid_property(
-                    "onTaskFailure",
-                    v.clone(),
-                    "The value must be noaction or performexitoptionsjobaction",
-                ));
+                return Err(DomainError::invalid_property("onTaskFailure", v.clone(), "The value must be noaction or performexitoptionsjobaction"));
             }
         }
         for (name, set) in [
-            (
-                "Job manager tasks (jobManagerTask)",
-                spec.job_manager_task.is_some(),
-            ),
-            (
-                "Job preparation tasks (jobPreparationTask)",
-                spec.job_preparation_task.is_some(),
-            ),
-            (
-                "Job release tasks (jobReleaseTask)",
-                spec.job_release_task.is_some(),
-            ),
+            ("Job manager tasks (jobManagerTask)", spec.job_manager_task.is_some()),
+            ("Job preparation tasks (jobPreparationTask)", spec.job_preparation_task.is_some()),
+            ("Job release tasks (jobReleaseTask)", spec.job_release_task.is_some()),
         ] {
             if set {
                 return Err(not_implemented(name));
@@ -1052,28 +780,12 @@ impl Account {
         spec.priority.get_or_insert(0);
         spec.allow_task_preemption.get_or_insert(false);
         spec.max_parallel_tasks.get_or_insert(-1);
-        spec.on_all_tasks_complete = Some(
-            spec.on_all_tasks_complete
-                .as_deref()
-                .unwrap_or("noaction")
-                .to_ascii_lowercase(),
-        );
-        spec.on_task_failure = Some(
-            spec.on_task_failure
-                .as_deref()
-                .unwrap_or("noaction")
-                .to_ascii_lowercase(),
-        );
+        spec.on_all_tasks_complete = Some(spec.on_all_tasks_complete.as_deref().unwrap_or("noaction").to_ascii_lowercase());
+        spec.on_task_failure = Some(spec.on_task_failure.as_deref().unwrap_or("noaction").to_ascii_lowercase());
         let c = spec.constraints.get_or_insert_with(Default::default);
-        c.max_wall_clock_time
-            .get_or_insert(BatchDuration::UNLIMITED);
+        c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
         c.max_task_retry_count.get_or_insert(0);
-        if spec
-            .constraints
-            .as_ref()
-            .and_then(|c| c.max_wall_clock_time)
-            .is_some_and(|d| !d.is_unlimited())
-        {
+        if spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).is_some_and(|d| !d.is_unlimited()) {
             return Err(not_implemented("Job constraints.maxWallClockTime"));
         }
         let version = self.version(now);
@@ -1109,29 +821,14 @@ impl Account {
     }
 
     /// Update Job (PATCH).
-    pub fn update_job(
-        &mut self,
-        id: &str,
-        patch: BatchJobUpdateOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn update_job(&mut self, id: &str, patch: BatchJobUpdateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let job = self.job(id)?;
         Self::job_writable(job)?;
-        Self::validate_job_settings(
-            patch.priority,
-            patch.max_parallel_tasks,
-            patch.on_all_tasks_complete.as_deref(),
-            patch.constraints.as_ref(),
-        )?;
+        Self::validate_job_settings(patch.priority, patch.max_parallel_tasks, patch.on_all_tasks_complete.as_deref(), patch.constraints.as_ref())?;
         if let Some(pi) = &patch.pool_info {
             self.validate_pool_info_change(job, pi)?;
         }
-        if patch
-            .constraints
-            .as_ref()
-            .and_then(|c| c.max_wall_clock_time)
-            .is_some_and(|d| !d.is_unlimited())
-        {
+        if patch.constraints.as_ref().and_then(|c| c.max_wall_clock_time).is_some_and(|d| !d.is_unlimited()) {
             return Err(not_implemented("Job constraints.maxWallClockTime"));
         }
         let version = self.version(now);
@@ -1148,8 +845,7 @@ impl Account {
             s.max_parallel_tasks = Some(v)
         }
         if let Some(mut v) = patch.constraints {
-            v.max_wall_clock_time
-                .get_or_insert(BatchDuration::UNLIMITED);
+            v.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
             v.max_task_retry_count.get_or_insert(0);
             s.constraints = Some(v);
         }
@@ -1173,32 +869,22 @@ impl Account {
 
     fn validate_pool_info_change(&self, job: &Job, pi: &BatchPoolInfo) -> Result<(), DomainError> {
         if pi.auto_pool_specification.is_some() {
-            return Err(not_implemented(
-                "Auto pools (poolInfo.autoPoolSpecification)",
-            ));
+            return Err(not_implemented("Auto pools (poolInfo.autoPoolSpecification)"));
         }
         if pi.pool_id.is_none() {
             return Err(DomainError::missing_property("poolId"));
         }
-        if job.state != JobState::Disabled && pi.pool_id.as_deref().map(IdKey::of) != job.pool_key()
-        {
+        if job.state != JobState::Disabled && pi.pool_id.as_deref().map(IdKey::of) != job.pool_key() {
             // The pool of a job can only change while it is disabled (REST docs, Update Job).
             return Err(
-                DomainError::new(Code::OperationInvalidForCurrentState).with_message(
-                    "The poolInfo of a job can only be changed when the job is disabled.",
-                ),
+                DomainError::new(Code::OperationInvalidForCurrentState).with_message("The poolInfo of a job can only be changed when the job is disabled.")
             );
         }
         Ok(())
     }
 
     /// Replace Job (PUT): omitted updatable properties return to their defaults.
-    pub fn replace_job(
-        &mut self,
-        id: &str,
-        body: BatchJobUpdateOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn replace_job(&mut self, id: &str, body: BatchJobUpdateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let job = self.job(id)?;
         Self::job_writable(job)?;
         let Some(pool_info) = body.pool_info.clone() else {
@@ -1211,10 +897,7 @@ impl Account {
             max_parallel_tasks: Some(body.max_parallel_tasks.unwrap_or(-1)),
             constraints: Some(body.constraints.unwrap_or_default()),
             pool_info: Some(pool_info),
-            on_all_tasks_complete: Some(
-                body.on_all_tasks_complete
-                    .unwrap_or_else(|| "noaction".into()),
-            ),
+            on_all_tasks_complete: Some(body.on_all_tasks_complete.unwrap_or_else(|| "noaction".into())),
             metadata: Some(body.metadata.unwrap_or_default()),
             network_configuration: None,
         };
@@ -1236,15 +919,8 @@ impl Account {
         }
         let key = job.key();
         let job_id = job.spec.id.clone();
-        let mut nodes: Vec<(String, String)> = job
-            .tasks
-            .values()
-            .filter_map(|t| {
-                t.placement
-                    .as_ref()
-                    .map(|p| (p.pool_id.clone(), p.node_id.clone()))
-            })
-            .collect();
+        let mut nodes: Vec<(String, String)> =
+            job.tasks.values().filter_map(|t| t.placement.as_ref().map(|p| (p.pool_id.clone(), p.node_id.clone()))).collect();
         nodes.sort();
         nodes.dedup();
         let job = self.job_mut(id)?;
@@ -1264,12 +940,7 @@ impl Account {
     /// Ends every running task of a job with `failure` (terminate, delete).
     fn stop_running_tasks(&mut self, job: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
         let running: Vec<IdKey> = match self.jobs.get(job) {
-            Some(j) => j
-                .tasks
-                .values()
-                .filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing))
-                .map(|t| t.key())
-                .collect(),
+            Some(j) => j.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).map(|t| t.key()).collect(),
             None => return,
         };
         for t in running {
@@ -1278,12 +949,7 @@ impl Account {
     }
 
     /// Terminate Job: `terminating` at once, running tasks ended, then `completed`.
-    pub fn terminate_job(
-        &mut self,
-        id: &str,
-        reason: Option<String>,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn terminate_job(&mut self, id: &str, reason: Option<String>, now: OffsetDateTime) -> Result<Version, DomainError> {
         let job = self.job(id)?;
         match job.state {
             JobState::Deleting => return Err(Code::JobBeingDeleted.into()),
@@ -1312,29 +978,16 @@ impl Account {
     }
 
     /// Disable Job: `disabling`, then `disabled` once running tasks are handled.
-    pub fn disable_job(
-        &mut self,
-        id: &str,
-        body: BatchJobDisableOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn disable_job(&mut self, id: &str, body: BatchJobDisableOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let job = self.job(id)?;
         let Some(opt) = body.disable_tasks else {
             return Err(DomainError::missing_property("disableTasks"));
         };
-        if !matches!(
-            job.state,
-            JobState::Active | JobState::Disabling | JobState::Disabled
-        ) {
+        if !matches!(job.state, JobState::Active | JobState::Disabling | JobState::Disabled) {
             return Err(Code::JobNotActive.into());
         }
         let key = job.key();
-        let running: Vec<IdKey> = job
-            .tasks
-            .values()
-            .filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing))
-            .map(|t| t.key())
-            .collect();
+        let running: Vec<IdKey> = job.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).map(|t| t.key()).collect();
         match opt.to_ascii_lowercase().as_str() {
             "requeue" => {
                 for t in running {
@@ -1347,13 +1000,7 @@ impl Account {
                 }
             }
             "wait" => {}
-            _ => {
-                return Err(DomainError::invalid_property(
-                    "disableTasks",
-                    opt,
-                    "The value must be requeue, terminate or wait",
-                ))
-            }
+            _ => return Err(DomainError::invalid_property("disableTasks", opt, "The value must be requeue, terminate or wait")),
         }
         let version = self.version(now);
         let job = self.job_mut(id)?;
@@ -1367,10 +1014,7 @@ impl Account {
     /// Enable Job: `enabling`, then `active`.
     pub fn enable_job(&mut self, id: &str, now: OffsetDateTime) -> Result<Version, DomainError> {
         let job = self.job(id)?;
-        if !matches!(
-            job.state,
-            JobState::Disabled | JobState::Disabling | JobState::Enabling | JobState::Active
-        ) {
+        if !matches!(job.state, JobState::Disabled | JobState::Disabling | JobState::Enabling | JobState::Active) {
             return Err(Code::JobNotActive.into());
         }
         let version = self.version(now);
@@ -1397,23 +1041,13 @@ impl Account {
                 job.end_time = Some(now);
             }
             // `wait`: stays disabling until its running tasks finish.
-            JobState::Disabling
-                if !job
-                    .tasks
-                    .values()
-                    .any(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)) =>
-            {
+            JobState::Disabling if !job.tasks.values().any(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)) => {
                 job.set_state(JobState::Disabled, now);
             }
             JobState::Enabling => {
                 job.set_state(JobState::Active, now);
                 // Requeue what was left active while disabled.
-                let active: Vec<(u64, IdKey)> = job
-                    .tasks
-                    .values()
-                    .filter(|t| t.state == TaskState::Active)
-                    .map(|t| (t.seq, t.key()))
-                    .collect();
+                let active: Vec<(u64, IdKey)> = job.tasks.values().filter(|t| t.state == TaskState::Active).map(|t| (t.seq, t.key())).collect();
                 job.queue.extend(active);
                 self.schedule(now);
             }
@@ -1449,11 +1083,7 @@ impl Account {
                 }
             }
         }
-        BatchTaskCountsResult {
-            odata_metadata: None,
-            task_counts: counts,
-            task_slot_counts: slots,
-        }
+        BatchTaskCountsResult { odata_metadata: None, task_counts: counts, task_slot_counts: slots }
     }
 
     fn check_all_tasks_complete(&mut self, key: &IdKey, now: OffsetDateTime) {
@@ -1471,50 +1101,28 @@ impl Account {
     // ------------------------------------------------------------------ tasks
 
     pub fn task(&self, job_id: &str, task_id: &str) -> Result<&Task, DomainError> {
-        self.job(job_id)?
-            .tasks
-            .get(&IdKey::of(task_id))
-            .ok_or_else(|| Code::TaskNotFound.into())
+        self.job(job_id)?.tasks.get(&IdKey::of(task_id)).ok_or_else(|| Code::TaskNotFound.into())
     }
 
     /// Validates a task body against its job; returns the task with defaults filled in.
-    fn prepare_task(
-        job: &Job,
-        mut spec: BatchTaskCreateOptions,
-    ) -> Result<BatchTaskCreateOptions, DomainError> {
+    fn prepare_task(job: &Job, mut spec: BatchTaskCreateOptions) -> Result<BatchTaskCreateOptions, DomainError> {
         validate_id("id", &spec.id)?;
         if spec.command_line.is_empty() {
             return Err(DomainError::missing_property("commandLine"));
         }
         if let Some(d) = &spec.display_name {
             if d.chars().count() > 1024 {
-                return Err(DomainError::invalid_property(
-                    "displayName",
-                    d.clone(),
-                    "The displayName can contain at most 1024 characters",
-                ));
+                return Err(DomainError::invalid_property("displayName", d.clone(), "The displayName can contain at most 1024 characters"));
             }
         }
         if let Some(s) = spec.required_slots {
             if s < 1 {
-                return Err(DomainError::invalid_property(
-                    "requiredSlots",
-                    s.to_string(),
-                    "The value must be at least 1",
-                ));
+                return Err(DomainError::invalid_property("requiredSlots", s.to_string(), "The value must be at least 1"));
             }
         }
-        if let Some(r) = spec
-            .constraints
-            .as_ref()
-            .and_then(|c| c.max_task_retry_count)
-        {
+        if let Some(r) = spec.constraints.as_ref().and_then(|c| c.max_task_retry_count) {
             if r < -1 {
-                return Err(DomainError::invalid_property(
-                    "maxTaskRetryCount",
-                    r.to_string(),
-                    "The value must be -1 or greater",
-                ));
+                return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
             }
         }
         if spec.depends_on.is_some() {
@@ -1524,54 +1132,28 @@ impl Account {
             return Err(not_implemented("Task dependencies (dependsOn)"));
         }
         for (what, set) in [
-            (
-                "Container tasks (containerSettings)",
-                spec.container_settings.is_some(),
-            ),
-            (
-                "Resource files (resourceFiles)",
-                !is_empty_list(&spec.resource_files),
-            ),
-            (
-                "Output files (outputFiles)",
-                !is_empty_list(&spec.output_files),
-            ),
-            (
-                "Multi-instance tasks (multiInstanceSettings)",
-                spec.multi_instance_settings.is_some(),
-            ),
-            (
-                "Application packages (applicationPackageReferences)",
-                !is_empty_list(&spec.application_package_references),
-            ),
+            ("Container tasks (containerSettings)", spec.container_settings.is_some()),
+            ("Resource files (resourceFiles)", !is_empty_list(&spec.resource_files)),
+            ("Output files (outputFiles)", !is_empty_list(&spec.output_files)),
+            ("Multi-instance tasks (multiInstanceSettings)", spec.multi_instance_settings.is_some()),
+            ("Application packages (applicationPackageReferences)", !is_empty_list(&spec.application_package_references)),
         ] {
             if set {
                 return Err(not_implemented(what));
             }
         }
-        let job_retries = job
-            .spec
-            .constraints
-            .as_ref()
-            .and_then(|c| c.max_task_retry_count)
-            .unwrap_or(0);
+        let job_retries = job.spec.constraints.as_ref().and_then(|c| c.max_task_retry_count).unwrap_or(0);
         let c = spec.constraints.get_or_insert_with(Default::default);
-        c.max_wall_clock_time
-            .get_or_insert(BatchDuration::UNLIMITED);
-        c.retention_time
-            .get_or_insert(BatchDuration::from_secs(7 * 86_400));
+        c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
+        c.retention_time.get_or_insert(BatchDuration::from_secs(7 * 86_400));
         c.max_task_retry_count.get_or_insert(job_retries);
         spec.required_slots.get_or_insert(1);
         spec.user_identity.get_or_insert(UserIdentity {
             username: None,
-            auto_user: Some(AutoUserSpecification {
-                scope: Some("pool".into()),
-                elevation_level: Some("nonadmin".into()),
-            }),
+            auto_user: Some(AutoUserSpecification { scope: Some("pool".into()), elevation_level: Some("nonadmin".into()) }),
         });
         if let Some(cs) = spec.container_settings.as_mut() {
-            cs.working_directory
-                .get_or_insert_with(|| "taskWorkingDirectory".into());
+            cs.working_directory.get_or_insert_with(|| "taskWorkingDirectory".into());
         }
         Ok(spec)
     }
@@ -1585,12 +1167,7 @@ impl Account {
         }
     }
 
-    fn insert_task(
-        &mut self,
-        job_key: &IdKey,
-        spec: BatchTaskCreateOptions,
-        now: OffsetDateTime,
-    ) -> Version {
+    fn insert_task(&mut self, job_key: &IdKey, spec: BatchTaskCreateOptions, now: OffsetDateTime) -> Version {
         let version = self.version(now);
         self.task_seq += 1;
         let seq = self.task_seq;
@@ -1617,12 +1194,7 @@ impl Account {
     }
 
     /// Add Task.
-    pub fn add_task(
-        &mut self,
-        job_id: &str,
-        spec: BatchTaskCreateOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn add_task(&mut self, job_id: &str, spec: BatchTaskCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let job = self.job(job_id)?;
         Self::job_accepts_tasks(job)?;
         let spec = Self::prepare_task(job, spec)?;
@@ -1645,37 +1217,24 @@ impl Account {
         let job = self.job(job_id)?;
         Self::job_accepts_tasks(job)?;
         if tasks.len() > MAX_TASKS_PER_COLLECTION {
-            return Err(DomainError::invalid_property(
-                "value",
-                tasks.len().to_string(),
-                "The maximum number of tasks in a collection is 100",
-            ));
+            return Err(DomainError::invalid_property("value", tasks.len().to_string(), "The maximum number of tasks in a collection is 100"));
         }
         // UNCONFIRMED: a duplicate id inside one request is refused as a whole
         // (batch-rest-api.md §5.6 says "Ids must be unique").
         let mut seen = std::collections::BTreeSet::new();
         for t in &tasks {
             if !seen.insert(IdKey::of(&t.id)) {
-                return Err(DomainError::invalid_property(
-                    "id",
-                    t.id.clone(),
-                    "The task ids in a collection must be unique",
-                ));
+                return Err(DomainError::invalid_property("id", t.id.clone(), "The task ids in a collection must be unique"));
             }
         }
         let key = job.key();
         let mut results = Vec::with_capacity(tasks.len());
         for spec in tasks {
             let id = spec.id.clone();
-            let job = self
-                .jobs
-                .get(&key)
-                .ok_or(DomainError::new(Code::JobNotFound))?;
+            let job = self.jobs.get(&key).ok_or(DomainError::new(Code::JobNotFound))?;
             let outcome = match Self::prepare_task(job, spec) {
                 Err(e) => TaskAddOutcome::Failed(e),
-                Ok(_) if job.tasks.contains_key(&IdKey::of(&id)) => {
-                    TaskAddOutcome::Failed(Code::TaskExists.into())
-                }
+                Ok(_) if job.tasks.contains_key(&IdKey::of(&id)) => TaskAddOutcome::Failed(Code::TaskExists.into()),
                 Ok(spec) => TaskAddOutcome::Added(self.insert_task(&key, spec, now)),
             };
             results.push((id, outcome));
@@ -1685,38 +1244,20 @@ impl Account {
     }
 
     /// Replace Task (PUT): only `constraints` can change.
-    pub fn replace_task(
-        &mut self,
-        job_id: &str,
-        task_id: &str,
-        body: BatchTaskReplaceOptions,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn replace_task(&mut self, job_id: &str, task_id: &str, body: BatchTaskReplaceOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let task = self.task(job_id, task_id)?;
         if task.state == TaskState::Completed {
             return Err(Code::TaskCompleted.into());
         }
-        let job_retries = self
-            .job(job_id)?
-            .spec
-            .constraints
-            .as_ref()
-            .and_then(|c| c.max_task_retry_count)
-            .unwrap_or(0);
+        let job_retries = self.job(job_id)?.spec.constraints.as_ref().and_then(|c| c.max_task_retry_count).unwrap_or(0);
         let mut c = body.constraints.unwrap_or_default();
         if let Some(r) = c.max_task_retry_count {
             if r < -1 {
-                return Err(DomainError::invalid_property(
-                    "maxTaskRetryCount",
-                    r.to_string(),
-                    "The value must be -1 or greater",
-                ));
+                return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
             }
         }
-        c.max_wall_clock_time
-            .get_or_insert(BatchDuration::UNLIMITED);
-        c.retention_time
-            .get_or_insert(BatchDuration::from_secs(7 * 86_400));
+        c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
+        c.retention_time.get_or_insert(BatchDuration::from_secs(7 * 86_400));
         c.max_task_retry_count.get_or_insert(job_retries);
         let version = self.version(now);
         let task = self.task_mut(job_id, task_id)?;
@@ -1735,12 +1276,7 @@ impl Account {
     }
 
     /// Delete Task: stops it if running and removes its directory.
-    pub fn delete_task(
-        &mut self,
-        job_id: &str,
-        task_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), DomainError> {
+    pub fn delete_task(&mut self, job_id: &str, task_id: &str, now: OffsetDateTime) -> Result<(), DomainError> {
         let task = self.task(job_id, task_id)?;
         let jk = IdKey::of(job_id);
         let tk = task.key();
@@ -1750,10 +1286,7 @@ impl Account {
         if matches!(task.state, TaskState::Running | TaskState::Preparing) {
             self.release_node_slot(&jk, &tk, now);
         }
-        let job = self
-            .jobs
-            .get_mut(&jk)
-            .ok_or(DomainError::new(Code::JobNotFound))?;
+        let job = self.jobs.get_mut(&jk).ok_or(DomainError::new(Code::JobNotFound))?;
         if let Some(task) = job.tasks.remove(&tk) {
             job.queue.remove(&task.seq);
             if let Some(run) = task.run_id {
@@ -1762,12 +1295,7 @@ impl Account {
             }
         }
         if let Some(p) = placement {
-            self.outbox.push(Effect::DeleteTaskDirectory {
-                pool_id: p.pool_id,
-                node_id: p.node_id,
-                job_id: real_job_id,
-                task_id: real_task_id,
-            });
+            self.outbox.push(Effect::DeleteTaskDirectory { pool_id: p.pool_id, node_id: p.node_id, job_id: real_job_id, task_id: real_task_id });
         }
         self.check_all_tasks_complete(&jk, now);
         self.schedule(now);
@@ -1775,12 +1303,7 @@ impl Account {
     }
 
     /// Terminate Task: the task is `completed` when the call returns.
-    pub fn terminate_task(
-        &mut self,
-        job_id: &str,
-        task_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn terminate_task(&mut self, job_id: &str, task_id: &str, now: OffsetDateTime) -> Result<Version, DomainError> {
         let task = self.task(job_id, task_id)?;
         if task.state == TaskState::Completed {
             return Err(Code::TaskCompleted.into());
@@ -1788,15 +1311,10 @@ impl Account {
         let jk = IdKey::of(job_id);
         let tk = task.key();
         match task.state {
-            TaskState::Running | TaskState::Preparing => {
-                self.end_running_task(&jk, &tk, failure_task_ended(), now)
-            }
+            TaskState::Running | TaskState::Preparing => self.end_running_task(&jk, &tk, failure_task_ended(), now),
             _ => {
                 // UNCONFIRMED: an active task that is terminated completes with TaskEnded.
-                let job = self
-                    .jobs
-                    .get_mut(&jk)
-                    .ok_or(DomainError::new(Code::JobNotFound))?;
+                let job = self.jobs.get_mut(&jk).ok_or(DomainError::new(Code::JobNotFound))?;
                 if let Some(t) = job.tasks.get_mut(&tk) {
                     job.queue.remove(&t.seq);
                     t.execution_info.result = Some("failure".into());
@@ -1815,12 +1333,7 @@ impl Account {
 
     /// Reactivate Task: a completed, failed task goes back to `active` with its retry count
     /// reset and its exit information cleared.
-    pub fn reactivate_task(
-        &mut self,
-        job_id: &str,
-        task_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Version, DomainError> {
+    pub fn reactivate_task(&mut self, job_id: &str, task_id: &str, now: OffsetDateTime) -> Result<Version, DomainError> {
         let job = self.job(job_id)?;
         Self::job_writable(job)?;
         let job_active = job.state == JobState::Active;
@@ -1836,11 +1349,7 @@ impl Account {
         let task = self.task_mut(job_id, task_id)?;
         let requeue_count = task.execution_info.requeue_count;
         let last_requeue_time = task.execution_info.last_requeue_time;
-        task.execution_info = BatchTaskExecutionInfo {
-            requeue_count,
-            last_requeue_time,
-            ..Default::default()
-        };
+        task.execution_info = BatchTaskExecutionInfo { requeue_count, last_requeue_time, ..Default::default() };
         task.set_state(TaskState::Active, now);
         task.version = version.clone();
         let (seq, tk) = (task.seq, task.key());
@@ -1853,25 +1362,70 @@ impl Account {
         Ok(version)
     }
 
+    /// After a restart nothing runs any more: running tasks go back to `active` (an internal
+    /// requeue that counts against nothing, as when a node recovers), and every transition that
+    /// waited for the agent is asked for again.
+    pub fn recover(&mut self, now: OffsetDateTime) {
+        self.runs.clear();
+        let job_keys: Vec<IdKey> = self.jobs.keys().cloned().collect();
+        for jk in &job_keys {
+            let running: Vec<IdKey> =
+                self.jobs[jk].tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).map(|t| t.key()).collect();
+            for tk in running {
+                self.release_node_slot(jk, &tk, now);
+                let Some(job) = self.jobs.get_mut(jk) else {
+                    continue;
+                };
+                let active = job.state == JobState::Active;
+                if let Some(t) = job.tasks.get_mut(&tk) {
+                    t.run_id = None;
+                    t.set_state(TaskState::Active, now);
+                    if active {
+                        job.queue.insert(t.seq, tk.clone());
+                    }
+                }
+            }
+            let job = &self.jobs[jk];
+            let job_id = job.spec.id.clone();
+            match job.state {
+                JobState::Deleting => {
+                    let mut nodes: Vec<(String, String)> =
+                        job.tasks.values().filter_map(|t| t.placement.as_ref().map(|p| (p.pool_id.clone(), p.node_id.clone()))).collect();
+                    nodes.sort();
+                    nodes.dedup();
+                    self.outbox.push(Effect::DeleteJob { job_id, nodes });
+                }
+                JobState::Terminating | JobState::Disabling | JobState::Enabling => self.outbox.push(Effect::FinishJobTransition { job_id }),
+                _ => {}
+            }
+        }
+        for pool in self.pools.values() {
+            let pool_id = pool.spec.id.clone();
+            if pool.state == PoolState::Deleting {
+                self.outbox.push(Effect::DeletePool { pool_id, nodes: pool.nodes.keys().cloned().collect() });
+                continue;
+            }
+            for n in pool.nodes.values() {
+                match n.state {
+                    NodeState::Creating | NodeState::Starting => self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: n.id.clone() }),
+                    NodeState::LeavingPool => self.outbox.push(Effect::RemoveNode { pool_id: pool_id.clone(), node_id: n.id.clone() }),
+                    _ => {}
+                }
+            }
+        }
+        self.schedule(now);
+    }
+
     // --------------------------------------------------------------- running
 
     /// Frees the node slots of a running task (and settles the node's state).
     fn release_node_slot(&mut self, job: &IdKey, task: &IdKey, now: OffsetDateTime) {
-        let Some(p) = self
-            .jobs
-            .get(job)
-            .and_then(|j| j.tasks.get(task))
-            .and_then(|t| t.placement.clone())
-        else {
+        let Some(p) = self.jobs.get(job).and_then(|j| j.tasks.get(task)).and_then(|t| t.placement.clone()) else {
             return;
         };
         let pool_key = IdKey::of(&p.pool_id);
         let mut remove = false;
-        if let Some(n) = self
-            .pools
-            .get_mut(&pool_key)
-            .and_then(|pl| pl.nodes.get_mut(&p.node_id))
-        {
+        if let Some(n) = self.pools.get_mut(&pool_key).and_then(|pl| pl.nodes.get_mut(&p.node_id)) {
             n.running.retain(|r| !(r.job == *job && r.task == *task));
             n.settle(now);
             if n.leave_when_done && n.running.is_empty() && n.state != NodeState::LeavingPool {
@@ -1880,21 +1434,12 @@ impl Account {
             }
         }
         if remove {
-            self.outbox.push(Effect::RemoveNode {
-                pool_id: p.pool_id,
-                node_id: p.node_id,
-            });
+            self.outbox.push(Effect::RemoveNode { pool_id: p.pool_id, node_id: p.node_id });
         }
     }
 
     /// Puts a running task back to `active` (node removed, pool deleted, job disabled).
-    fn requeue_task(
-        &mut self,
-        job: &IdKey,
-        task: &IdKey,
-        counts_as_requeue: bool,
-        now: OffsetDateTime,
-    ) {
+    fn requeue_task(&mut self, job: &IdKey, task: &IdKey, counts_as_requeue: bool, now: OffsetDateTime) {
         self.release_node_slot(job, task, now);
         let Some(j) = self.jobs.get_mut(job) else {
             return;
@@ -1919,13 +1464,7 @@ impl Account {
     }
 
     /// Ends a running attempt as completed with `failure` (terminate, timeout).
-    fn end_running_task(
-        &mut self,
-        job: &IdKey,
-        task: &IdKey,
-        failure: FailureInfo,
-        now: OffsetDateTime,
-    ) {
+    fn end_running_task(&mut self, job: &IdKey, task: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
         self.release_node_slot(job, task, now);
         let Some(t) = self.jobs.get_mut(job).and_then(|j| j.tasks.get_mut(task)) else {
             return;
@@ -1974,11 +1513,7 @@ impl Account {
         let info = &mut t.execution_info;
         let succeeded;
         match outcome {
-            TaskOutcome::Exited {
-                exit_code,
-                start,
-                end,
-            } => {
+            TaskOutcome::Exited { exit_code, start, end } => {
                 info.start_time = Some(start);
                 info.exit_code = Some(exit_code);
                 succeeded = exit_code == 0;
@@ -2000,17 +1535,9 @@ impl Account {
                 }
                 info.end_time = Some(end);
                 info.result = Some(if succeeded { "success" } else { "failure" }.into());
-                info.failure_info = if succeeded {
-                    None
-                } else {
-                    Some(failure_exit_code())
-                };
+                info.failure_info = if succeeded { None } else { Some(failure_exit_code()) };
             }
-            TaskOutcome::FailedToStart {
-                failure,
-                start,
-                end,
-            } => {
+            TaskOutcome::FailedToStart { failure, start, end } => {
                 info.start_time = Some(start);
                 info.end_time = Some(end);
                 info.exit_code = None;
@@ -2018,11 +1545,7 @@ impl Account {
                 info.failure_info = Some(failure);
                 succeeded = false;
             }
-            TaskOutcome::TimedOut {
-                exit_code,
-                start,
-                end,
-            } => {
+            TaskOutcome::TimedOut { exit_code, start, end } => {
                 info.start_time = Some(start);
                 info.end_time = Some(end);
                 info.exit_code = exit_code;
@@ -2038,19 +1561,10 @@ impl Account {
     }
 
     fn note_node_result(&mut self, job: &IdKey, task: &IdKey, succeeded: bool) {
-        let Some(p) = self
-            .jobs
-            .get(job)
-            .and_then(|j| j.tasks.get(task))
-            .and_then(|t| t.placement.clone())
-        else {
+        let Some(p) = self.jobs.get(job).and_then(|j| j.tasks.get(task)).and_then(|t| t.placement.clone()) else {
             return;
         };
-        if let Some(n) = self
-            .pools
-            .get_mut(&IdKey::of(&p.pool_id))
-            .and_then(|pl| pl.nodes.get_mut(&p.node_id))
-        {
+        if let Some(n) = self.pools.get_mut(&IdKey::of(&p.pool_id)).and_then(|pl| pl.nodes.get_mut(&p.node_id)) {
             if succeeded {
                 n.total_tasks_succeeded += 1;
             }
@@ -2060,12 +1574,8 @@ impl Account {
     /// Places active tasks on nodes with free slots and emits a [`Launch`] for each.
     /// Jobs go by priority (then age), tasks by the order they were added.
     pub fn schedule(&mut self, now: OffsetDateTime) {
-        let mut jobs: Vec<(i32, u64, IdKey)> = self
-            .jobs
-            .values()
-            .filter(|j| j.state == JobState::Active && !j.queue.is_empty())
-            .map(|j| (-j.priority(), j.seq, j.key()))
-            .collect();
+        let mut jobs: Vec<(i32, u64, IdKey)> =
+            self.jobs.values().filter(|j| j.state == JobState::Active && !j.queue.is_empty()).map(|j| (-j.priority(), j.seq, j.key())).collect();
         jobs.sort();
         for (_, _, jk) in jobs {
             let Some(job) = self.jobs.get(&jk) else {
@@ -2083,13 +1593,8 @@ impl Account {
             let slots_per_node = pool.task_slots_per_node();
             let fill = pool.node_fill_type();
             let max_parallel = job.spec.max_parallel_tasks.unwrap_or(-1);
-            let mut running = job
-                .tasks
-                .values()
-                .filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing))
-                .count() as i64;
-            let queued: Vec<(u64, IdKey)> =
-                job.queue.iter().map(|(s, k)| (*s, k.clone())).collect();
+            let mut running = job.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).count() as i64;
+            let queued: Vec<(u64, IdKey)> = job.queue.iter().map(|(s, k)| (*s, k.clone())).collect();
             for (seq, tk) in queued {
                 if max_parallel > 0 && running >= i64::from(max_parallel) {
                     break;
@@ -2097,10 +1602,7 @@ impl Account {
                 let Some(pool) = self.pools.get(&pool_key) else {
                     break;
                 };
-                let free_anywhere = pool
-                    .nodes
-                    .values()
-                    .any(|n| n.accepts_tasks() && n.running_slots() < slots_per_node);
+                let free_anywhere = pool.nodes.values().any(|n| n.accepts_tasks() && n.running_slots() < slots_per_node);
                 if !free_anywhere {
                     break;
                 }
@@ -2110,10 +1612,7 @@ impl Account {
                 let need = task.required_slots();
                 // requiredSlots > taskSlotsPerNode is not validated: the task stays active
                 // (node-and-container-semantics.md §5.8).
-                let candidates = pool
-                    .nodes
-                    .values()
-                    .filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node);
+                let candidates = pool.nodes.values().filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node);
                 let chosen = match fill {
                     NodeFillType::Spread => candidates.min_by_key(|n| n.running_slots()),
                     NodeFillType::Pack => candidates.max_by_key(|n| n.running_slots()),
@@ -2126,15 +1625,7 @@ impl Account {
         }
     }
 
-    fn start_task_on(
-        &mut self,
-        jk: &IdKey,
-        tk: &IdKey,
-        seq: u64,
-        pool_key: &IdKey,
-        node_id: &str,
-        now: OffsetDateTime,
-    ) {
+    fn start_task_on(&mut self, jk: &IdKey, tk: &IdKey, seq: u64, pool_key: &IdKey, node_id: &str, now: OffsetDateTime) {
         self.run_seq += 1;
         let run_id = self.run_seq;
         let version = self.version(now);
@@ -2161,31 +1652,17 @@ impl Account {
             environment.retain(|(n, _)| *n != e.name);
             environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
         }
-        let is_retry = task.execution_info.retry_count > 0
-            && task
-                .placement
-                .as_ref()
-                .is_some_and(|p| p.node_id == node_id);
+        let is_retry = task.execution_info.retry_count > 0 && task.placement.as_ref().is_some_and(|p| p.node_id == node_id);
         task.run_id = Some(run_id);
-        task.placement = Some(Placement {
-            pool_id: pool_id.clone(),
-            node_id: node_id.to_string(),
-        });
+        task.placement = Some(Placement { pool_id: pool_id.clone(), node_id: node_id.to_string() });
         task.execution_info.start_time = Some(now);
         task.execution_info.end_time = None;
         task.execution_info.exit_code = None;
         task.version = version;
         task.set_state(TaskState::Running, now);
-        node.running.push(RunningTask {
-            job: jk.clone(),
-            task: tk.clone(),
-            slots: task.required_slots(),
-        });
+        node.running.push(RunningTask { job: jk.clone(), task: tk.clone(), slots: task.required_slots() });
         node.total_tasks_run += 1;
-        node.recent_tasks.push(RecentTask {
-            job_id: job_id.clone(),
-            task_id: task.spec.id.clone(),
-        });
+        node.recent_tasks.push(RecentTask { job_id: job_id.clone(), task_id: task.spec.id.clone() });
         if node.recent_tasks.len() > 10 {
             node.recent_tasks.remove(0);
         }
@@ -2203,12 +1680,7 @@ impl Account {
             command_line: task.spec.command_line.clone(),
             environment,
             container_settings: task.spec.container_settings.clone(),
-            max_wall_clock_time: task
-                .spec
-                .constraints
-                .as_ref()
-                .and_then(|c| c.max_wall_clock_time)
-                .filter(|d| !d.is_unlimited()),
+            max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
             is_retry,
         })));
     }

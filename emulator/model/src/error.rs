@@ -117,7 +117,9 @@ impl BatchErrorCode {
             InvalidUri => "The requested URI does not represent any resource on the server.",
             InvalidAuthenticationInfo => "The authentication information was not provided in the correct format. Verify the value of Authorization header.",
             TaskDependenciesNotSpecifiedOnJob => "The task has dependencies but the job does not allow tasks with dependencies.",
-            AuthenticationFailed => "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
+            AuthenticationFailed => {
+                "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature."
+            }
             ResourceNotFound => "The specified resource does not exist.",
             PoolNotFound => "The specified pool does not exist.",
             JobNotFound => "The specified job does not exist.",
@@ -160,17 +162,11 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(code: BatchErrorCode) -> Self {
-        Self {
-            code,
-            message: None,
-            values: Vec::new(),
-        }
+        Self { code, message: None, values: Vec::new() }
     }
     /// The message text (the override or the code's default).
     pub fn message(&self) -> &str {
-        self.message
-            .as_deref()
-            .unwrap_or_else(|| self.code.default_message())
+        self.message.as_deref().unwrap_or_else(|| self.code.default_message())
     }
     pub fn with_message(mut self, m: impl Into<String>) -> Self {
         self.message = Some(m.into());
@@ -185,15 +181,8 @@ impl DomainError {
         Self::new(BatchErrorCode::MissingRequiredProperty).with_value("PropertyName", name)
     }
     /// 400 `InvalidPropertyValue` naming the property, its value and why.
-    pub fn invalid_property(
-        name: &str,
-        value: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
-        Self::new(BatchErrorCode::InvalidPropertyValue)
-            .with_value("PropertyName", name)
-            .with_value("PropertyValue", value)
-            .with_value("Reason", reason)
+    pub fn invalid_property(name: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::new(BatchErrorCode::InvalidPropertyValue).with_value("PropertyName", name).with_value("PropertyValue", value).with_value("Reason", reason)
     }
 }
 

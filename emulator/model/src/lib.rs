@@ -10,6 +10,7 @@
 //! nothing.
 
 pub mod account;
+pub mod command;
 pub mod error;
 pub mod ids;
 pub mod job;
@@ -19,6 +20,7 @@ pub mod task;
 pub mod version;
 
 pub use account::{Account, Effect, Launch, LaunchKind, TaskOutcome};
+pub use command::{Applied, Command};
 pub use error::{BatchErrorCode, DomainError};
 pub use ids::IdKey;
 pub use version::{Version, Versioner};

@@ -76,9 +76,7 @@ impl Node {
     }
     /// Whether new tasks may be placed on the node.
     pub fn accepts_tasks(&self) -> bool {
-        self.scheduling_enabled
-            && !self.leave_when_done
-            && matches!(self.state, NodeState::Idle | NodeState::Running)
+        self.scheduling_enabled && !self.leave_when_done && matches!(self.state, NodeState::Idle | NodeState::Running)
     }
     pub fn set_state(&mut self, state: NodeState, now: OffsetDateTime) {
         if self.state != state {
@@ -89,11 +87,7 @@ impl Node {
     /// `idle` or `running` depending on what runs, for a node that is up.
     pub fn settle(&mut self, now: OffsetDateTime) {
         if matches!(self.state, NodeState::Idle | NodeState::Running) {
-            let s = if self.running.is_empty() {
-                NodeState::Idle
-            } else {
-                NodeState::Running
-            };
+            let s = if self.running.is_empty() { NodeState::Idle } else { NodeState::Running };
             self.set_state(s, now);
         }
     }

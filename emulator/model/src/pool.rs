@@ -72,28 +72,17 @@ impl Pool {
         self.spec.task_slots_per_node.unwrap_or(1).max(1) as u32
     }
     pub fn node_fill_type(&self) -> NodeFillType {
-        match self
-            .spec
-            .task_scheduling_policy
-            .as_ref()
-            .and_then(|p| p.node_fill_type.as_deref())
-        {
+        match self.spec.task_scheduling_policy.as_ref().and_then(|p| p.node_fill_type.as_deref()) {
             Some(s) if s.eq_ignore_ascii_case("pack") => NodeFillType::Pack,
             _ => NodeFillType::Spread,
         }
     }
     pub fn is_container_pool(&self) -> bool {
-        self.spec
-            .virtual_machine_configuration
-            .as_ref()
-            .is_some_and(|v| v.container_configuration.is_some())
+        self.spec.virtual_machine_configuration.as_ref().is_some_and(|v| v.container_configuration.is_some())
     }
     /// Nodes that count towards `currentDedicatedNodes` / `currentLowPriorityNodes`.
     pub fn current_nodes(&self, dedicated: bool) -> i32 {
-        self.nodes
-            .values()
-            .filter(|n| n.is_dedicated == dedicated)
-            .count() as i32
+        self.nodes.values().filter(|n| n.is_dedicated == dedicated).count() as i32
     }
 }
 
@@ -102,16 +91,13 @@ impl Pool {
 /// inter-node communication false, taskSlotsPerNode 1, nodeFillType `Spread`, image version
 /// `latest`).
 pub fn fill_pool_defaults(spec: &mut BatchPoolCreateOptions) {
-    spec.resize_timeout
-        .get_or_insert(BatchDuration::from_secs(15 * 60));
+    spec.resize_timeout.get_or_insert(BatchDuration::from_secs(15 * 60));
     spec.target_dedicated_nodes.get_or_insert(0);
     spec.target_low_priority_nodes.get_or_insert(0);
     spec.enable_auto_scale.get_or_insert(false);
     spec.enable_inter_node_communication.get_or_insert(false);
     spec.task_slots_per_node.get_or_insert(1);
-    let policy = spec
-        .task_scheduling_policy
-        .get_or_insert_with(TaskSchedulingPolicy::default);
+    let policy = spec.task_scheduling_policy.get_or_insert_with(TaskSchedulingPolicy::default);
     // UNCONFIRMED: the live service echoes "Spread" capitalised (batch-rest-api.md §5.5); we echo
     // what the service echoed, whatever case the client sent.
     let fill = match policy.node_fill_type.as_deref() {
@@ -121,12 +107,8 @@ pub fn fill_pool_defaults(spec: &mut BatchPoolCreateOptions) {
     policy.node_fill_type = Some(fill.to_string());
     if let Some(vm) = spec.virtual_machine_configuration.as_mut() {
         if let Some(img) = vm.image_reference.as_mut() {
-            if !img.contains_key("virtualMachineImageId")
-                && !img.contains_key("sharedGalleryImageId")
-                && !img.contains_key("communityGalleryImageId")
-            {
-                img.entry("version")
-                    .or_insert_with(|| serde_json::Value::String("latest".into()));
+            if !img.contains_key("virtualMachineImageId") && !img.contains_key("sharedGalleryImageId") && !img.contains_key("communityGalleryImageId") {
+                img.entry("version").or_insert_with(|| serde_json::Value::String("latest".into()));
             }
         }
     }

@@ -59,11 +59,7 @@ impl Task {
         self.spec.required_slots.unwrap_or(1).max(1) as u32
     }
     pub fn max_task_retry_count(&self) -> i32 {
-        self.spec
-            .constraints
-            .as_ref()
-            .and_then(|c| c.max_task_retry_count)
-            .unwrap_or(0)
+        self.spec.constraints.as_ref().and_then(|c| c.max_task_retry_count).unwrap_or(0)
     }
     pub fn set_state(&mut self, state: TaskState, now: OffsetDateTime) {
         if self.state != state {
@@ -74,7 +70,6 @@ impl Task {
     }
     /// Whether the task completed with `result: success`.
     pub fn succeeded(&self) -> bool {
-        self.state == TaskState::Completed
-            && self.execution_info.result.as_deref() == Some("success")
+        self.state == TaskState::Completed && self.execution_info.result.as_deref() == Some("success")
     }
 }

@@ -22,17 +22,12 @@ const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 impl Versioner {
     /// A new version at `now` (or one tick after the previous one if the clock stood still).
     pub fn next(&mut self, now: OffsetDateTime) -> Version {
-        let ticks = i64::try_from(now.unix_timestamp_nanos() / 100)
-            .unwrap_or(i64::MAX - UNIX_EPOCH_TICKS)
-            + UNIX_EPOCH_TICKS;
+        let ticks = i64::try_from(now.unix_timestamp_nanos() / 100).unwrap_or(i64::MAX - UNIX_EPOCH_TICKS) + UNIX_EPOCH_TICKS;
         let ticks = ticks.max(self.last_ticks + 1);
         self.last_ticks = ticks;
         let since_epoch = i128::from(ticks - UNIX_EPOCH_TICKS) * 100;
         let last_modified = OffsetDateTime::from_unix_timestamp_nanos(since_epoch).unwrap_or(now);
-        Version {
-            etag: format!("0x{ticks:X}"),
-            last_modified,
-        }
+        Version { etag: format!("0x{ticks:X}"), last_modified }
     }
 }
 

@@ -6,88 +6,35 @@ use batch_client::models::*;
 use batch_model::job::JobState;
 use batch_model::node::NodeState;
 use batch_model::task::TaskState;
-use batch_model::{Account, Effect, TaskOutcome};
+use batch_model::{Account, Command, Effect, TaskOutcome};
 use proptest::prelude::*;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 #[derive(Debug, Clone)]
 enum Op {
-    CreatePool {
-        pool: u8,
-        nodes: u8,
-        slots: u8,
-        pack: bool,
-    },
-    DeletePool {
-        pool: u8,
-    },
-    Resize {
-        pool: u8,
-        nodes: u8,
-    },
-    CreateJob {
-        job: u8,
-        pool: u8,
-        max_parallel: i8,
-    },
-    AddTask {
-        job: u8,
-        task: u8,
-        slots: u8,
-        retries: i8,
-    },
-    Exit {
-        nth_run: u8,
-        code: i32,
-    },
-    TerminateTask {
-        job: u8,
-        task: u8,
-    },
-    DeleteTask {
-        job: u8,
-        task: u8,
-    },
-    TerminateJob {
-        job: u8,
-    },
-    DeleteJob {
-        job: u8,
-    },
-    DisableJob {
-        job: u8,
-        mode: u8,
-    },
-    EnableJob {
-        job: u8,
-    },
+    CreatePool { pool: u8, nodes: u8, slots: u8, pack: bool },
+    DeletePool { pool: u8 },
+    Resize { pool: u8, nodes: u8 },
+    CreateJob { job: u8, pool: u8, max_parallel: i8 },
+    AddTask { job: u8, task: u8, slots: u8, retries: i8 },
+    Exit { nth_run: u8, code: i32 },
+    TerminateTask { job: u8, task: u8 },
+    DeleteTask { job: u8, task: u8 },
+    TerminateJob { job: u8 },
+    DeleteJob { job: u8 },
+    DisableJob { job: u8, mode: u8 },
+    EnableJob { job: u8 },
     Agent,
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0..3u8, 0..4u8, 1..4u8, any::<bool>()).prop_map(|(pool, nodes, slots, pack)| {
-            Op::CreatePool {
-                pool,
-                nodes,
-                slots,
-                pack,
-            }
-        }),
+        (0..3u8, 0..4u8, 1..4u8, any::<bool>()).prop_map(|(pool, nodes, slots, pack)| { Op::CreatePool { pool, nodes, slots, pack } }),
         (0..3u8).prop_map(|pool| Op::DeletePool { pool }),
         (0..3u8, 0..5u8).prop_map(|(pool, nodes)| Op::Resize { pool, nodes }),
-        (0..3u8, 0..3u8, -1..3i8).prop_map(|(job, pool, max_parallel)| Op::CreateJob {
-            job,
-            pool,
-            max_parallel
-        }),
-        (0..3u8, 0..8u8, 1..4u8, -1..3i8).prop_map(|(job, task, slots, retries)| Op::AddTask {
-            job,
-            task,
-            slots,
-            retries
-        }),
+        (0..3u8, 0..3u8, -1..3i8).prop_map(|(job, pool, max_parallel)| Op::CreateJob { job, pool, max_parallel }),
+        (0..3u8, 0..8u8, 1..4u8, -1..3i8).prop_map(|(job, task, slots, retries)| Op::AddTask { job, task, slots, retries }),
         (0..8u8, 0..3i32).prop_map(|(nth_run, code)| Op::Exit { nth_run, code }),
         (0..3u8, 0..8u8).prop_map(|(job, task)| Op::TerminateTask { job, task }),
         (0..3u8, 0..8u8).prop_map(|(job, task)| Op::DeleteTask { job, task }),
@@ -110,22 +57,26 @@ fn pool(id: &str, nodes: u8, slots: u8, pack: bool) -> BatchPoolCreateOptions {
 }
 
 /// Plays the node agent: completes every pending effect at once.
-fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, now: OffsetDateTime) {
+fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, journal: &mut Vec<(Command, OffsetDateTime)>, now: OffsetDateTime) {
     let mut effects: Vec<Effect> = std::mem::take(pending);
     effects.extend(acct.drain_effects());
+    let mut apply = |acct: &mut Account, cmd: Command| {
+        journal.push((cmd.clone(), now));
+        let _ = acct.apply(cmd, now);
+    };
     for e in effects {
         match e {
             Effect::ProvisionNode { pool_id, node_id } => {
-                acct.node_provisioned(&pool_id, &node_id, now);
-                acct.node_ready(&pool_id, &node_id, now);
+                apply(acct, Command::NodeProvisioned { pool_id: pool_id.clone(), node_id: node_id.clone() });
+                apply(acct, Command::NodeReady { pool_id, node_id });
             }
             Effect::Launch(l) => runs.push(l.run_id),
             Effect::KillTask { run_id } => runs.retain(|r| *r != run_id),
-            Effect::RemoveNode { pool_id, node_id } => acct.node_removed(&pool_id, &node_id, now),
+            Effect::RemoveNode { pool_id, node_id } => apply(acct, Command::NodeRemoved { pool_id, node_id }),
             Effect::DeleteTaskDirectory { .. } => {}
-            Effect::DeleteJob { job_id, .. } => acct.finish_job_deletion(&job_id),
-            Effect::FinishJobTransition { job_id } => acct.finish_job_transition(&job_id, now),
-            Effect::DeletePool { pool_id, .. } => acct.finish_pool_deletion(&pool_id),
+            Effect::DeleteJob { job_id, .. } => apply(acct, Command::FinishJobDeletion { job_id }),
+            Effect::FinishJobTransition { job_id } => apply(acct, Command::FinishJobTransition { job_id }),
+            Effect::DeletePool { pool_id, .. } => apply(acct, Command::FinishPoolDeletion { pool_id }),
         }
     }
 }
@@ -133,36 +84,22 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, now
 fn check(acct: &Account) -> Result<(), TestCaseError> {
     for pool in acct.pools.values() {
         for node in pool.nodes.values() {
-            prop_assert!(
-                node.running_slots() <= pool.task_slots_per_node(),
-                "node over-committed"
-            );
+            prop_assert!(node.running_slots() <= pool.task_slots_per_node(), "node over-committed");
             if node.state == NodeState::Running {
                 prop_assert!(!node.running.is_empty());
             }
             for r in &node.running {
                 let t = acct.jobs.get(&r.job).and_then(|j| j.tasks.get(&r.task));
-                prop_assert!(
-                    t.is_some_and(|t| t.state == TaskState::Running),
-                    "a node runs a task that is not running"
-                );
+                prop_assert!(t.is_some_and(|t| t.state == TaskState::Running), "a node runs a task that is not running");
             }
         }
     }
     for job in acct.jobs.values() {
         let c = Account::task_counts(job).task_counts;
         prop_assert_eq!(c.completed, c.succeeded + c.failed);
-        prop_assert_eq!(
-            (c.active + c.running + c.completed) as usize,
-            job.tasks.len()
-        );
+        prop_assert_eq!((c.active + c.running + c.completed) as usize, job.tasks.len());
         for key in job.queue.values() {
-            prop_assert!(
-                job.tasks
-                    .get(key)
-                    .is_some_and(|t| t.state == TaskState::Active),
-                "queued task not active"
-            );
+            prop_assert!(job.tasks.get(key).is_some_and(|t| t.state == TaskState::Active), "queued task not active");
         }
         if let Some(max) = job.spec.max_parallel_tasks.filter(|m| *m > 0) {
             prop_assert!(c.running <= max);
@@ -170,18 +107,8 @@ fn check(acct: &Account) -> Result<(), TestCaseError> {
         for t in job.tasks.values() {
             if t.state == TaskState::Running {
                 let p = t.placement.as_ref().expect("running task has a node");
-                let node = acct
-                    .pools
-                    .values()
-                    .flat_map(|p| p.nodes.values())
-                    .find(|n| n.id == p.node_id);
-                prop_assert!(
-                    node.is_some_and(|n| n
-                        .running
-                        .iter()
-                        .any(|r| r.task == t.key() && r.job == job.key())),
-                    "running task missing from its node"
-                );
+                let node = acct.pools.values().flat_map(|p| p.nodes.values()).find(|n| n.id == p.node_id);
+                prop_assert!(node.is_some_and(|n| n.running.iter().any(|r| r.task == t.key() && r.job == job.key())), "running task missing from its node");
                 prop_assert!(t.run_id.is_some());
             } else {
                 prop_assert!(t.run_id.is_none(), "only running tasks hold a run");
@@ -205,43 +132,65 @@ proptest! {
         let mut now = datetime!(2026-01-01 00:00 UTC);
         let mut pending = Vec::new();
         let mut runs: Vec<u64> = Vec::new();
+        let mut journal: Vec<(Command, OffsetDateTime)> = Vec::new();
         for op in ops {
             now += Duration::milliseconds(7);
-            match op {
-                Op::CreatePool { pool: p, nodes, slots, pack } => { let _ = acct.create_pool(pool(&format!("p{p}"), nodes, slots, pack), now); }
-                Op::DeletePool { pool: p } => { let _ = acct.delete_pool(&format!("p{p}"), now); }
-                Op::Resize { pool: p, nodes } => {
-                    let body = BatchPoolResizeOptions { target_dedicated_nodes: Some(i32::from(nodes)), ..Default::default() };
-                    let _ = acct.resize_pool(&format!("p{p}"), body, now);
+            let cmd = match op {
+                Op::CreatePool { pool: p, nodes, slots, pack } => Some(Command::CreatePool { spec: pool(&format!("p{p}"), nodes, slots, pack) }),
+                Op::DeletePool { pool: p } => Some(Command::DeletePool { pool_id: format!("p{p}") }),
+                Op::Resize { pool: p, nodes } => Some(Command::ResizePool {
+                    pool_id: format!("p{p}"),
+                    body: BatchPoolResizeOptions { target_dedicated_nodes: Some(i32::from(nodes)), ..Default::default() },
+                }),
+                Op::CreateJob { job, pool: p, max_parallel } => Some(Command::CreateJob {
+                    spec: serde_json::from_value(serde_json::json!({"id": format!("j{job}"), "poolInfo": {"poolId": format!("p{p}")}, "maxParallelTasks": if max_parallel == 0 { -1 } else { i32::from(max_parallel) }})).unwrap(),
+                }),
+                Op::AddTask { job, task, slots, retries } => Some(Command::AddTask {
+                    job_id: format!("j{job}"),
+                    spec: serde_json::from_value(serde_json::json!({"id": format!("t{task}"), "commandLine": "x", "requiredSlots": slots, "constraints": {"maxTaskRetryCount": retries}})).unwrap(),
+                }),
+                Op::Exit { nth_run, code } => (!runs.is_empty()).then(|| {
+                    let run_id = runs.remove(usize::from(nth_run) % runs.len());
+                    Command::TaskExited { run_id, outcome: TaskOutcome::Exited { exit_code: code, start: now, end: now } }
+                }),
+                Op::TerminateTask { job, task } => Some(Command::TerminateTask { job_id: format!("j{job}"), task_id: format!("t{task}") }),
+                Op::DeleteTask { job, task } => Some(Command::DeleteTask { job_id: format!("j{job}"), task_id: format!("t{task}") }),
+                Op::TerminateJob { job } => Some(Command::TerminateJob { job_id: format!("j{job}"), reason: None }),
+                Op::DeleteJob { job } => Some(Command::DeleteJob { job_id: format!("j{job}") }),
+                Op::DisableJob { job, mode } => Some(Command::DisableJob {
+                    job_id: format!("j{job}"),
+                    body: BatchJobDisableOptions { disable_tasks: Some(["requeue", "terminate", "wait"][usize::from(mode)].into()) },
+                }),
+                Op::EnableJob { job } => Some(Command::EnableJob { job_id: format!("j{job}") }),
+                Op::Agent => {
+                    agent(&mut acct, &mut pending, &mut runs, &mut journal, now);
+                    None
                 }
-                Op::CreateJob { job, pool: p, max_parallel } => {
-                    let spec: BatchJobCreateOptions = serde_json::from_value(serde_json::json!({"id": format!("j{job}"), "poolInfo": {"poolId": format!("p{p}")}, "maxParallelTasks": if max_parallel == 0 { -1 } else { i32::from(max_parallel) }})).unwrap();
-                    let _ = acct.create_job(spec, now);
-                }
-                Op::AddTask { job, task, slots, retries } => {
-                    let spec: BatchTaskCreateOptions = serde_json::from_value(serde_json::json!({"id": format!("t{task}"), "commandLine": "x", "requiredSlots": slots, "constraints": {"maxTaskRetryCount": retries}})).unwrap();
-                    let _ = acct.add_task(&format!("j{job}"), spec, now);
-                }
-                Op::Exit { nth_run, code } => {
-                    if !runs.is_empty() {
-                        let run = runs.remove(usize::from(nth_run) % runs.len());
-                        acct.task_exited(run, TaskOutcome::Exited { exit_code: code, start: now, end: now }, now);
-                    }
-                }
-                Op::TerminateTask { job, task } => { let _ = acct.terminate_task(&format!("j{job}"), &format!("t{task}"), now); }
-                Op::DeleteTask { job, task } => { let _ = acct.delete_task(&format!("j{job}"), &format!("t{task}"), now); }
-                Op::TerminateJob { job } => { let _ = acct.terminate_job(&format!("j{job}"), None, now); }
-                Op::DeleteJob { job } => { let _ = acct.delete_job(&format!("j{job}"), now); }
-                Op::DisableJob { job, mode } => {
-                    let body = BatchJobDisableOptions { disable_tasks: Some(["requeue", "terminate", "wait"][usize::from(mode)].into()) };
-                    let _ = acct.disable_job(&format!("j{job}"), body, now);
-                }
-                Op::EnableJob { job } => { let _ = acct.enable_job(&format!("j{job}"), now); }
-                Op::Agent => agent(&mut acct, &mut pending, &mut runs, now),
+            };
+            if let Some(cmd) = cmd {
+                // Journalled whether or not it is accepted, as the emulator does.
+                journal.push((cmd.clone(), now));
+                let _ = acct.apply(cmd, now);
             }
             pending.extend(acct.drain_effects());
             check(&acct)?;
         }
+        // Replaying the journal (through its serialized form) rebuilds the same state.
+        let mut replayed = Account::new();
+        for (cmd, at) in journal {
+            let cmd: Command = serde_json::from_str(&serde_json::to_string(&cmd).unwrap()).unwrap();
+            let _ = replayed.apply(cmd, at);
+        }
+        prop_assert_eq!(format!("{:?}", replayed.pools), format!("{:?}", acct.pools));
+        prop_assert_eq!(format!("{:?}", replayed.jobs), format!("{:?}", acct.jobs));
+        // Recovery after a restart keeps the invariants, and whatever runs afterwards was
+        // launched afresh (nothing that ran before the restart is counted as still running).
+        replayed.drain_effects();
+        let _ = replayed.apply(Command::Recover, now);
+        check(&replayed)?;
+        let launched = replayed.drain_effects().into_iter().filter(|e| matches!(e, Effect::Launch(_))).count();
+        let running = replayed.jobs.values().flat_map(|j| j.tasks.values()).filter(|t| t.state == TaskState::Running).count();
+        prop_assert_eq!(launched, running);
     }
 }
 
@@ -250,26 +199,9 @@ fn the_domain_crate_stays_free_of_io() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for entry in std::fs::read_dir(&src).unwrap() {
         let path = entry.unwrap().path();
-        let text: String = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for banned in [
-            "std::fs",
-            "std::process",
-            "std::net",
-            "tokio",
-            "axum",
-            "bollard",
-            "std::env",
-        ] {
-            assert!(
-                !text.contains(&format!("use {banned}")) && !text.contains(&format!("{banned}::")),
-                "{} uses {banned}",
-                path.display()
-            );
+        let text: String = std::fs::read_to_string(&path).unwrap().lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+        for banned in ["std::fs", "std::process", "std::net", "tokio", "axum", "bollard", "std::env"] {
+            assert!(!text.contains(&format!("use {banned}")) && !text.contains(&format!("{banned}::")), "{} uses {banned}", path.display());
         }
     }
 }

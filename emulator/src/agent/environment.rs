@@ -15,21 +15,13 @@ fn s(p: &Path) -> String {
 }
 
 /// Every variable of a job task, in the order they are set (later wins).
-pub fn task_environment(
-    launch: &Launch,
-    layout: &NodeLayout,
-    account_name: &str,
-    account_url: &str,
-) -> Vec<(String, String)> {
+pub fn task_environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account_url: &str) -> Vec<(String, String)> {
     let root = layout.root(&launch.node_id);
     let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
     let wd = task_dir.join("wd");
     let shared = root.join("shared");
     let mut env: Vec<(String, String)> = vec![
-        (
-            "PATH".into(),
-            format!("{SYSTEM_PATH}:{}:{}", s(&shared), s(&wd)),
-        ),
+        ("PATH".into(), format!("{SYSTEM_PATH}:{}:{}", s(&shared), s(&wd))),
         ("HOME".into(), s(&wd)),
         ("USER".into(), TASK_USER.into()),
         ("PWD".into(), s(&wd)),
@@ -37,27 +29,17 @@ pub fn task_environment(
     ];
     // Job commonEnvironmentSettings, then task environmentSettings (the domain merged them).
     env.extend(launch.environment.iter().cloned());
-    let url = if account_url.ends_with('/') {
-        account_url.to_string()
-    } else {
-        format!("{account_url}/")
-    };
+    let url = if account_url.ends_with('/') { account_url.to_string() } else { format!("{account_url}/") };
     let batch = [
         ("AZ_BATCH_ACCOUNT_NAME", account_name.to_string()),
         ("AZ_BATCH_ACCOUNT_URL", url),
         ("AZ_BATCH_POOL_ID", launch.pool_id.clone()),
         ("AZ_BATCH_NODE_ID", launch.node_id.clone()),
-        (
-            "AZ_BATCH_NODE_IS_DEDICATED",
-            launch.is_dedicated.to_string(),
-        ),
+        ("AZ_BATCH_NODE_IS_DEDICATED", launch.is_dedicated.to_string()),
         ("AZ_BATCH_NODE_ROOT_DIR", s(&root)),
         ("AZ_BATCH_NODE_SHARED_DIR", s(&shared)),
         ("AZ_BATCH_NODE_STARTUP_DIR", s(&root.join("startup"))),
-        (
-            "AZ_BATCH_NODE_STARTUP_WORKING_DIR",
-            s(&root.join("startup").join("wd")),
-        ),
+        ("AZ_BATCH_NODE_STARTUP_WORKING_DIR", s(&root.join("startup").join("wd"))),
         ("AZ_BATCH_NODE_MOUNTS_DIR", s(&root.join("fsmounts"))),
         ("AZ_BATCH_TASK_DIR", s(&task_dir)),
         ("AZ_BATCH_TASK_WORKING_DIR", s(&wd)),
@@ -65,10 +47,7 @@ pub fn task_environment(
         ("AZ_BATCH_JOB_ID", launch.job_id.clone()),
         ("AZ_BATCH_CERTIFICATES_DIR", s(&task_dir.join("certs"))),
         // UNCONFIRMED: value and exact name (node-and-container-semantics.md §4.1).
-        (
-            "AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES",
-            "1000000".into(),
-        ),
+        ("AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES", "1000000".into()),
         ("AZ_BATCH_TASK_USER", TASK_USER.into()),
         // UNCONFIRMED: only PoolNonAdmin is observed; every task runs as the emulator's user.
         ("AZ_BATCH_TASK_USER_IDENTITY", "PoolNonAdmin".into()),
@@ -97,41 +76,22 @@ mod tests {
             job_id: "Job1".into(),
             task_id: "t1".into(),
             command_line: "x".into(),
-            environment: vec![
-                ("MY_VAR".into(), "v".into()),
-                ("AZ_BATCH_TASK_ID".into(), "spoof".into()),
-            ],
+            environment: vec![("MY_VAR".into(), "v".into()), ("AZ_BATCH_TASK_ID".into(), "spoof".into())],
             container_settings: None,
             max_wall_clock_time: None,
             is_retry: false,
         };
         let layout = NodeLayout::new("/data".into());
         let env = task_environment(&launch, &layout, "acct", "http://127.0.0.1:8080");
-        let get = |k: &str| {
-            env.iter()
-                .rev()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.as_str())
-        };
-        assert_eq!(
-            get("AZ_BATCH_TASK_WORKING_DIR"),
-            Some("/data/nodes/tvmps_x_d/batch/tasks/workitems/Job1/job-1/t1/wd")
-        );
-        assert_eq!(
-            get("AZ_BATCH_NODE_ROOT_DIR"),
-            Some("/data/nodes/tvmps_x_d/batch/tasks")
-        );
+        let get = |k: &str| env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("AZ_BATCH_TASK_WORKING_DIR"), Some("/data/nodes/tvmps_x_d/batch/tasks/workitems/Job1/job-1/t1/wd"));
+        assert_eq!(get("AZ_BATCH_NODE_ROOT_DIR"), Some("/data/nodes/tvmps_x_d/batch/tasks"));
         assert_eq!(get("AZ_BATCH_ACCOUNT_URL"), Some("http://127.0.0.1:8080/"));
         assert_eq!(get("AZ_BATCH_POOL_ID"), Some("Pool1"));
         assert_eq!(get("AZ_BATCH_TASK_ID"), Some("t1"));
         assert_eq!(get("MY_VAR"), Some("v"));
         assert_eq!(get("HOME"), get("AZ_BATCH_TASK_WORKING_DIR"));
-        assert!(get("PATH").unwrap().ends_with(
-            "/batch/tasks/shared:/data/nodes/tvmps_x_d/batch/tasks/workitems/Job1/job-1/t1/wd"
-        ));
-        assert_eq!(
-            env.iter().filter(|(n, _)| n == "AZ_BATCH_TASK_ID").count(),
-            1
-        );
+        assert!(get("PATH").unwrap().ends_with("/batch/tasks/shared:/data/nodes/tvmps_x_d/batch/tasks/workitems/Job1/job-1/t1/wd"));
+        assert_eq!(env.iter().filter(|(n, _)| n == "AZ_BATCH_TASK_ID").count(), 1);
     }
 }

@@ -31,8 +31,7 @@ impl NodeLayout {
     }
     /// `AZ_BATCH_TASK_DIR` of a job task.
     pub fn task_dir(&self, node_id: &str, job_id: &str, task_id: &str) -> PathBuf {
-        self.root(node_id)
-            .join(Self::task_relative(job_id, task_id))
+        self.root(node_id).join(Self::task_relative(job_id, task_id))
     }
     /// The directory of a job on a node.
     pub fn job_dir(&self, node_id: &str, job_id: &str) -> PathBuf {
@@ -41,16 +40,6 @@ impl NodeLayout {
     /// The directories every node has from the start.
     pub fn node_skeleton(&self, node_id: &str) -> Vec<PathBuf> {
         let root = self.root(node_id);
-        [
-            "applications",
-            "fsmounts",
-            "shared",
-            "startup/wd",
-            "volatile",
-            "workitems",
-        ]
-        .iter()
-        .map(|d| root.join(d))
-        .collect()
+        ["applications", "fsmounts", "shared", "startup/wd", "volatile", "workitems"].iter().map(|d| root.join(d)).collect()
     }
 }

@@ -11,7 +11,7 @@ pub mod process;
 
 use crate::state::AppState;
 use batch_client::models::{FailureInfo, NameValuePair};
-use batch_model::{Effect, Launch, TaskOutcome};
+use batch_model::{Command, Effect, Launch, TaskOutcome};
 use process::{ProcessExit, ProcessRunner, ProcessSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,39 +21,25 @@ use tokio::sync::{mpsc, oneshot};
 type Kills = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
 
 /// Runs until the effect channel closes.
-pub async fn run(
-    state: AppState,
-    mut rx: mpsc::UnboundedReceiver<Effect>,
-    runner: Arc<dyn ProcessRunner>,
-) {
+pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runner: Arc<dyn ProcessRunner>) {
     let kills: Kills = Arc::default();
     while let Some(effect) = rx.recv().await {
         let st = state.clone();
         match effect {
             Effect::Launch(launch) => {
                 let (tx, krx) = oneshot::channel();
-                kills
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(launch.run_id, tx);
+                kills.lock().unwrap_or_else(|e| e.into_inner()).insert(launch.run_id, tx);
                 let runner = runner.clone();
                 let kills = kills.clone();
                 tokio::spawn(async move {
                     let run_id = launch.run_id;
                     run_task(&st, *launch, krx, runner.as_ref()).await;
-                    kills
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&run_id);
+                    kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
                     st.effect_done();
                 });
             }
             Effect::KillTask { run_id } => {
-                if let Some(tx) = kills
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&run_id)
-                {
+                if let Some(tx) = kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id) {
                     let _ = tx.send(());
                 }
                 st.effect_done();
@@ -67,19 +53,11 @@ pub async fn run(
             Effect::RemoveNode { pool_id, node_id } => {
                 tokio::spawn(async move {
                     remove_dir(st.layout().node_dir(&node_id)).await;
-                    let _ = st.mutate(|a, now| {
-                        a.node_removed(&pool_id, &node_id, now);
-                        Ok(())
-                    });
+                    let _ = st.execute(Command::NodeRemoved { pool_id, node_id });
                     st.effect_done();
                 });
             }
-            Effect::DeleteTaskDirectory {
-                node_id,
-                job_id,
-                task_id,
-                ..
-            } => {
+            Effect::DeleteTaskDirectory { node_id, job_id, task_id, .. } => {
                 tokio::spawn(async move {
                     remove_dir(st.layout().task_dir(&node_id, &job_id, &task_id)).await;
                     st.effect_done();
@@ -90,19 +68,13 @@ pub async fn run(
                     for (_, node_id) in &nodes {
                         remove_dir(st.layout().job_dir(node_id, &job_id)).await;
                     }
-                    let _ = st.mutate(|a, _| {
-                        a.finish_job_deletion(&job_id);
-                        Ok(())
-                    });
+                    let _ = st.execute(Command::FinishJobDeletion { job_id });
                     st.effect_done();
                 });
             }
             Effect::FinishJobTransition { job_id } => {
                 tokio::spawn(async move {
-                    let _ = st.mutate(|a, now| {
-                        a.finish_job_transition(&job_id, now);
-                        Ok(())
-                    });
+                    let _ = st.execute(Command::FinishJobTransition { job_id });
                     st.effect_done();
                 });
             }
@@ -111,10 +83,7 @@ pub async fn run(
                     for node_id in &nodes {
                         remove_dir(st.layout().node_dir(node_id)).await;
                     }
-                    let _ = st.mutate(|a, _| {
-                        a.finish_pool_deletion(&pool_id);
-                        Ok(())
-                    });
+                    let _ = st.execute(Command::FinishPoolDeletion { pool_id });
                     st.effect_done();
                 });
             }
@@ -138,14 +107,8 @@ async fn provision_node(state: &AppState, pool_id: &str, node_id: &str) {
             tracing::error!(node_id, error = %e, "cannot create node directory");
         }
     }
-    let _ = state.mutate(|a, now| {
-        a.node_provisioned(pool_id, node_id, now);
-        Ok(())
-    });
-    let _ = state.mutate(|a, now| {
-        a.node_ready(pool_id, node_id, now);
-        Ok(())
-    });
+    let _ = state.execute(Command::NodeProvisioned { pool_id: pool_id.into(), node_id: node_id.into() });
+    let _ = state.execute(Command::NodeReady { pool_id: pool_id.into(), node_id: node_id.into() });
 }
 
 fn failure(code: &str, message: &str, detail: Option<String>) -> FailureInfo {
@@ -153,24 +116,12 @@ fn failure(code: &str, message: &str, detail: Option<String>) -> FailureInfo {
         category: "usererror".into(),
         code: Some(code.into()),
         message: Some(message.into()),
-        details: detail
-            .map(|d| {
-                vec![NameValuePair {
-                    name: Some("Message".into()),
-                    value: Some(d),
-                }]
-            })
-            .unwrap_or_default(),
+        details: detail.map(|d| vec![NameValuePair { name: Some("Message".into()), value: Some(d) }]).unwrap_or_default(),
     }
 }
 
 /// Runs one attempt of a task and reports how it ended.
-async fn run_task(
-    state: &AppState,
-    launch: Launch,
-    kill: oneshot::Receiver<()>,
-    runner: &dyn ProcessRunner,
-) {
+async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>, runner: &dyn ProcessRunner) {
     let layout = state.layout();
     let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
     let wd = task_dir.join("wd");
@@ -191,37 +142,22 @@ async fn run_task(
             category: "servererror".into(),
             code: Some("ResourceDirectoryCreateFailed".into()),
             message: Some("Failure encountered creating resource directory".into()),
-            details: vec![NameValuePair {
-                name: Some("Message".into()),
-                value: Some(e.to_string()),
-            }],
+            details: vec![NameValuePair { name: Some("Message".into()), value: Some(e.to_string()) }],
         };
-        Some(TaskOutcome::FailedToStart {
-            failure: f,
-            start,
-            end: state.now(),
-        })
+        Some(TaskOutcome::FailedToStart { failure: f, start, end: state.now() })
     } else {
         match shlex::split(&launch.command_line).filter(|a| !a.is_empty()) {
             None => Some(TaskOutcome::FailedToStart {
                 failure: failure(
                     "CommandLaunchFailed",
                     "Failed to launch the specified command line.",
-                    Some(
-                        "The command line could not be split into arguments (unbalanced quotes)."
-                            .into(),
-                    ),
+                    Some("The command line could not be split into arguments (unbalanced quotes).".into()),
                 ),
                 start,
                 end: state.now(),
             }),
             Some(argv) => {
-                let env = environment::task_environment(
-                    &launch,
-                    layout,
-                    &state.config().account,
-                    &state.public_url(),
-                );
+                let env = environment::task_environment(&launch, layout, &state.config().account, &state.public_url());
                 let spec = ProcessSpec {
                     argv,
                     env,
@@ -233,44 +169,25 @@ async fn run_task(
                 let exit = runner.run(spec, kill).await;
                 let end = state.now();
                 match exit {
-                    ProcessExit::Exited(code) => Some(TaskOutcome::Exited {
-                        exit_code: code,
-                        start,
-                        end,
-                    }),
+                    ProcessExit::Exited(code) => Some(TaskOutcome::Exited { exit_code: code, start, end }),
                     ProcessExit::NotFound => Some(TaskOutcome::FailedToStart {
-                        failure: failure(
-                            "CommandProgramNotFound",
-                            "The specified command program is not found.",
-                            None,
-                        ),
+                        failure: failure("CommandProgramNotFound", "The specified command program is not found.", None),
                         start,
                         end,
                     }),
                     ProcessExit::LaunchFailed(msg) => Some(TaskOutcome::FailedToStart {
-                        failure: failure(
-                            "CommandLaunchFailed",
-                            "Failed to launch the specified command line.",
-                            Some(msg),
-                        ),
+                        failure: failure("CommandLaunchFailed", "Failed to launch the specified command line.", Some(msg)),
                         start,
                         end,
                     }),
                     // The domain already moved the task on (terminate, delete, requeue).
                     ProcessExit::Killed => None,
-                    ProcessExit::TimedOut(code) => Some(TaskOutcome::TimedOut {
-                        exit_code: code,
-                        start,
-                        end,
-                    }),
+                    ProcessExit::TimedOut(code) => Some(TaskOutcome::TimedOut { exit_code: code, start, end }),
                 }
             }
         }
     };
     if let Some(outcome) = outcome {
-        let _ = state.mutate(|a, now| {
-            a.task_exited(launch.run_id, outcome, now);
-            Ok(())
-        });
+        let _ = state.execute(Command::TaskExited { run_id: launch.run_id, outcome });
     }
 }

@@ -36,61 +36,51 @@ pub enum ProcessExit {
 /// Starts processes.
 pub trait ProcessRunner: Send + Sync + 'static {
     /// Runs `spec` until it exits, `kill` fires, or its timeout passes.
-    fn run(
-        &self,
-        spec: ProcessSpec,
-        kill: oneshot::Receiver<()>,
-    ) -> BoxFuture<'static, ProcessExit>;
+    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>) -> BoxFuture<'static, ProcessExit>;
 }
 
 /// Real processes on this machine.
 #[derive(Debug, Default)]
-pub struct LocalProcessRunner;
+pub struct LocalProcessRunner {
+    /// Process groups of the tasks running now.
+    live: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u32>>>,
+}
+
+impl LocalProcessRunner {
+    /// Kills every task process still running (on shutdown: a restarted emulator reruns them).
+    pub fn kill_all(&self) {
+        let live: Vec<u32> = self.live.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+        for pid in live {
+            kill_group(Some(pid));
+        }
+    }
+}
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 fn kill_group(pid: Option<u32>) {
     if let Some(pid) = pid {
         // The child leads its own process group, so this also stops what it started.
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
     }
 }
 
 impl ProcessRunner for LocalProcessRunner {
-    fn run(
-        &self,
-        spec: ProcessSpec,
-        kill: oneshot::Receiver<()>,
-    ) -> BoxFuture<'static, ProcessExit> {
+    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>) -> BoxFuture<'static, ProcessExit> {
+        let live = self.live.clone();
         Box::pin(async move {
             let Some(program) = spec.argv.first() else {
                 return ProcessExit::LaunchFailed("empty command line".into());
             };
             // A relative path with a slash is relative to the task working directory.
-            let program = if program.contains('/') && !program.starts_with('/') {
-                spec.cwd.join(program)
-            } else {
-                PathBuf::from(program)
-            };
-            let open = |p: &PathBuf| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-            };
+            let program = if program.contains('/') && !program.starts_with('/') { spec.cwd.join(program) } else { PathBuf::from(program) };
+            let open = |p: &PathBuf| std::fs::OpenOptions::new().create(true).append(true).open(p);
             let (stdout, stderr) = match (open(&spec.stdout), open(&spec.stderr)) {
                 (Ok(o), Ok(e)) => (o, e),
-                (Err(e), _) | (_, Err(e)) => {
-                    return ProcessExit::LaunchFailed(format!("cannot open output file: {e}"))
-                }
+                (Err(e), _) | (_, Err(e)) => return ProcessExit::LaunchFailed(format!("cannot open output file: {e}")),
             };
             let mut cmd = tokio::process::Command::new(&program);
             cmd.args(&spec.argv[1..])
@@ -108,13 +98,16 @@ impl ProcessRunner for LocalProcessRunner {
                 Err(e) => return ProcessExit::LaunchFailed(e.to_string()),
             };
             let pid = child.id();
+            if let Some(p) = pid {
+                live.lock().unwrap_or_else(|e| e.into_inner()).insert(p);
+            }
             let timeout = async {
                 match spec.timeout {
                     Some(t) => tokio::time::sleep(t).await,
                     None => futures::future::pending::<()>().await,
                 }
             };
-            tokio::select! {
+            let exit = tokio::select! {
                 status = child.wait() => match status {
                     Ok(s) => ProcessExit::Exited(exit_code(s)),
                     Err(e) => ProcessExit::LaunchFailed(e.to_string()),
@@ -130,7 +123,11 @@ impl ProcessRunner for LocalProcessRunner {
                     let code = child.wait().await.ok().map(exit_code);
                     ProcessExit::TimedOut(code)
                 }
+            };
+            if let Some(p) = pid {
+                live.lock().unwrap_or_else(|e| e.into_inner()).remove(&p);
             }
+            exit
         })
     }
 }
@@ -143,26 +140,14 @@ impl ProcessRunner for LocalProcessRunner {
 pub struct FakeProcessRunner;
 
 impl ProcessRunner for FakeProcessRunner {
-    fn run(
-        &self,
-        spec: ProcessSpec,
-        kill: oneshot::Receiver<()>,
-    ) -> BoxFuture<'static, ProcessExit> {
+    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>) -> BoxFuture<'static, ProcessExit> {
         Box::pin(async move {
             let record = serde_json::json!({"argv": spec.argv, "env": spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()});
-            let _ = tokio::fs::write(
-                spec.cwd.join("..").join("fake-run.json"),
-                record.to_string(),
-            )
-            .await;
+            let _ = tokio::fs::write(spec.cwd.join("..").join("fake-run.json"), record.to_string()).await;
             match spec.argv.first().map(String::as_str) {
-                Some("exit") => {
-                    ProcessExit::Exited(spec.argv.get(1).and_then(|c| c.parse().ok()).unwrap_or(1))
-                }
+                Some("exit") => ProcessExit::Exited(spec.argv.get(1).and_then(|c| c.parse().ok()).unwrap_or(1)),
                 Some("echo") => {
-                    let _ =
-                        tokio::fs::write(&spec.stdout, format!("{}\n", spec.argv[1..].join(" ")))
-                            .await;
+                    let _ = tokio::fs::write(&spec.stdout, format!("{}\n", spec.argv[1..].join(" "))).await;
                     ProcessExit::Exited(0)
                 }
                 Some("hang") => {

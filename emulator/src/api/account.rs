@@ -21,11 +21,7 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
 /// The Linux images a pool on this emulator may name. Any image reference is accepted at pool
 /// creation (nodes run on this machine whatever the image); these are the common ones.
 fn supported_images() -> Vec<BatchSupportedImage> {
-    let img = |sku: &str,
-               publisher: &str,
-               offer: &str,
-               image_sku: &str,
-               caps: Option<Vec<&str>>| BatchSupportedImage {
+    let img = |sku: &str, publisher: &str, offer: &str, image_sku: &str, caps: Option<Vec<&str>>| BatchSupportedImage {
         node_agent_sku_id: sku.into(),
         image_reference: json!({"publisher": publisher, "offer": offer, "sku": image_sku, "version": "latest"}),
         os_type: "linux".into(),
@@ -34,27 +30,9 @@ fn supported_images() -> Vec<BatchSupportedImage> {
         verification_type: "verified".into(),
     };
     vec![
-        img(
-            "batch.node.ubuntu 22.04",
-            "canonical",
-            "0001-com-ubuntu-server-jammy",
-            "22_04-lts",
-            None,
-        ),
-        img(
-            "batch.node.ubuntu 20.04",
-            "canonical",
-            "0001-com-ubuntu-server-focal",
-            "20_04-lts",
-            None,
-        ),
-        img(
-            "batch.node.ubuntu 22.04",
-            "microsoft-dsvm",
-            "ubuntu-hpc",
-            "2204",
-            None,
-        ),
+        img("batch.node.ubuntu 22.04", "canonical", "0001-com-ubuntu-server-jammy", "22_04-lts", None),
+        img("batch.node.ubuntu 20.04", "canonical", "0001-com-ubuntu-server-focal", "20_04-lts", None),
+        img("batch.node.ubuntu 22.04", "microsoft-dsvm", "ubuntu-hpc", "2204", None),
         img(
             "batch.node.ubuntu 20.04",
             "microsoft-azure-batch",
@@ -62,34 +40,15 @@ fn supported_images() -> Vec<BatchSupportedImage> {
             "20-04-lts",
             Some(vec!["DockerCompatible", "NvidiaTeslaDriverInstalled"]),
         ),
-        img(
-            "batch.node.el 9",
-            "almalinux",
-            "almalinux-x86_64",
-            "9-gen2",
-            None,
-        ),
+        img("batch.node.el 9", "almalinux", "almalinux-x86_64", "9-gen2", None),
         img("batch.node.debian 12", "debian", "debian-12", "12", None),
     ]
 }
 
 fn list_supported_images(ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
-    let start: usize = opts
-        .skip_token
-        .as_deref()
-        .and_then(|t| t.parse().ok())
-        .map_or(0, |i: usize| i + 1);
-    let iter = supported_images()
-        .into_iter()
-        .enumerate()
-        .skip(start)
-        .map(|(i, img)| {
-            (
-                i.to_string(),
-                serde_json::to_value(img).unwrap_or(Value::Null),
-            )
-        });
+    let start: usize = opts.skip_token.as_deref().and_then(|t| t.parse().ok()).map_or(0, |i: usize| i + 1);
+    let iter = supported_images().into_iter().enumerate().skip(start).map(|(i, img)| (i.to_string(), serde_json::to_value(img).unwrap_or(Value::Null)));
     let (items, next) = opts.page(ctx, iter);
     Ok(list_body(ctx, "supportedimages", items, next))
 }
@@ -97,16 +56,8 @@ fn list_supported_images(ctx: &Ctx) -> Result<Response, ApiError> {
 fn list_pool_node_counts(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
     let (items, next) = state.read(|a| {
-        let start = opts
-            .skip_token
-            .as_deref()
-            .map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
-        let iter = a.pools.range((start, Bound::Unbounded)).map(|(k, p)| {
-            (
-                k.to_string(),
-                serde_json::to_value(Account::node_counts(p)).unwrap_or(Value::Null),
-            )
-        });
+        let start = opts.skip_token.as_deref().map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
+        let iter = a.pools.range((start, Bound::Unbounded)).map(|(k, p)| (k.to_string(), serde_json::to_value(Account::node_counts(p)).unwrap_or(Value::Null)));
         opts.page(ctx, iter)
     });
     Ok(list_body(ctx, "poolnodecounts", items, next))

@@ -27,18 +27,9 @@ pub fn authenticate(
     if loose {
         return Ok(Authenticated::Loose);
     }
-    let failed = |detail: &str| {
-        DomainError::new(BatchErrorCode::AuthenticationFailed)
-            .with_value("AuthenticationErrorDetail", detail)
-    };
-    let Some(auth) = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        .map(|(_, v)| v.trim())
-    else {
-        return Err(failed(
-            "The request is not authenticated: no Authorization header.",
-        ));
+    let failed = |detail: &str| DomainError::new(BatchErrorCode::AuthenticationFailed).with_value("AuthenticationErrorDetail", detail);
+    let Some(auth) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.trim()) else {
+        return Err(failed("The request is not authenticated: no Authorization header."));
     };
     if let Some(token) = auth.strip_prefix("Bearer ") {
         // UNCONFIRMED: real Batch validates the token against Microsoft Entra ID; offline there is
@@ -55,16 +46,9 @@ pub fn authenticate(
         return Err(DomainError::new(BatchErrorCode::InvalidAuthenticationInfo));
     };
     if !name.eq_ignore_ascii_case(account) {
-        return Err(failed(&format!(
-            "The account name {name} is not served by this emulator (it serves {account})."
-        )));
+        return Err(failed(&format!("The account name {name} is not served by this emulator (it serves {account}).")));
     }
-    let req = SignableRequest {
-        method,
-        headers,
-        raw_path,
-        raw_query,
-    };
+    let req = SignableRequest { method, headers, raw_path, raw_query };
     // The SDKs sign query names as sent; the documentation says lower-case: accept either.
     for case in [QueryNameCase::AsSent, QueryNameCase::Lowercase] {
         let expected = sign_with_key_bytes(key, &string_to_sign(name, &req, case));
@@ -88,22 +72,14 @@ mod tests {
     const KEY: &str = "a2V5";
 
     fn headers(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut h = vec![(
-            "ocp-date".to_string(),
-            "Sun, 22 Nov 2026 13:14:19 GMT".to_string(),
-        )];
+        let mut h = vec![("ocp-date".to_string(), "Sun, 22 Nov 2026 13:14:19 GMT".to_string())];
         h.extend(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())));
         h
     }
 
     fn signed(method: &str, path: &str, query: &str) -> Vec<(String, String)> {
         let mut h = headers(&[]);
-        let req = SignableRequest {
-            method,
-            headers: &h,
-            raw_path: path,
-            raw_query: Some(query),
-        };
+        let req = SignableRequest { method, headers: &h, raw_path: path, raw_query: Some(query) };
         let a = authorization_header("acct", KEY, &req).unwrap();
         h.push(("Authorization".into(), a));
         h
@@ -111,105 +87,37 @@ mod tests {
 
     #[test]
     fn a_correct_signature_is_accepted_and_a_tampered_one_refused() {
-        let h = signed(
-            "GET",
-            "/jobs/j/tasks/t/files/wd%2Fout.txt",
-            "api-version=2025-06-01",
-        );
+        let h = signed("GET", "/jobs/j/tasks/t/files/wd%2Fout.txt", "api-version=2025-06-01");
         assert_eq!(
-            authenticate(
-                "acct",
-                b"key",
-                false,
-                "GET",
-                &h,
-                "/jobs/j/tasks/t/files/wd%2Fout.txt",
-                Some("api-version=2025-06-01")
-            ),
+            authenticate("acct", b"key", false, "GET", &h, "/jobs/j/tasks/t/files/wd%2Fout.txt", Some("api-version=2025-06-01")),
             Ok(Authenticated::SharedKey)
         );
         // Decoding the path before verifying would break every file read: the signature covers the raw path.
-        let e = authenticate(
-            "acct",
-            b"key",
-            false,
-            "GET",
-            &h,
-            "/jobs/j/tasks/t/files/wd/out.txt",
-            Some("api-version=2025-06-01"),
-        )
-        .unwrap_err();
+        let e = authenticate("acct", b"key", false, "GET", &h, "/jobs/j/tasks/t/files/wd/out.txt", Some("api-version=2025-06-01")).unwrap_err();
         assert_eq!(e.code, BatchErrorCode::AuthenticationFailed);
-        let e = authenticate(
-            "acct",
-            b"other",
-            false,
-            "GET",
-            &h,
-            "/jobs/j/tasks/t/files/wd%2Fout.txt",
-            Some("api-version=2025-06-01"),
-        )
-        .unwrap_err();
+        let e = authenticate("acct", b"other", false, "GET", &h, "/jobs/j/tasks/t/files/wd%2Fout.txt", Some("api-version=2025-06-01")).unwrap_err();
         assert_eq!(e.code, BatchErrorCode::AuthenticationFailed);
     }
 
     #[test]
     fn lower_case_query_names_are_accepted_too() {
         let mut h = headers(&[]);
-        let req = SignableRequest {
-            method: "GET",
-            headers: &h,
-            raw_path: "/jobs",
-            raw_query: Some("api-version=1&timeOut=30"),
-        };
-        let sig = sign_with_key_bytes(
-            b"key",
-            &string_to_sign("acct", &req, QueryNameCase::Lowercase),
-        );
+        let req = SignableRequest { method: "GET", headers: &h, raw_path: "/jobs", raw_query: Some("api-version=1&timeOut=30") };
+        let sig = sign_with_key_bytes(b"key", &string_to_sign("acct", &req, QueryNameCase::Lowercase));
         h.push(("Authorization".into(), format!("SharedKey acct:{sig}")));
-        assert!(authenticate(
-            "acct",
-            b"key",
-            false,
-            "GET",
-            &h,
-            "/jobs",
-            Some("api-version=1&timeOut=30")
-        )
-        .is_ok());
+        assert!(authenticate("acct", b"key", false, "GET", &h, "/jobs", Some("api-version=1&timeOut=30")).is_ok());
     }
 
     #[test]
     fn missing_malformed_and_foreign_credentials_are_refused() {
         let h = headers(&[]);
-        assert_eq!(
-            authenticate("acct", b"key", false, "GET", &h, "/jobs", None)
-                .unwrap_err()
-                .code,
-            BatchErrorCode::AuthenticationFailed
-        );
+        assert_eq!(authenticate("acct", b"key", false, "GET", &h, "/jobs", None).unwrap_err().code, BatchErrorCode::AuthenticationFailed);
         let h = headers(&[("Authorization", "Basic abc")]);
-        assert_eq!(
-            authenticate("acct", b"key", false, "GET", &h, "/jobs", None)
-                .unwrap_err()
-                .code,
-            BatchErrorCode::InvalidAuthenticationInfo
-        );
+        assert_eq!(authenticate("acct", b"key", false, "GET", &h, "/jobs", None).unwrap_err().code, BatchErrorCode::InvalidAuthenticationInfo);
         let h = headers(&[("Authorization", "SharedKey other:abc")]);
-        assert_eq!(
-            authenticate("acct", b"key", false, "GET", &h, "/jobs", None)
-                .unwrap_err()
-                .code,
-            BatchErrorCode::AuthenticationFailed
-        );
+        assert_eq!(authenticate("acct", b"key", false, "GET", &h, "/jobs", None).unwrap_err().code, BatchErrorCode::AuthenticationFailed);
         let h = headers(&[("Authorization", "Bearer eyJ0")]);
-        assert_eq!(
-            authenticate("acct", b"key", false, "GET", &h, "/jobs", None),
-            Ok(Authenticated::Bearer)
-        );
-        assert_eq!(
-            authenticate("acct", b"key", true, "GET", &[], "/jobs", None),
-            Ok(Authenticated::Loose)
-        );
+        assert_eq!(authenticate("acct", b"key", false, "GET", &h, "/jobs", None), Ok(Authenticated::Bearer));
+        assert_eq!(authenticate("acct", b"key", true, "GET", &[], "/jobs", None), Ok(Authenticated::Loose));
     }
 }

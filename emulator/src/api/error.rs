@@ -15,29 +15,20 @@ pub struct ApiError {
 
 impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
-        Self {
-            error,
-            detail: None,
-        }
+        Self { error, detail: None }
     }
 }
 
 impl From<BatchErrorCode> for ApiError {
     fn from(code: BatchErrorCode) -> Self {
-        Self {
-            error: DomainError::new(code),
-            detail: None,
-        }
+        Self { error: DomainError::new(code), detail: None }
     }
 }
 
 impl ApiError {
     /// 500 `InternalError` with the detail kept for the log.
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self {
-            error: DomainError::new(BatchErrorCode::InternalError),
-            detail: Some(detail.into()),
-        }
+        Self { error: DomainError::new(BatchErrorCode::InternalError), detail: Some(detail.into()) }
     }
 }
 
@@ -57,8 +48,7 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | InvalidAuthenticationInfo
         | TaskDependenciesNotSpecifiedOnJob => StatusCode::BAD_REQUEST,
         AuthenticationFailed => StatusCode::FORBIDDEN,
-        ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound
-        | FileNotFound => StatusCode::NOT_FOUND,
+        ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound => StatusCode::NOT_FOUND,
         UnsupportedHttpVerb => StatusCode::METHOD_NOT_ALLOWED,
         PoolExists
         | JobExists
@@ -85,18 +75,11 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
 
 /// `odata.metadata` of an error body.
 pub fn error_metadata(base_url: &str) -> String {
-    format!(
-        "{base_url}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element"
-    )
+    format!("{base_url}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element")
 }
 
 /// The error body exactly as the service writes it.
-pub fn error_body(
-    e: &DomainError,
-    base_url: &str,
-    request_id: &str,
-    now: OffsetDateTime,
-) -> serde_json::Value {
+pub fn error_body(e: &DomainError, base_url: &str, request_id: &str, now: OffsetDateTime) -> serde_json::Value {
     let mut body = serde_json::json!({
         "odata.metadata": error_metadata(base_url),
         "code": e.code.as_str(),
@@ -106,39 +89,20 @@ pub fn error_body(
         },
     });
     if !e.values.is_empty() {
-        body["values"] = e
-            .values
-            .iter()
-            .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
-            .collect();
+        body["values"] = e.values.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect();
     }
     body
 }
 
 /// Renders an error for a request. The caller adds `request-id` and the other common headers.
-pub fn render(
-    err: &ApiError,
-    base_url: &str,
-    request_id: &str,
-    now: OffsetDateTime,
-    head_only: bool,
-) -> Response {
+pub fn render(err: &ApiError, base_url: &str, request_id: &str, now: OffsetDateTime, head_only: bool) -> Response {
     if let Some(d) = &err.detail {
         tracing::error!(request_id, detail = %d, "internal error");
     }
     let status = status_of(err.error.code);
-    let body = if head_only {
-        Vec::new()
-    } else {
-        error_body(&err.error, base_url, request_id, now)
-            .to_string()
-            .into_bytes()
-    };
+    let body = if head_only { Vec::new() } else { error_body(&err.error, base_url, request_id, now).to_string().into_bytes() };
     let mut resp = (status, body).into_response();
-    resp.headers_mut().insert(
-        "content-type",
-        HeaderValue::from_static(super::JSON_CONTENT_TYPE),
-    );
+    resp.headers_mut().insert("content-type", HeaderValue::from_static(super::JSON_CONTENT_TYPE));
     resp
 }
 
@@ -150,31 +114,14 @@ mod tests {
     #[test]
     fn error_body_has_the_service_shape() {
         let e = DomainError::missing_property("vmSize");
-        let body = error_body(
-            &e,
-            "http://127.0.0.1:1",
-            "rid",
-            datetime!(2026-01-02 03:04:05.5 UTC),
-        );
+        let body = error_body(&e, "http://127.0.0.1:1", "rid", datetime!(2026-01-02 03:04:05.5 UTC));
         assert_eq!(body["code"], "MissingRequiredProperty");
         assert_eq!(body["message"]["lang"], "en-US");
-        assert_eq!(
-            body["message"]["value"],
-            "A required property was not specified in the request body.\nRequestId:rid\nTime:2026-01-02T03:04:05.5000000Z"
-        );
+        assert_eq!(body["message"]["value"], "A required property was not specified in the request body.\nRequestId:rid\nTime:2026-01-02T03:04:05.5000000Z");
         assert_eq!(body["values"][0]["key"], "PropertyName");
         assert_eq!(body["values"][0]["value"], "vmSize");
-        assert!(body["odata.metadata"]
-            .as_str()
-            .unwrap()
-            .ends_with("Container.errors/@Element"));
-        assert_eq!(
-            status_of(BatchErrorCode::AuthenticationFailed),
-            StatusCode::FORBIDDEN
-        );
-        assert_eq!(
-            status_of(BatchErrorCode::ConditionNotMet),
-            StatusCode::PRECONDITION_FAILED
-        );
+        assert!(body["odata.metadata"].as_str().unwrap().ends_with("Container.errors/@Element"));
+        assert_eq!(status_of(BatchErrorCode::AuthenticationFailed), StatusCode::FORBIDDEN);
+        assert_eq!(status_of(BatchErrorCode::ConditionNotMet), StatusCode::PRECONDITION_FAILED);
     }
 }

@@ -20,12 +20,8 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let scope = resolve_scope(state, ctx)?;
     match ctx.op {
         Operation::ListTaskFiles | Operation::ListNodeFiles => list_files(ctx, &scope).await,
-        Operation::DownloadTaskFile | Operation::DownloadNodeFile => {
-            get_file(ctx, &scope, false).await
-        }
-        Operation::GetTaskFileProperties | Operation::GetNodeFileProperties => {
-            get_file(ctx, &scope, true).await
-        }
+        Operation::DownloadTaskFile | Operation::DownloadNodeFile => get_file(ctx, &scope, false).await,
+        Operation::GetTaskFileProperties | Operation::GetNodeFileProperties => get_file(ctx, &scope, true).await,
         Operation::DeleteTaskFile | Operation::DeleteNodeFile => delete_file(ctx, &scope).await,
         other => Err(ApiError::internal(format!("files::handle got {other:?}"))),
     }
@@ -39,13 +35,7 @@ struct Scope {
 
 fn resolve_scope(state: &AppState, ctx: &Ctx) -> Result<Scope, ApiError> {
     let layout: &NodeLayout = state.layout();
-    let task_op = matches!(
-        ctx.op,
-        Operation::ListTaskFiles
-            | Operation::DownloadTaskFile
-            | Operation::GetTaskFileProperties
-            | Operation::DeleteTaskFile
-    );
+    let task_op = matches!(ctx.op, Operation::ListTaskFiles | Operation::DownloadTaskFile | Operation::GetTaskFileProperties | Operation::DeleteTaskFile);
     state.read(|a| {
         if task_op {
             let job = a.job(&ctx.params[0])?;
@@ -55,25 +45,14 @@ fn resolve_scope(state: &AppState, ctx: &Ctx) -> Result<Scope, ApiError> {
             };
             Ok(Scope {
                 root: layout.task_dir(&p.node_id, &job.spec.id, &task.spec.id),
-                url_prefix: ctx.url(&format!(
-                    "/jobs/{}/tasks/{}/files/",
-                    encode_segment(&job.spec.id),
-                    encode_segment(&task.spec.id)
-                )),
+                url_prefix: ctx.url(&format!("/jobs/{}/tasks/{}/files/", encode_segment(&job.spec.id), encode_segment(&task.spec.id))),
             })
         } else {
             let pool = a.pool(&ctx.params[0])?;
-            let node = pool
-                .nodes
-                .get(&ctx.params[1])
-                .ok_or(DomainError::new(Code::NodeNotFound))?;
+            let node = pool.nodes.get(&ctx.params[1]).ok_or(DomainError::new(Code::NodeNotFound))?;
             Ok(Scope {
                 root: layout.root(&node.id),
-                url_prefix: ctx.url(&format!(
-                    "/pools/{}/nodes/{}/files/",
-                    encode_segment(&pool.spec.id),
-                    encode_segment(&node.id)
-                )),
+                url_prefix: ctx.url(&format!("/pools/{}/nodes/{}/files/", encode_segment(&pool.spec.id), encode_segment(&node.id))),
             })
         }
     })
@@ -102,12 +81,8 @@ async fn resolve(root: &Path, file_path: &str) -> Result<(PathBuf, String), ApiE
     if parts.is_empty() {
         return Err(not_found());
     }
-    let canonical_root = tokio::fs::canonicalize(root)
-        .await
-        .map_err(|_| not_found())?;
-    let full = tokio::fs::canonicalize(root.join(&rel))
-        .await
-        .map_err(|_| not_found())?;
+    let canonical_root = tokio::fs::canonicalize(root).await.map_err(|_| not_found())?;
+    let full = tokio::fs::canonicalize(root.join(&rel)).await.map_err(|_| not_found())?;
     if !full.starts_with(&canonical_root) || full == canonical_root {
         return Err(not_found());
     }
@@ -115,12 +90,7 @@ async fn resolve(root: &Path, file_path: &str) -> Result<(PathBuf, String), ApiE
 }
 
 fn content_type(name: &str) -> &'static str {
-    match Path::new(name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    match Path::new(name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("txt" | "log" | "out" | "err") => "text/plain",
         Some("json") => "application/json",
         Some("xml") => "application/xml",
@@ -131,10 +101,7 @@ fn content_type(name: &str) -> &'static str {
 }
 
 fn times(meta: &std::fs::Metadata) -> (OffsetDateTime, OffsetDateTime) {
-    let modified = meta
-        .modified()
-        .map(OffsetDateTime::from)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let modified = meta.modified().map(OffsetDateTime::from).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let created = meta.created().map(OffsetDateTime::from).unwrap_or(modified);
     (created, modified)
 }
@@ -142,12 +109,7 @@ fn times(meta: &std::fs::Metadata) -> (OffsetDateTime, OffsetDateTime) {
 fn entry(scope: &Scope, name: &str, meta: &std::fs::Metadata) -> BatchNodeFile {
     let url = format!("{}{}", scope.url_prefix, encode_segment(name));
     if meta.is_dir() {
-        return BatchNodeFile {
-            name: name.to_string(),
-            url: Some(url),
-            is_directory: true,
-            properties: None,
-        };
+        return BatchNodeFile { name: name.to_string(), url: Some(url), is_directory: true, properties: None };
     }
     let (created, modified) = times(meta);
     BatchNodeFile {
@@ -200,12 +162,7 @@ async fn list_files(ctx: &Ctx, scope: &Scope) -> Result<Response, ApiError> {
     let iter = all
         .iter()
         .filter(|(name, _)| token.as_deref().is_none_or(|t| name.as_str() > t))
-        .map(|(name, meta)| {
-            (
-                name.clone(),
-                serde_json::to_value(entry(scope, name, meta)).unwrap_or_default(),
-            )
-        });
+        .map(|(name, meta)| (name.clone(), serde_json::to_value(entry(scope, name, meta)).unwrap_or_default()));
     let (items, next) = opts.page(ctx, iter);
     Ok(list_body(ctx, "files", items, next))
 }
@@ -227,12 +184,7 @@ fn parse_range(spec: &str, len: u64) -> Result<(u64, u64), ApiError> {
             (len.saturating_sub(n), len.saturating_sub(1))
         }
         (a, "") => (a.parse().map_err(|_| bad())?, len.saturating_sub(1)),
-        (a, b) => (
-            a.parse().map_err(|_| bad())?,
-            b.parse::<u64>()
-                .map_err(|_| bad())?
-                .min(len.saturating_sub(1)),
-        ),
+        (a, b) => (a.parse().map_err(|_| bad())?, b.parse::<u64>().map_err(|_| bad())?.min(len.saturating_sub(1))),
     };
     if start >= len || start > end {
         return Err(bad());
@@ -254,19 +206,12 @@ async fn get_file(ctx: &Ctx, scope: &Scope, head: bool) -> Result<Response, ApiE
             return Err(Code::ConditionNotMet.into());
         }
     }
-    let not_modified = ctx
-        .header("if-modified-since")
-        .and_then(timefmt::parse_http)
-        .is_some_and(|t| lm <= t);
+    let not_modified = ctx.header("if-modified-since").and_then(timefmt::parse_http).is_some_and(|t| lm <= t);
     let mut resp = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else if head || meta.is_dir() {
         let mut r = StatusCode::OK.into_response();
-        header(
-            &mut r,
-            "content-length",
-            &if meta.is_dir() { 0 } else { meta.len() }.to_string(),
-        );
+        header(&mut r, "content-length", &if meta.is_dir() { 0 } else { meta.len() }.to_string());
         r
     } else {
         let data = tokio::fs::read(&path).await.map_err(|_| not_found())?;
@@ -279,41 +224,19 @@ async fn get_file(ctx: &Ctx, scope: &Scope, head: bool) -> Result<Response, ApiE
         };
         (StatusCode::OK, body).into_response()
     };
-    header(
-        &mut resp,
-        "content-type",
-        if meta.is_dir() {
-            "application/octet-stream"
-        } else {
-            content_type(&name)
-        },
-    );
+    header(&mut resp, "content-type", if meta.is_dir() { "application/octet-stream" } else { content_type(&name) });
     header(&mut resp, "last-modified", &timefmt::format_http(modified));
-    header(
-        &mut resp,
-        "ocp-creation-time",
-        &timefmt::format_http(created),
-    );
-    header(
-        &mut resp,
-        "ocp-batch-file-isdirectory",
-        if meta.is_dir() { "True" } else { "False" },
-    );
+    header(&mut resp, "ocp-creation-time", &timefmt::format_http(created));
+    header(&mut resp, "ocp-batch-file-isdirectory", if meta.is_dir() { "True" } else { "False" });
     let url = format!("{}{}", scope.url_prefix, encode_segment(&name));
     header(&mut resp, "ocp-batch-file-url", &encode_segment(&url));
-    header(
-        &mut resp,
-        "ocp-batch-file-mode",
-        &format!("0{:o}", meta.mode()),
-    );
+    header(&mut resp, "ocp-batch-file-mode", &format!("0{:o}", meta.mode()));
     Ok(resp)
 }
 
 async fn delete_file(ctx: &Ctx, scope: &Scope) -> Result<Response, ApiError> {
     let (path, _) = resolve(&scope.root, &ctx.params[2]).await?;
-    let meta = tokio::fs::symlink_metadata(&path)
-        .await
-        .map_err(|_| not_found())?;
+    let meta = tokio::fs::symlink_metadata(&path).await.map_err(|_| not_found())?;
     let result = if meta.is_dir() {
         if ctx.q_bool("recursive")? {
             tokio::fs::remove_dir_all(&path).await
@@ -330,13 +253,8 @@ async fn delete_file(ctx: &Ctx, scope: &Scope) -> Result<Response, ApiError> {
         Ok(()) => Ok(StatusCode::OK.into_response()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
         Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
-            Err(DomainError::new(Code::OperationInvalidForCurrentState)
-                .with_message("The directory is not empty; delete it with recursive=true.")
-                .into())
+            Err(DomainError::new(Code::OperationInvalidForCurrentState).with_message("The directory is not empty; delete it with recursive=true.").into())
         }
-        Err(e) => Err(ApiError::internal(format!(
-            "delete {}: {e}",
-            path.display()
-        ))),
+        Err(e) => Err(ApiError::internal(format!("delete {}: {e}", path.display()))),
     }
 }

@@ -2,19 +2,15 @@
 
 use super::error::ApiError;
 use super::operations::Operation;
-use super::{
-    check_read, check_write, created, empty, encode_segment, entity, list_body, to_json, updated,
-    Ctx, ListOptions,
-};
+use super::{check_read, check_write, created, empty, encode_segment, entity, list_body, to_json, updated, Ctx, ListOptions};
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::Response;
 use batch_client::models::*;
 use batch_model::job::Job;
-use batch_model::{Account, DomainError, IdKey};
+use batch_model::{Account, Applied, Command, IdKey};
 use serde_json::Value;
 use std::ops::Bound;
-use time::OffsetDateTime;
 
 pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     match ctx.op {
@@ -52,11 +48,7 @@ fn to_wire(ctx: &Ctx, job: &Job) -> BatchJob {
             end_time: job.end_time,
             pool_id: job.spec.pool_info.pool_id.clone(),
             scheduling_error: None,
-            terminate_reason: if job.state == batch_model::job::JobState::Completed {
-                job.terminate_reason.clone()
-            } else {
-                None
-            },
+            terminate_reason: if job.state == batch_model::job::JobState::Completed { job.terminate_reason.clone() } else { None },
         }),
         spec: job.spec.clone(),
     }
@@ -65,8 +57,8 @@ fn to_wire(ctx: &Ctx, job: &Job) -> BatchJob {
 fn create_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let spec: BatchJobCreateOptions = ctx.json()?;
     let id = spec.id.clone();
-    let version = state.mutate(|a, now| a.create_job(spec, now))?;
-    Ok(created(&job_url(ctx, &id), &version))
+    let applied = state.execute(Command::CreateJob { spec })?;
+    Ok(created(&job_url(ctx, &id), &applied.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
 }
 
 fn get_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -78,101 +70,73 @@ fn get_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         }
         let mut wire = to_wire(ctx, job);
         wire.odata_metadata = Some(ctx.metadata("jobs/@Element"));
-        Ok(entity(
-            super::odata::select(to_json(&wire)?, opts.select.as_deref()),
-            &job.version,
-        ))
+        Ok(entity(super::odata::select(to_json(&wire)?, opts.select.as_deref()), &job.version))
     })
 }
 
 fn list_jobs(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
     let (items, next) = state.read(|a| {
-        let start = opts
-            .skip_token
-            .as_deref()
-            .map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
-        let iter = a.jobs.range((start, Bound::Unbounded)).map(|(k, j)| {
-            (
-                k.to_string(),
-                serde_json::to_value(to_wire(ctx, j)).unwrap_or(Value::Null),
-            )
-        });
+        let start = opts.skip_token.as_deref().map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
+        let iter = a.jobs.range((start, Bound::Unbounded)).map(|(k, j)| (k.to_string(), serde_json::to_value(to_wire(ctx, j)).unwrap_or(Value::Null)));
         opts.page(ctx, iter)
     });
     Ok(list_body(ctx, "jobs", items, next))
 }
 
 /// Runs a job write after checking the caller's conditions against the job's version.
-fn conditional_write<R>(
-    state: &AppState,
-    ctx: &Ctx,
-    f: impl FnOnce(&mut Account, OffsetDateTime) -> Result<R, DomainError>,
-) -> Result<R, ApiError> {
-    let mut cond = Ok(());
-    let r = state.mutate(|a, now| {
-        let job = a.job(&ctx.params[0])?;
-        if let Err(e) = check_write(ctx, &job.version) {
-            cond = Err(e);
-            return Err(batch_model::BatchErrorCode::ConditionNotMet.into());
-        }
-        f(a, now)
-    });
-    cond?;
-    Ok(r?)
+/// Applies a command after checking the caller's conditional headers against the current
+/// version of the entity the request names.
+fn conditional_write(state: &AppState, ctx: &Ctx, cmd: Command) -> Result<Applied, ApiError> {
+    Ok(state.execute_if(cmd, |a| {
+        let version = &a.job(&ctx.params[0])?.version;
+        check_write(ctx, version).map_err(|e| e.error)
+    })?)
 }
 
 fn update_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let patch: BatchJobUpdateOptions = ctx.json()?;
-    let v = conditional_write(state, ctx, |a, now| {
-        a.update_job(&ctx.params[0], patch, now)
-    })?;
-    Ok(updated(StatusCode::OK, &job_url(ctx, &ctx.params[0]), &v))
+    let v = conditional_write(state, ctx, Command::UpdateJob { job_id: ctx.params[0].clone(), patch })?;
+    Ok(updated(StatusCode::OK, &job_url(ctx, &ctx.params[0]), &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
 }
 
 fn replace_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: BatchJobUpdateOptions = ctx.json()?;
-    let v = conditional_write(state, ctx, |a, now| {
-        a.replace_job(&ctx.params[0], body, now)
-    })?;
-    Ok(updated(StatusCode::OK, &job_url(ctx, &ctx.params[0]), &v))
+    let v = conditional_write(state, ctx, Command::ReplaceJob { job_id: ctx.params[0].clone(), body })?;
+    Ok(updated(StatusCode::OK, &job_url(ctx, &ctx.params[0]), &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
 }
 
 fn delete_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    conditional_write(state, ctx, |a, now| a.delete_job(&ctx.params[0], now))?;
+    conditional_write(state, ctx, Command::DeleteJob { job_id: ctx.params[0].clone() })?;
     Ok(empty(StatusCode::ACCEPTED))
 }
 
 fn disable_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: BatchJobDisableOptions = ctx.json()?;
-    let v = conditional_write(state, ctx, |a, now| {
-        a.disable_job(&ctx.params[0], body, now)
-    })?;
+    let v = conditional_write(state, ctx, Command::DisableJob { job_id: ctx.params[0].clone(), body })?;
     Ok(updated(
         StatusCode::ACCEPTED,
         &format!("{}/disable", job_url(ctx, &ctx.params[0])),
-        &v,
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 
 fn enable_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    let v = conditional_write(state, ctx, |a, now| a.enable_job(&ctx.params[0], now))?;
+    let v = conditional_write(state, ctx, Command::EnableJob { job_id: ctx.params[0].clone() })?;
     Ok(updated(
         StatusCode::ACCEPTED,
         &format!("{}/enable", job_url(ctx, &ctx.params[0])),
-        &v,
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 
 fn terminate_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: BatchJobTerminateOptions = ctx.json_or_default()?;
-    let v = conditional_write(state, ctx, |a, now| {
-        a.terminate_job(&ctx.params[0], body.terminate_reason, now)
-    })?;
+    let v = conditional_write(state, ctx, Command::TerminateJob { job_id: ctx.params[0].clone(), reason: body.terminate_reason })?;
     Ok(updated(
         StatusCode::ACCEPTED,
         &format!("{}/terminate", job_url(ctx, &ctx.params[0])),
-        &v,
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 

@@ -79,10 +79,7 @@ pub struct Ctx {
 impl Ctx {
     /// A query parameter by name, case-insensitively (`timeout`/`timeOut`).
     pub fn q(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// A header value.
@@ -128,17 +125,13 @@ impl Ctx {
 }
 
 fn invalid_query(name: &str, value: &str) -> DomainError {
-    DomainError::new(Code::InvalidQueryParameterValue)
-        .with_value("QueryParameterName", name)
-        .with_value("QueryParameterValue", value)
+    DomainError::new(Code::InvalidQueryParameterValue).with_value("QueryParameterName", name).with_value("QueryParameterValue", value)
 }
 
 /// Parses a request body into a wire type, answering in Batch's words.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(DomainError::new(Code::InvalidRequestBody)
-            .with_value("Reason", "The request body is empty.")
-            .into());
+        return Err(DomainError::new(Code::InvalidRequestBody).with_value("Reason", "The request body is empty.").into());
     }
     serde_json::from_slice(body).map_err(|e| {
         let text = e.to_string();
@@ -147,18 +140,13 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             return DomainError::missing_property(name).into();
         }
         let reason = text.split(" at line ").next().unwrap_or(&text).to_string();
-        DomainError::new(Code::InvalidRequestBody)
-            .with_value("Reason", reason)
-            .into()
+        DomainError::new(Code::InvalidRequestBody).with_value("Reason", reason).into()
     })
 }
 
 /// Percent-decodes a path parameter.
 fn decode_param(raw: &str) -> Result<String, ApiError> {
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| DomainError::new(Code::InvalidUri).into())
+    percent_encoding::percent_decode_str(raw).decode_utf8().map(|s| s.into_owned()).map_err(|_| DomainError::new(Code::InvalidUri).into())
 }
 
 /// Entry point of every request.
@@ -166,18 +154,10 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let now = state.now();
     let (parts, body) = req.into_parts();
-    let host = parts
-        .headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .map(|h| format!("http://{h}"));
+    let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
     let base_url = host.unwrap_or_else(|| state.public_url());
     let head = parts.method == Method::HEAD;
-    let echo_client_id = parts
-        .headers
-        .get("return-client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let echo_client_id = parts.headers.get("return-client-request-id").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let client_request_id = parts.headers.get("client-request-id").cloned();
 
     let result = handle(&state, parts, body, &base_url, &request_id, now).await;
@@ -215,15 +195,9 @@ async fn handle(
         RouteMatch::NotFound => return Err(Code::InvalidUri.into()),
     };
     let query = batch_client::auth::parse_query(raw_query.as_deref().unwrap_or(""));
-    match query
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("api-version"))
-        .map(|(_, v)| v.as_str())
-    {
+    match query.iter().find(|(n, _)| n.eq_ignore_ascii_case("api-version")).map(|(_, v)| v.as_str()) {
         None | Some("") => {
-            return Err(DomainError::new(Code::MissingRequiredQueryParameter)
-                .with_value("QueryParameterName", "api-version")
-                .into());
+            return Err(DomainError::new(Code::MissingRequiredQueryParameter).with_value("QueryParameterName", "api-version").into());
         }
         Some(v) if !SUPPORTED_API_VERSIONS.contains(&v) => {
             return Err(DomainError::new(Code::UnsupportedRequestVersion)
@@ -233,25 +207,10 @@ async fn handle(
         }
         Some(_) => {}
     }
-    let header_pairs: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (n.as_str().to_string(), v.to_string()))
-        })
-        .collect();
+    let header_pairs: Vec<(String, String)> =
+        parts.headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_string(), v.to_string()))).collect();
     let cfg = state.config();
-    auth::authenticate(
-        &cfg.account,
-        state.account_key(),
-        cfg.loose,
-        parts.method.as_str(),
-        &header_pairs,
-        &raw_path,
-        raw_query.as_deref(),
-    )?;
+    auth::authenticate(&cfg.account, state.account_key(), cfg.loose, parts.method.as_str(), &header_pairs, &raw_path, raw_query.as_deref())?;
 
     if !op.is_implemented() {
         let info = op.info();
@@ -267,47 +226,26 @@ async fn handle(
             .into());
     }
 
-    let limit = if op == Operation::CreateTaskCollection {
-        MAX_COLLECTION_BODY
-    } else {
-        MAX_BODY
-    };
+    let limit = if op == Operation::CreateTaskCollection { MAX_COLLECTION_BODY } else { MAX_BODY };
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => return Err(Code::RequestBodyTooLarge.into()),
     };
-    let params = raw_params
-        .iter()
-        .map(|p| decode_param(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let ctx = Ctx {
-        op,
-        params,
-        method: parts.method,
-        headers: parts.headers,
-        query,
-        body,
-        base_url: base_url.to_string(),
-        request_id: request_id.to_string(),
-        now,
-    };
+    let params = raw_params.iter().map(|p| decode_param(p)).collect::<Result<Vec<_>, _>>()?;
+    let ctx =
+        Ctx { op, params, method: parts.method, headers: parts.headers, query, body, base_url: base_url.to_string(), request_id: request_id.to_string(), now };
     use Operation::*;
     match op {
-        CreatePool
-        | ListPools
-        | DeletePool
-        | PoolExists
-        | GetPool
-        | UpdatePool
-        | ResizePool
-        | StopPoolResize
-        | ReplacePoolProperties
-        | RemoveNodes => pools::handle(state, &ctx).await,
+        CreatePool | ListPools | DeletePool | PoolExists | GetPool | UpdatePool | ResizePool | StopPoolResize | ReplacePoolProperties | RemoveNodes => {
+            pools::handle(state, &ctx).await
+        }
         ListSupportedImages | ListPoolNodeCounts => account::handle(state, &ctx).await,
-        CreateJob | ListJobs | GetJob | UpdateJob | ReplaceJob | DeleteJob | DisableJob
-        | EnableJob | TerminateJob | GetJobTaskCounts => jobs::handle(state, &ctx).await,
-        CreateTask | CreateTaskCollection | ListTasks | GetTask | ReplaceTask | DeleteTask
-        | TerminateTask | ReactivateTask | ListSubtasks => tasks::handle(state, &ctx).await,
+        CreateJob | ListJobs | GetJob | UpdateJob | ReplaceJob | DeleteJob | DisableJob | EnableJob | TerminateJob | GetJobTaskCounts => {
+            jobs::handle(state, &ctx).await
+        }
+        CreateTask | CreateTaskCollection | ListTasks | GetTask | ReplaceTask | DeleteTask | TerminateTask | ReactivateTask | ListSubtasks => {
+            tasks::handle(state, &ctx).await
+        }
         ListNodes | GetNode => nodes::handle(state, &ctx).await,
         ListTaskFiles
         | DownloadTaskFile
@@ -317,10 +255,7 @@ async fn handle(
         | DownloadNodeFile
         | GetNodeFileProperties
         | DeleteNodeFile => files::handle(state, &ctx).await,
-        other => Err(ApiError::internal(format!(
-            "{} is marked implemented but has no handler",
-            other.name()
-        ))),
+        other => Err(ApiError::internal(format!("{} is marked implemented but has no handler", other.name()))),
     }
 }
 
@@ -334,11 +269,7 @@ fn set(resp: &mut Response, name: &'static str, value: &str) {
 
 pub(crate) fn set_version(resp: &mut Response, v: &Version) {
     set(resp, "etag", &v.etag);
-    set(
-        resp,
-        "last-modified",
-        &timefmt::format_http(v.last_modified),
-    );
+    set(resp, "last-modified", &timefmt::format_http(v.last_modified));
 }
 
 /// 200 with an entity body, `ETag` and `Last-Modified`.
@@ -356,8 +287,7 @@ pub fn entity_unversioned(value: Value) -> Response {
 /// A JSON body with Batch's content type.
 pub fn json_response(status: StatusCode, value: &Value) -> Response {
     let mut r = (status, value.to_string()).into_response();
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static(JSON_CONTENT_TYPE));
+    r.headers_mut().insert("content-type", HeaderValue::from_static(JSON_CONTENT_TYPE));
     r
 }
 
@@ -377,8 +307,7 @@ pub fn updated(status: StatusCode, data_service_id: &str, version: &Version) -> 
     set(&mut r, "dataserviceid", data_service_id);
     set_version(&mut r, version);
     if status == StatusCode::NO_CONTENT {
-        r.headers_mut()
-            .insert("content-length", HeaderValue::from_static("0"));
+        r.headers_mut().insert("content-length", HeaderValue::from_static("0"));
     }
     r
 }
@@ -391,10 +320,7 @@ pub fn empty(status: StatusCode) -> Response {
 // ------------------------------------------------------- conditional requests
 
 fn etag_matches(header: &str, etag: &str) -> bool {
-    header
-        .split(',')
-        .map(|t| t.trim().trim_matches('"'))
-        .any(|t| t == "*" || t == etag)
+    header.split(',').map(|t| t.trim().trim_matches('"')).any(|t| t == "*" || t == etag)
 }
 
 /// Checks `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since` before a
@@ -411,10 +337,7 @@ pub fn check_write(ctx: &Ctx, v: &Version) -> Result<(), ApiError> {
             return Err(fail());
         }
     }
-    let lm = v
-        .last_modified
-        .replace_nanosecond(0)
-        .unwrap_or(v.last_modified);
+    let lm = v.last_modified.replace_nanosecond(0).unwrap_or(v.last_modified);
     if let Some(t) = date_header(ctx, "if-modified-since")? {
         if lm <= t {
             return Err(fail());
@@ -436,19 +359,13 @@ pub fn check_read(ctx: &Ctx, v: &Version) -> Result<Option<Response>, ApiError> 
             return Err(Code::ConditionNotMet.into());
         }
     }
-    let lm = v
-        .last_modified
-        .replace_nanosecond(0)
-        .unwrap_or(v.last_modified);
+    let lm = v.last_modified.replace_nanosecond(0).unwrap_or(v.last_modified);
     if let Some(t) = date_header(ctx, "if-unmodified-since")? {
         if lm > t {
             return Err(Code::ConditionNotMet.into());
         }
     }
-    let not_modified = ctx
-        .header("if-none-match")
-        .is_some_and(|h| etag_matches(h, &v.etag))
-        || date_header(ctx, "if-modified-since")?.is_some_and(|t| lm <= t);
+    let not_modified = ctx.header("if-none-match").is_some_and(|h| etag_matches(h, &v.etag)) || date_header(ctx, "if-modified-since")?.is_some_and(|t| lm <= t);
     if not_modified {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         set_version(&mut r, v);
@@ -460,12 +377,9 @@ pub fn check_read(ctx: &Ctx, v: &Version) -> Result<Option<Response>, ApiError> 
 fn date_header(ctx: &Ctx, name: &'static str) -> Result<Option<OffsetDateTime>, ApiError> {
     match ctx.header(name) {
         None => Ok(None),
-        Some(v) => timefmt::parse_http(v).map(Some).ok_or_else(|| {
-            DomainError::new(Code::InvalidHeaderValue)
-                .with_value("HeaderName", name)
-                .with_value("HeaderValue", v)
-                .into()
-        }),
+        Some(v) => timefmt::parse_http(v)
+            .map(Some)
+            .ok_or_else(|| DomainError::new(Code::InvalidHeaderValue).with_value("HeaderName", name).with_value("HeaderValue", v).into()),
     }
 }
 
@@ -483,15 +397,9 @@ impl ListOptions {
     pub fn from(ctx: &Ctx) -> Result<Self, ApiError> {
         let filter = match ctx.q("$filter") {
             None | Some("") => None,
-            Some(f) => Some(
-                odata::parse_filter(f)
-                    .map_err(|reason| invalid_query("$filter", f).with_value("Reason", reason))?,
-            ),
+            Some(f) => Some(odata::parse_filter(f).map_err(|reason| invalid_query("$filter", f).with_value("Reason", reason))?),
         };
-        let select = ctx
-            .q("$select")
-            .filter(|s| !s.is_empty())
-            .map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
+        let select = ctx.q("$select").filter(|s| !s.is_empty()).map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
         let max_results = match ctx.q("maxresults") {
             None => 1000,
             Some(v) => match v.parse::<i64>() {
@@ -505,25 +413,13 @@ impl ListOptions {
                 Err(_) => return Err(invalid_query("maxresults", v).into()),
             },
         };
-        let skip_token = ctx
-            .q("$skiptoken")
-            .filter(|s| !s.is_empty())
-            .map(String::from);
-        Ok(Self {
-            filter,
-            select,
-            max_results,
-            skip_token,
-        })
+        let skip_token = ctx.q("$skiptoken").filter(|s| !s.is_empty()).map(String::from);
+        Ok(Self { filter, select, max_results, skip_token })
     }
 
     /// Builds one page from entities in key order (already positioned after the token):
     /// filters, selects, and returns the page and the next link if more may follow.
-    pub fn page<'a>(
-        &self,
-        ctx: &Ctx,
-        items: impl Iterator<Item = (String, Value)> + 'a,
-    ) -> (Vec<Value>, Option<String>) {
+    pub fn page<'a>(&self, ctx: &Ctx, items: impl Iterator<Item = (String, Value)> + 'a) -> (Vec<Value>, Option<String>) {
         let mut out = Vec::new();
         let mut last_key = None;
         let mut more = false;
@@ -540,11 +436,7 @@ impl ListOptions {
             out.push(odata::select(value, self.select.as_deref()));
             last_key = Some(key);
         }
-        let next = if more {
-            last_key.map(|k| self.next_link(ctx, &k))
-        } else {
-            None
-        };
+        let next = if more { last_key.map(|k| self.next_link(ctx, &k)) } else { None };
         (out, next)
     }
 
@@ -554,9 +446,7 @@ impl ListOptions {
         let mut q: Vec<String> = ctx
             .query
             .iter()
-            .filter(|(n, _)| {
-                !n.eq_ignore_ascii_case("$skiptoken") && !n.eq_ignore_ascii_case("timeout")
-            })
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("$skiptoken") && !n.eq_ignore_ascii_case("timeout"))
             .map(|(n, v)| format!("{}={}", n, enc(v)))
             .collect();
         q.push(format!("$skiptoken={}", enc(last_key)));
@@ -571,10 +461,7 @@ fn request_path(ctx: &Ctx) -> String {
     let mut rest = ctx.op.info().path;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
-        let close = rest[open..]
-            .find('}')
-            .map(|c| open + c + 1)
-            .unwrap_or(rest.len());
+        let close = rest[open..].find('}').map(|c| open + c + 1).unwrap_or(rest.len());
         if let Some(p) = params.next() {
             out.push_str(&encode_segment(p));
         }
@@ -586,11 +473,7 @@ fn request_path(ctx: &Ctx) -> String {
 
 /// Percent-encodes a path segment the way the SDKs do (`/` becomes `%2F`).
 pub fn encode_segment(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 

@@ -22,11 +22,7 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
 
 /// The URL of a node.
 pub fn node_url(ctx: &Ctx, pool_id: &str, node_id: &str) -> String {
-    ctx.url(&format!(
-        "/pools/{}/nodes/{}",
-        encode_segment(pool_id),
-        encode_segment(node_id)
-    ))
+    ctx.url(&format!("/pools/{}/nodes/{}", encode_segment(pool_id), encode_segment(node_id)))
 }
 
 fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
@@ -35,11 +31,7 @@ fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
         .iter()
         .rev()
         .map(|r| BatchTaskInfo {
-            task_url: Some(ctx.url(&format!(
-                "/jobs/{}/tasks/{}",
-                encode_segment(&r.job_id),
-                encode_segment(&r.task_id)
-            ))),
+            task_url: Some(ctx.url(&format!("/jobs/{}/tasks/{}", encode_segment(&r.job_id), encode_segment(&r.task_id)))),
             job_id: Some(r.job_id.clone()),
             task_id: Some(r.task_id.clone()),
             task_state: "running".into(),
@@ -51,14 +43,7 @@ fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
         id: node.id.clone(),
         url: Some(node_url(ctx, &pool.spec.id, &node.id)),
         state: Some(node.state.as_str().into()),
-        scheduling_state: Some(
-            if node.scheduling_enabled {
-                "enabled"
-            } else {
-                "disabled"
-            }
-            .into(),
-        ),
+        scheduling_state: Some(if node.scheduling_enabled { "enabled" } else { "disabled" }.into()),
         state_transition_time: Some(node.state_transition_time),
         last_boot_time: node.last_boot_time,
         allocation_time: Some(node.allocation_time),
@@ -69,11 +54,7 @@ fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
         running_tasks_count: Some(node.running.len() as i32),
         running_task_slots_count: Some(node.running_slots() as i32),
         total_tasks_succeeded: Some(node.total_tasks_succeeded),
-        recent_tasks: if recent.is_empty() {
-            None
-        } else {
-            Some(recent)
-        },
+        recent_tasks: if recent.is_empty() { None } else { Some(recent) },
         start_task: None,
         start_task_info: None,
         is_dedicated: Some(node.is_dedicated),
@@ -96,16 +77,8 @@ fn list_nodes(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
     let (items, next) = state.read(|a| {
         let pool = a.pool(&ctx.params[0])?;
-        let start = opts
-            .skip_token
-            .clone()
-            .map_or(Bound::Unbounded, Bound::Excluded);
-        let iter = pool.nodes.range((start, Bound::Unbounded)).map(|(k, n)| {
-            (
-                k.clone(),
-                serde_json::to_value(to_wire(ctx, pool, n)).unwrap_or(Value::Null),
-            )
-        });
+        let start = opts.skip_token.clone().map_or(Bound::Unbounded, Bound::Excluded);
+        let iter = pool.nodes.range((start, Bound::Unbounded)).map(|(k, n)| (k.clone(), serde_json::to_value(to_wire(ctx, pool, n)).unwrap_or(Value::Null)));
         Ok::<_, ApiError>(opts.page(ctx, iter))
     })?;
     Ok(list_body(ctx, "nodes", items, next))
@@ -115,15 +88,9 @@ fn get_node(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
     state.read(|a| {
         let pool = a.pool(&ctx.params[0])?;
-        let node = pool
-            .nodes
-            .get(&ctx.params[1])
-            .ok_or(DomainError::new(BatchErrorCode::NodeNotFound))?;
+        let node = pool.nodes.get(&ctx.params[1]).ok_or(DomainError::new(BatchErrorCode::NodeNotFound))?;
         let mut wire = to_wire(ctx, pool, node);
         wire.odata_metadata = Some(ctx.metadata("nodes/@Element"));
-        Ok(entity_unversioned(super::odata::select(
-            to_json(&wire)?,
-            opts.select.as_deref(),
-        )))
+        Ok(entity_unversioned(super::odata::select(to_json(&wire)?, opts.select.as_deref())))
     })
 }

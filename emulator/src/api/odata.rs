@@ -86,18 +86,12 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
             '0'..='9' | '-' | '.' => {
                 let start = i;
                 i += 1;
-                while i < chars.len()
-                    && (chars[i].is_ascii_digit()
-                        || matches!(chars[i], '.' | 'e' | 'E' | '+' | '-'))
-                {
+                while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], '.' | 'e' | 'E' | '+' | '-')) {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().collect();
                 let text = text.trim_end_matches(['L', 'l', 'm', 'M', 'd', 'D', 'f', 'F']);
-                out.push(Tok::Num(
-                    text.parse()
-                        .map_err(|_| format!("invalid number {text:?}"))?,
-                ));
+                out.push(Tok::Num(text.parse().map_err(|_| format!("invalid number {text:?}"))?));
                 // Type suffixes such as 10L.
                 while i < chars.len() && chars[i].is_ascii_alphabetic() {
                     i += 1;
@@ -105,9 +99,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
             }
             c if c.is_alphabetic() || c == '_' || c == '$' => {
                 let start = i;
-                while i < chars.len()
-                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '/' | '$' | '.'))
-                {
+                while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '/' | '$' | '.')) {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
@@ -214,9 +206,7 @@ impl Parser {
             }
             None => match left {
                 Operand::Call(..) | Operand::Property(_) => Ok(Expr::Test(left)),
-                Operand::Literal(Literal::Bool(b)) => {
-                    Ok(Expr::Test(Operand::Literal(Literal::Bool(b))))
-                }
+                Operand::Literal(Literal::Bool(b)) => Ok(Expr::Test(Operand::Literal(Literal::Bool(b)))),
                 _ => Err("expected a comparison operator".into()),
             },
         }
@@ -227,11 +217,7 @@ impl Parser {
             let negate = self.keyword("ne");
             self.pos += 1;
             match self.operand()? {
-                Operand::Literal(Literal::Bool(b)) => Ok(if b != negate {
-                    e
-                } else {
-                    Expr::Not(Box::new(e))
-                }),
+                Operand::Literal(Literal::Bool(b)) => Ok(if b != negate { e } else { Expr::Not(Box::new(e)) }),
                 _ => Err("a condition can only be compared with true or false".into()),
             }
         } else {
@@ -255,15 +241,7 @@ impl Parser {
                     _ => {}
                 }
                 if self.peek() == Some(&Tok::LParen) {
-                    if !matches!(
-                        lower.as_str(),
-                        "startswith"
-                            | "endswith"
-                            | "substringof"
-                            | "contains"
-                            | "tolower"
-                            | "toupper"
-                    ) {
+                    if !matches!(lower.as_str(), "startswith" | "endswith" | "substringof" | "contains" | "tolower" | "toupper") {
                         return Err(format!("unsupported function {w}"));
                     }
                     self.pos += 1;
@@ -275,20 +253,13 @@ impl Parser {
                     if self.next() != Some(Tok::RParen) {
                         return Err(format!("expected ) after the arguments of {w}"));
                     }
-                    let want = if matches!(lower.as_str(), "tolower" | "toupper") {
-                        1
-                    } else {
-                        2
-                    };
+                    let want = if matches!(lower.as_str(), "tolower" | "toupper") { 1 } else { 2 };
                     if args.len() != want {
                         return Err(format!("{w} takes {want} arguments"));
                     }
                     return Ok(Operand::Call(lower, args));
                 }
-                if matches!(
-                    lower.as_str(),
-                    "and" | "or" | "not" | "eq" | "ne" | "gt" | "ge" | "lt" | "le"
-                ) {
+                if matches!(lower.as_str(), "and" | "or" | "not" | "eq" | "ne" | "gt" | "ge" | "lt" | "le") {
                     return Err(format!("unexpected keyword {w}"));
                 }
                 Ok(Operand::Property(w.split('/').map(String::from).collect()))
@@ -360,18 +331,10 @@ fn eval_operand(op: &Operand, entity: &Value) -> V {
                     V::Str(x) => V::Str(x.to_uppercase()),
                     _ => V::Null,
                 },
-                "startswith" => {
-                    V::Bool(matches!((s(&a[0]), s(&a[1])), (Some(x), Some(y)) if x.starts_with(&y)))
-                }
-                "endswith" => {
-                    V::Bool(matches!((s(&a[0]), s(&a[1])), (Some(x), Some(y)) if x.ends_with(&y)))
-                }
-                "substringof" => {
-                    V::Bool(matches!((s(&a[0]), s(&a[1])), (Some(x), Some(y)) if y.contains(&x)))
-                }
-                "contains" => {
-                    V::Bool(matches!((s(&a[0]), s(&a[1])), (Some(x), Some(y)) if x.contains(&y)))
-                }
+                "startswith" => V::Bool(matches!((s(&a[0]), s(&a[1])), (Some(x), Some(y)) if x.starts_with(&y))),
+                "endswith" => V::Bool(matches!((s(&a[0]), s(&a[1])), (Some(x), Some(y)) if x.ends_with(&y))),
+                "substringof" => V::Bool(matches!((s(&a[0]), s(&a[1])), (Some(x), Some(y)) if y.contains(&x))),
+                "contains" => V::Bool(matches!((s(&a[0]), s(&a[1])), (Some(x), Some(y)) if x.contains(&y))),
                 _ => V::Null,
             }
         }
@@ -393,13 +356,7 @@ fn compare(a: &V, b: &V) -> Option<Ordering> {
         (V::Str(x), V::Time(y)) => timefmt::parse_body(x).map(|x| x.cmp(y)),
         (V::Time(x), V::Str(y)) => timefmt::parse_body(y).map(|y| x.cmp(&y)),
         (V::Str(x), V::Str(y)) => Some(x.to_lowercase().cmp(&y.to_lowercase())),
-        (V::Str(x), V::Bool(y)) => Some(
-            if x.eq_ignore_ascii_case(if *y { "true" } else { "false" }) {
-                Ordering::Equal
-            } else {
-                Ordering::Less
-            },
-        ),
+        (V::Str(x), V::Bool(y)) => Some(if x.eq_ignore_ascii_case(if *y { "true" } else { "false" }) { Ordering::Equal } else { Ordering::Less }),
         _ => None,
     }
 }
@@ -429,13 +386,9 @@ pub fn matches(e: &Expr, entity: &Value) -> bool {
 /// entity's JSON; `odata.metadata` is kept.
 pub fn select(entity: Value, select: Option<&[String]>) -> Value {
     match (entity, select) {
-        (Value::Object(map), Some(fields)) => Value::Object(
-            map.into_iter()
-                .filter(|(k, _)| {
-                    k == "odata.metadata" || fields.iter().any(|f| f.eq_ignore_ascii_case(k))
-                })
-                .collect(),
-        ),
+        (Value::Object(map), Some(fields)) => {
+            Value::Object(map.into_iter().filter(|(k, _)| k == "odata.metadata" || fields.iter().any(|f| f.eq_ignore_ascii_case(k))).collect())
+        }
         (v, _) => v,
     }
 }
@@ -446,10 +399,7 @@ mod tests {
     use serde_json::json;
 
     fn m(filter: &str, v: &Value) -> bool {
-        matches(
-            &parse_filter(filter).unwrap_or_else(|e| panic!("{filter}: {e}")),
-            v,
-        )
+        matches(&parse_filter(filter).unwrap_or_else(|e| panic!("{filter}: {e}")), v)
     }
 
     #[test]
@@ -459,24 +409,12 @@ mod tests {
         assert!(m("state eq 'Completed'", &task));
         assert!(!m("state eq 'active'", &task));
         assert!(m("executionInfo/exitCode ne 0", &task));
-        assert!(m(
-            "executionInfo/exitCode gt 1 and executionInfo/exitCode le 2",
-            &task
-        ));
+        assert!(m("executionInfo/exitCode gt 1 and executionInfo/exitCode le 2", &task));
         assert!(m("state eq 'active' or startswith(id, 'task-')", &task));
         assert!(m("not (state eq 'active')", &task));
-        assert!(m(
-            "(state eq 'running' or state eq 'completed') and id eq 'task-7'",
-            &task
-        ));
-        assert!(m(
-            "executionInfo/endTime gt datetime'2026-01-01T00:00:00Z'",
-            &task
-        ));
-        assert!(!m(
-            "executionInfo/endTime lt datetime'2026-01-01T00:00:00Z'",
-            &task
-        ));
+        assert!(m("(state eq 'running' or state eq 'completed') and id eq 'task-7'", &task));
+        assert!(m("executionInfo/endTime gt datetime'2026-01-01T00:00:00Z'", &task));
+        assert!(!m("executionInfo/endTime lt datetime'2026-01-01T00:00:00Z'", &task));
         assert!(m("properties/contentLength ge 1000", &task));
         assert!(m("startswith(id,'Task') eq true", &task));
         assert!(m("substringof('sk-7', id)", &task));
@@ -486,19 +424,7 @@ mod tests {
 
     #[test]
     fn malformed_filters_are_errors_not_panics() {
-        for f in [
-            "",
-            "state eq",
-            "state eq 'x",
-            "(state eq 'a'",
-            "state foo 'a'",
-            "eq 1",
-            "frobnicate(id)",
-            "state eq 'a' and",
-            "'a'",
-            ")",
-            "1 2",
-        ] {
+        for f in ["", "state eq", "state eq 'x", "(state eq 'a'", "state foo 'a'", "eq 1", "frobnicate(id)", "state eq 'a' and", "'a'", ")", "1 2"] {
             assert!(parse_filter(f).is_err(), "{f:?} should not parse");
         }
     }
@@ -513,9 +439,6 @@ mod tests {
     #[test]
     fn select_keeps_only_named_properties() {
         let v = json!({"odata.metadata": "m", "id": "a", "state": "active", "url": "u"});
-        assert_eq!(
-            select(v, Some(&["id".into(), "State".into()])),
-            json!({"odata.metadata": "m", "id": "a", "state": "active"})
-        );
+        assert_eq!(select(v, Some(&["id".into(), "State".into()])), json!({"odata.metadata": "m", "id": "a", "state": "active"}));
     }
 }

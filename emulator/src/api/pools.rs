@@ -3,16 +3,13 @@
 
 use super::error::ApiError;
 use super::operations::Operation;
-use super::{
-    check_read, check_write, created, empty, encode_segment, entity, list_body, to_json, updated,
-    Ctx, ListOptions,
-};
+use super::{check_read, check_write, created, empty, encode_segment, entity, list_body, to_json, updated, Ctx, ListOptions};
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::Response;
 use batch_client::models::*;
 use batch_model::pool::Pool;
-use batch_model::IdKey;
+use batch_model::{Applied, Command, IdKey};
 use serde_json::Value;
 use std::ops::Bound;
 
@@ -58,8 +55,8 @@ pub fn to_wire(ctx: &Ctx, pool: &Pool) -> BatchPool {
 fn create_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let spec: BatchPoolCreateOptions = ctx.json()?;
     let id = spec.id.clone();
-    let version = state.mutate(|a, now| a.create_pool(spec, now))?;
-    Ok(created(&pool_url(ctx, &id), &version))
+    let applied = state.execute(Command::CreatePool { spec })?;
+    Ok(created(&pool_url(ctx, &id), &applied.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
 }
 
 fn get_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -71,10 +68,7 @@ fn get_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         }
         let mut wire = to_wire(ctx, pool);
         wire.odata_metadata = Some(ctx.metadata("pools/@Element"));
-        Ok(entity(
-            super::odata::select(to_json(&wire)?, opts.select.as_deref()),
-            &pool.version,
-        ))
+        Ok(entity(super::odata::select(to_json(&wire)?, opts.select.as_deref()), &pool.version))
     })
 }
 
@@ -94,95 +88,69 @@ fn pool_exists(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
 fn list_pools(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
     let (items, next) = state.read(|a| {
-        let start = opts
-            .skip_token
-            .as_deref()
-            .map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
-        let iter = a.pools.range((start, Bound::Unbounded)).map(|(k, p)| {
-            (
-                k.to_string(),
-                serde_json::to_value(to_wire(ctx, p)).unwrap_or(Value::Null),
-            )
-        });
+        let start = opts.skip_token.as_deref().map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
+        let iter = a.pools.range((start, Bound::Unbounded)).map(|(k, p)| (k.to_string(), serde_json::to_value(to_wire(ctx, p)).unwrap_or(Value::Null)));
         opts.page(ctx, iter)
     });
     Ok(list_body(ctx, "pools", items, next))
 }
 
 /// Runs a pool write after checking the caller's conditions against the current version.
-fn conditional_write<R>(
-    state: &AppState,
-    ctx: &Ctx,
-    f: impl FnOnce(
-        &mut batch_model::Account,
-        time::OffsetDateTime,
-    ) -> Result<R, batch_model::DomainError>,
-) -> Result<R, ApiError> {
-    let mut cond = Ok(());
-    let r = state.mutate(|a, now| {
-        let pool = a.pool(&ctx.params[0])?;
-        if let Err(e) = check_write(ctx, &pool.version) {
-            cond = Err(e);
-            return Err(batch_model::BatchErrorCode::ConditionNotMet.into());
-        }
-        f(a, now)
-    });
-    cond?;
-    Ok(r?)
+/// Applies a command after checking the caller's conditional headers against the current
+/// version of the entity the request names.
+fn conditional_write(state: &AppState, ctx: &Ctx, cmd: Command) -> Result<Applied, ApiError> {
+    Ok(state.execute_if(cmd, |a| {
+        let version = &a.pool(&ctx.params[0])?.version;
+        check_write(ctx, version).map_err(|e| e.error)
+    })?)
 }
 
 fn update_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let patch: BatchPoolUpdateOptions = ctx.json()?;
-    let v = conditional_write(state, ctx, |a, now| {
-        a.update_pool(&ctx.params[0], patch, now)
-    })?;
-    Ok(updated(StatusCode::OK, &pool_url(ctx, &ctx.params[0]), &v))
+    let v = conditional_write(state, ctx, Command::UpdatePool { pool_id: ctx.params[0].clone(), patch })?;
+    Ok(updated(StatusCode::OK, &pool_url(ctx, &ctx.params[0]), &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
 }
 
 fn replace_pool_properties(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: BatchPoolReplaceOptions = ctx.json()?;
-    let v = state.mutate(|a, now| a.replace_pool_properties(&ctx.params[0], body, now))?;
+    let v = state.execute(Command::ReplacePoolProperties { pool_id: ctx.params[0].clone(), body })?;
     Ok(updated(
         StatusCode::NO_CONTENT,
         &format!("{}/updateproperties", pool_url(ctx, &ctx.params[0])),
-        &v,
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 
 fn resize_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: BatchPoolResizeOptions = ctx.json()?;
-    let v = conditional_write(state, ctx, |a, now| {
-        a.resize_pool(&ctx.params[0], body, now)
-    })?;
+    let v = conditional_write(state, ctx, Command::ResizePool { pool_id: ctx.params[0].clone(), body })?;
     Ok(updated(
         StatusCode::ACCEPTED,
         &format!("{}/resize", pool_url(ctx, &ctx.params[0])),
-        &v,
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 
 fn stop_pool_resize(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    let v = conditional_write(state, ctx, |a, now| a.stop_pool_resize(&ctx.params[0], now))?;
+    let v = conditional_write(state, ctx, Command::StopPoolResize { pool_id: ctx.params[0].clone() })?;
     Ok(updated(
         StatusCode::ACCEPTED,
         &format!("{}/stopresize", pool_url(ctx, &ctx.params[0])),
-        &v,
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 
 fn remove_nodes(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: BatchNodeRemoveOptions = ctx.json()?;
-    let v = conditional_write(state, ctx, |a, now| {
-        a.remove_nodes(&ctx.params[0], body, now)
-    })?;
+    let v = conditional_write(state, ctx, Command::RemoveNodes { pool_id: ctx.params[0].clone(), body })?;
     Ok(updated(
         StatusCode::ACCEPTED,
         &format!("{}/removenodes", pool_url(ctx, &ctx.params[0])),
-        &v,
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 
 fn delete_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    conditional_write(state, ctx, |a, now| a.delete_pool(&ctx.params[0], now))?;
+    conditional_write(state, ctx, Command::DeletePool { pool_id: ctx.params[0].clone() })?;
     Ok(empty(StatusCode::ACCEPTED))
 }

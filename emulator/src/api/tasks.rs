@@ -2,10 +2,7 @@
 
 use super::error::{error_body, ApiError};
 use super::operations::Operation;
-use super::{
-    check_read, check_write, created, empty, encode_segment, entity, json_response, list_body,
-    to_json, updated, Ctx, ListOptions,
-};
+use super::{check_read, check_write, created, empty, encode_segment, entity, json_response, list_body, to_json, updated, Ctx, ListOptions};
 use crate::agent::layout::NodeLayout;
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -13,10 +10,9 @@ use axum::response::Response;
 use batch_client::models::*;
 use batch_model::account::TaskAddOutcome;
 use batch_model::task::Task;
-use batch_model::{Account, DomainError, IdKey};
+use batch_model::{Applied, Command, IdKey};
 use serde_json::Value;
 use std::ops::Bound;
-use time::OffsetDateTime;
 
 pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     match ctx.op {
@@ -34,11 +30,7 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 fn task_url(ctx: &Ctx, job_id: &str, task_id: &str) -> String {
-    ctx.url(&format!(
-        "/jobs/{}/tasks/{}",
-        encode_segment(job_id),
-        encode_segment(task_id)
-    ))
+    ctx.url(&format!("/jobs/{}/tasks/{}", encode_segment(job_id), encode_segment(task_id)))
 }
 
 fn to_wire(ctx: &Ctx, job_id: &str, task: &Task) -> BatchTask {
@@ -50,11 +42,7 @@ fn to_wire(ctx: &Ctx, job_id: &str, task: &Task) -> BatchTask {
             pool_id: Some(p.pool_id.clone()),
             node_id: Some(p.node_id.clone()),
             task_root_directory: Some(rel.clone()),
-            task_root_directory_url: Some(format!(
-                "{}/files/{}",
-                super::nodes::node_url(ctx, &p.pool_id, &p.node_id),
-                rel
-            )),
+            task_root_directory_url: Some(format!("{}/files/{}", super::nodes::node_url(ctx, &p.pool_id, &p.node_id), rel)),
         }
     });
     BatchTask {
@@ -75,20 +63,19 @@ fn to_wire(ctx: &Ctx, job_id: &str, task: &Task) -> BatchTask {
 
 fn create_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let spec: BatchTaskCreateOptions = ctx.json()?;
-    let (job_id, task_id, version) = state.mutate(|a, now| {
-        let task_id = spec.id.clone();
-        let v = a.add_task(&ctx.params[0], spec, now)?;
-        Ok((a.job(&ctx.params[0])?.spec.id.clone(), task_id, v))
-    })?;
-    Ok(created(&task_url(ctx, &job_id, &task_id), &version))
+    let task_id = spec.id.clone();
+    let applied = state.execute(Command::AddTask { job_id: ctx.params[0].clone(), spec })?;
+    let job_id = state.read(|a| a.job(&ctx.params[0]).map(|j| j.spec.id.clone())).unwrap_or_else(|_| ctx.params[0].clone());
+    Ok(created(&task_url(ctx, &job_id, &task_id), &applied.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
 }
 
 fn create_task_collection(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let group: BatchTaskGroup = ctx.json()?;
-    let (job_id, results) = state.mutate(|a, now| {
-        let results = a.add_task_collection(&ctx.params[0], group.value, now)?;
-        Ok((a.job(&ctx.params[0])?.spec.id.clone(), results))
-    })?;
+    let applied = state.execute(Command::AddTaskCollection { job_id: ctx.params[0].clone(), tasks: group.value })?;
+    let Applied::TaskResults(results) = applied else {
+        return Err(ApiError::internal("add task collection produced no results"));
+    };
+    let job_id = state.read(|a| a.job(&ctx.params[0]).map(|j| j.spec.id.clone())).unwrap_or_else(|_| ctx.params[0].clone());
     let value: Vec<BatchTaskCreateResult> = results
         .into_iter()
         .map(|(task_id, outcome)| match outcome {
@@ -116,23 +103,13 @@ fn create_task_collection(state: &AppState, ctx: &Ctx) -> Result<Response, ApiEr
                     error: Some(TaskAddError {
                         code: e.code.as_str().into(),
                         message: serde_json::from_value(body["message"].clone()).ok(),
-                        values: e
-                            .values
-                            .iter()
-                            .map(|(k, v)| BatchErrorDetail {
-                                key: Some(k.clone()),
-                                value: Some(v.clone()),
-                            })
-                            .collect(),
+                        values: e.values.iter().map(|(k, v)| BatchErrorDetail { key: Some(k.clone()), value: Some(v.clone()) }).collect(),
                     }),
                 }
             }
         })
         .collect();
-    let body = BatchTaskCreateResults {
-        odata_metadata: Some(ctx.metadata("taskaddresult")),
-        value,
-    };
+    let body = BatchTaskCreateResults { odata_metadata: Some(ctx.metadata("taskaddresult")), value };
     Ok(json_response(StatusCode::OK, &to_json(&body)?))
 }
 
@@ -146,10 +123,7 @@ fn get_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         }
         let mut wire = to_wire(ctx, &job.spec.id, task);
         wire.odata_metadata = Some(ctx.metadata("tasks/@Element"));
-        Ok(entity(
-            super::odata::select(to_json(&wire)?, opts.select.as_deref()),
-            &task.version,
-        ))
+        Ok(entity(super::odata::select(to_json(&wire)?, opts.select.as_deref()), &task.version))
     })
 }
 
@@ -157,84 +131,52 @@ fn list_tasks(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
     let (items, next) = state.read(|a| {
         let job = a.job(&ctx.params[0])?;
-        let start = opts
-            .skip_token
-            .as_deref()
-            .map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
-        let iter = job.tasks.range((start, Bound::Unbounded)).map(|(k, t)| {
-            (
-                k.to_string(),
-                serde_json::to_value(to_wire(ctx, &job.spec.id, t)).unwrap_or(Value::Null),
-            )
-        });
+        let start = opts.skip_token.as_deref().map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
+        let iter = job
+            .tasks
+            .range((start, Bound::Unbounded))
+            .map(|(k, t)| (k.to_string(), serde_json::to_value(to_wire(ctx, &job.spec.id, t)).unwrap_or(Value::Null)));
         Ok::<_, ApiError>(opts.page(ctx, iter))
     })?;
     Ok(list_body(ctx, "tasks", items, next))
 }
 
 /// Runs a task write after checking the caller's conditions against the task's version.
-fn conditional_write<R>(
-    state: &AppState,
-    ctx: &Ctx,
-    f: impl FnOnce(&mut Account, OffsetDateTime) -> Result<R, DomainError>,
-) -> Result<R, ApiError> {
-    let mut cond = Ok(());
-    let r = state.mutate(|a, now| {
-        let task = a.task(&ctx.params[0], &ctx.params[1])?;
-        if let Err(e) = check_write(ctx, &task.version) {
-            cond = Err(e);
-            return Err(batch_model::BatchErrorCode::ConditionNotMet.into());
-        }
-        f(a, now)
-    });
-    cond?;
-    Ok(r?)
+/// Applies a command after checking the caller's conditional headers against the current
+/// version of the entity the request names.
+fn conditional_write(state: &AppState, ctx: &Ctx, cmd: Command) -> Result<Applied, ApiError> {
+    Ok(state.execute_if(cmd, |a| {
+        let version = &a.task(&ctx.params[0], &ctx.params[1])?.version;
+        check_write(ctx, version).map_err(|e| e.error)
+    })?)
 }
 
 fn replace_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: BatchTaskReplaceOptions = ctx.json()?;
-    let v = conditional_write(state, ctx, |a, now| {
-        a.replace_task(&ctx.params[0], &ctx.params[1], body, now)
-    })?;
-    Ok(updated(
-        StatusCode::OK,
-        &task_url(ctx, &ctx.params[0], &ctx.params[1]),
-        &v,
-    ))
+    let v = conditional_write(state, ctx, Command::ReplaceTask { job_id: ctx.params[0].clone(), task_id: ctx.params[1].clone(), body })?;
+    Ok(updated(StatusCode::OK, &task_url(ctx, &ctx.params[0], &ctx.params[1]), &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
 }
 
 fn delete_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    conditional_write(state, ctx, |a, now| {
-        a.delete_task(&ctx.params[0], &ctx.params[1], now)
-    })?;
+    conditional_write(state, ctx, Command::DeleteTask { job_id: ctx.params[0].clone(), task_id: ctx.params[1].clone() })?;
     Ok(empty(StatusCode::OK))
 }
 
 fn terminate_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    let v = conditional_write(state, ctx, |a, now| {
-        a.terminate_task(&ctx.params[0], &ctx.params[1], now)
-    })?;
+    let v = conditional_write(state, ctx, Command::TerminateTask { job_id: ctx.params[0].clone(), task_id: ctx.params[1].clone() })?;
     Ok(updated(
         StatusCode::NO_CONTENT,
-        &format!(
-            "{}/terminate",
-            task_url(ctx, &ctx.params[0], &ctx.params[1])
-        ),
-        &v,
+        &format!("{}/terminate", task_url(ctx, &ctx.params[0], &ctx.params[1])),
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 
 fn reactivate_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    let v = conditional_write(state, ctx, |a, now| {
-        a.reactivate_task(&ctx.params[0], &ctx.params[1], now)
-    })?;
+    let v = conditional_write(state, ctx, Command::ReactivateTask { job_id: ctx.params[0].clone(), task_id: ctx.params[1].clone() })?;
     Ok(updated(
         StatusCode::NO_CONTENT,
-        &format!(
-            "{}/reactivate",
-            task_url(ctx, &ctx.params[0], &ctx.params[1])
-        ),
-        &v,
+        &format!("{}/reactivate", task_url(ctx, &ctx.params[0], &ctx.params[1])),
+        &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?,
     ))
 }
 

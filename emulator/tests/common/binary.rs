@@ -15,6 +15,16 @@ pub struct Spawned {
     pub _dir: tempfile::TempDir,
 }
 
+impl Spawned {
+    /// Kills the emulator the hard way (SIGKILL) and hands back its directory.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self._dir, dir)
+    }
+}
+
 impl Drop for Spawned {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -23,27 +33,22 @@ impl Drop for Spawned {
 }
 
 fn field(line: &str, name: &str) -> String {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(&format!("{name}=")))
-        .unwrap_or_default()
-        .to_string()
+    line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).unwrap_or_default().to_string()
 }
 
 /// Starts the binary on a free loopback port with a fresh data dir plus `args`/`env`.
 pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Spawned {
-    let dir = tempfile::tempdir().expect("tempdir");
+    spawn_in(tempfile::tempdir().expect("tempdir"), args, env)
+}
+
+/// Starts the binary with `<dir>/data` as its data directory.
+pub fn spawn_in(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Spawned {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_batch-emulator"));
-    cmd.args(["--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(args);
+    cmd.args(["--addr", "127.0.0.1:0", "--data-dir"]).arg(dir.path().join("data")).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn batch-emulator");
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn batch-emulator");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -30,23 +30,11 @@ pub async fn emulator(runner: Runner) -> TestEmulator {
     let config = EmulatorConfig::for_tests(dir.path().join("data"));
     let runner: Arc<dyn ProcessRunner> = match runner {
         Runner::Fake => Arc::new(FakeProcessRunner),
-        Runner::Local => Arc::new(LocalProcessRunner),
+        Runner::Local => Arc::new(LocalProcessRunner::default()),
     };
-    let running = start(config, runner, Arc::new(SystemClock))
-        .await
-        .expect("emulator starts");
-    let client = BatchClient::new(
-        &running.url,
-        Credentials::SharedKey {
-            account: DEV_ACCOUNT_NAME.into(),
-            key: DEV_ACCOUNT_KEY.into(),
-        },
-    );
-    TestEmulator {
-        running,
-        client,
-        dir,
-    }
+    let running = start(config, runner, Arc::new(SystemClock)).await.expect("emulator starts");
+    let client = BatchClient::new(&running.url, Credentials::SharedKey { account: DEV_ACCOUNT_NAME.into(), key: DEV_ACCOUNT_KEY.into() });
+    TestEmulator { running, client, dir }
 }
 
 impl TestEmulator {
@@ -56,46 +44,29 @@ impl TestEmulator {
 
     /// Waits until the node agent has nothing in progress.
     pub async fn idle(&self) {
-        tokio::time::timeout(Duration::from_secs(20), self.state().run_until_idle())
-            .await
-            .expect("agent became idle");
+        tokio::time::timeout(Duration::from_secs(20), self.state().run_until_idle()).await.expect("agent became idle");
     }
 
     /// Creates a plain pool and waits until all its nodes are idle.
     pub async fn pool(&self, id: &str, nodes: i32, slots: i32, fill: &str) {
-        self.client
-            .create_pool(&pool_spec(id, nodes, slots, fill))
-            .await
-            .expect("create pool");
+        self.client.create_pool(&pool_spec(id, nodes, slots, fill)).await.expect("create pool");
         self.idle().await;
         let ns = self.client.list_nodes(id).await.expect("list nodes");
         assert_eq!(ns.len(), nodes as usize);
-        assert!(
-            ns.iter().all(|n| n.state.as_deref() == Some("idle")),
-            "{ns:?}"
-        );
+        assert!(ns.iter().all(|n| n.state.as_deref() == Some("idle")), "{ns:?}");
     }
 
     pub async fn job(&self, id: &str, pool: &str) {
-        self.client
-            .create_job(&job_spec(id, pool))
-            .await
-            .expect("create job");
+        self.client.create_job(&job_spec(id, pool)).await.expect("create job");
     }
 
     pub async fn task(&self, job: &str, id: &str, command_line: &str) {
-        self.client
-            .create_task(job, &task_spec(id, command_line))
-            .await
-            .expect("create task");
+        self.client.create_task(job, &task_spec(id, command_line)).await.expect("create task");
     }
 
     /// Waits for a task to reach `completed`.
     pub async fn completed(&self, job: &str, task: &str) -> BatchTask {
-        self.client
-            .wait_for_task(job, task, |s| s == "completed", Duration::from_secs(20))
-            .await
-            .expect("task completes")
+        self.client.wait_for_task(job, task, |s| s == "completed", Duration::from_secs(20)).await.expect("task completes")
     }
 }
 
@@ -115,21 +86,15 @@ pub fn pool_spec(id: &str, nodes: i32, slots: i32, fill: &str) -> BatchPoolCreat
 }
 
 pub fn job_spec(id: &str, pool: &str) -> BatchJobCreateOptions {
-    serde_json::from_value(serde_json::json!({"id": id, "poolInfo": {"poolId": pool}}))
-        .expect("job spec")
+    serde_json::from_value(serde_json::json!({"id": id, "poolInfo": {"poolId": pool}})).expect("job spec")
 }
 
 pub fn task_spec(id: &str, command_line: &str) -> BatchTaskCreateOptions {
-    serde_json::from_value(serde_json::json!({"id": id, "commandLine": command_line}))
-        .expect("task spec")
+    serde_json::from_value(serde_json::json!({"id": id, "commandLine": command_line})).expect("task spec")
 }
 
 /// Asserts that a call failed with the given status and Batch error code.
-pub fn assert_batch_error<T: std::fmt::Debug>(
-    r: Result<T, batch_client::ApiError>,
-    status: u16,
-    code: &str,
-) -> batch_client::ApiError {
+pub fn assert_batch_error<T: std::fmt::Debug>(r: Result<T, batch_client::ApiError>, status: u16, code: &str) -> batch_client::ApiError {
     match r {
         Ok(v) => panic!("expected {status} {code}, got success {v:?}"),
         Err(e) => {

@@ -1,0 +1,210 @@
+//! Every state change of an account as a value: the API's mutations and the node agent's
+//! reports. Applying the same commands at the same times to a fresh account (with the same node
+//! id seed) rebuilds the same state, which is what the emulator's journal relies on.
+
+use crate::account::{Account, TaskAddOutcome, TaskOutcome};
+use crate::error::DomainError;
+use crate::version::Version;
+use batch_client::models::*;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// One state change. Serialized with a `type` tag; new variants may be added, existing ones
+/// must keep their shape (journals written by older builds must still load).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Command {
+    CreatePool {
+        spec: BatchPoolCreateOptions,
+    },
+    UpdatePool {
+        pool_id: String,
+        patch: BatchPoolUpdateOptions,
+    },
+    ReplacePoolProperties {
+        pool_id: String,
+        body: BatchPoolReplaceOptions,
+    },
+    ResizePool {
+        pool_id: String,
+        body: BatchPoolResizeOptions,
+    },
+    StopPoolResize {
+        pool_id: String,
+    },
+    RemoveNodes {
+        pool_id: String,
+        body: BatchNodeRemoveOptions,
+    },
+    DeletePool {
+        pool_id: String,
+    },
+    CreateJob {
+        spec: BatchJobCreateOptions,
+    },
+    UpdateJob {
+        job_id: String,
+        patch: BatchJobUpdateOptions,
+    },
+    ReplaceJob {
+        job_id: String,
+        body: BatchJobUpdateOptions,
+    },
+    DeleteJob {
+        job_id: String,
+    },
+    TerminateJob {
+        job_id: String,
+        reason: Option<String>,
+    },
+    DisableJob {
+        job_id: String,
+        body: BatchJobDisableOptions,
+    },
+    EnableJob {
+        job_id: String,
+    },
+    AddTask {
+        job_id: String,
+        spec: BatchTaskCreateOptions,
+    },
+    AddTaskCollection {
+        job_id: String,
+        tasks: Vec<BatchTaskCreateOptions>,
+    },
+    ReplaceTask {
+        job_id: String,
+        task_id: String,
+        body: BatchTaskReplaceOptions,
+    },
+    DeleteTask {
+        job_id: String,
+        task_id: String,
+    },
+    TerminateTask {
+        job_id: String,
+        task_id: String,
+    },
+    ReactivateTask {
+        job_id: String,
+        task_id: String,
+    },
+    // Reports of the node agent.
+    NodeProvisioned {
+        pool_id: String,
+        node_id: String,
+    },
+    NodeReady {
+        pool_id: String,
+        node_id: String,
+    },
+    NodeRemoved {
+        pool_id: String,
+        node_id: String,
+    },
+    TaskExited {
+        run_id: u64,
+        outcome: TaskOutcome,
+    },
+    FinishJobTransition {
+        job_id: String,
+    },
+    FinishJobDeletion {
+        job_id: String,
+    },
+    FinishPoolDeletion {
+        pool_id: String,
+    },
+    /// The emulator restarted: nothing that was running still runs.
+    Recover,
+}
+
+/// What an applied command produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The new version of the entity written.
+    Version(Version),
+    /// Per-task results of add task collection.
+    TaskResults(Vec<(String, TaskAddOutcome)>),
+    Done,
+}
+
+impl Applied {
+    /// The version, for commands that write one entity.
+    pub fn version(self) -> Option<Version> {
+        match self {
+            Applied::Version(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Account {
+    /// Applies one command at `now`.
+    pub fn apply(&mut self, cmd: Command, now: OffsetDateTime) -> Result<Applied, DomainError> {
+        use Applied::{Done, Version as V};
+        Ok(match cmd {
+            Command::CreatePool { spec } => V(self.create_pool(spec, now)?),
+            Command::UpdatePool { pool_id, patch } => V(self.update_pool(&pool_id, patch, now)?),
+            Command::ReplacePoolProperties { pool_id, body } => V(self.replace_pool_properties(&pool_id, body, now)?),
+            Command::ResizePool { pool_id, body } => V(self.resize_pool(&pool_id, body, now)?),
+            Command::StopPoolResize { pool_id } => V(self.stop_pool_resize(&pool_id, now)?),
+            Command::RemoveNodes { pool_id, body } => V(self.remove_nodes(&pool_id, body, now)?),
+            Command::DeletePool { pool_id } => {
+                self.delete_pool(&pool_id, now)?;
+                Done
+            }
+            Command::CreateJob { spec } => V(self.create_job(spec, now)?),
+            Command::UpdateJob { job_id, patch } => V(self.update_job(&job_id, patch, now)?),
+            Command::ReplaceJob { job_id, body } => V(self.replace_job(&job_id, body, now)?),
+            Command::DeleteJob { job_id } => {
+                self.delete_job(&job_id, now)?;
+                Done
+            }
+            Command::TerminateJob { job_id, reason } => V(self.terminate_job(&job_id, reason, now)?),
+            Command::DisableJob { job_id, body } => V(self.disable_job(&job_id, body, now)?),
+            Command::EnableJob { job_id } => V(self.enable_job(&job_id, now)?),
+            Command::AddTask { job_id, spec } => V(self.add_task(&job_id, spec, now)?),
+            Command::AddTaskCollection { job_id, tasks } => Applied::TaskResults(self.add_task_collection(&job_id, tasks, now)?),
+            Command::ReplaceTask { job_id, task_id, body } => V(self.replace_task(&job_id, &task_id, body, now)?),
+            Command::DeleteTask { job_id, task_id } => {
+                self.delete_task(&job_id, &task_id, now)?;
+                Done
+            }
+            Command::TerminateTask { job_id, task_id } => V(self.terminate_task(&job_id, &task_id, now)?),
+            Command::ReactivateTask { job_id, task_id } => V(self.reactivate_task(&job_id, &task_id, now)?),
+            Command::NodeProvisioned { pool_id, node_id } => {
+                self.node_provisioned(&pool_id, &node_id, now);
+                Done
+            }
+            Command::NodeReady { pool_id, node_id } => {
+                self.node_ready(&pool_id, &node_id, now);
+                Done
+            }
+            Command::NodeRemoved { pool_id, node_id } => {
+                self.node_removed(&pool_id, &node_id, now);
+                Done
+            }
+            Command::TaskExited { run_id, outcome } => {
+                self.task_exited(run_id, outcome, now);
+                Done
+            }
+            Command::FinishJobTransition { job_id } => {
+                self.finish_job_transition(&job_id, now);
+                Done
+            }
+            Command::FinishJobDeletion { job_id } => {
+                self.finish_job_deletion(&job_id);
+                Done
+            }
+            Command::FinishPoolDeletion { pool_id } => {
+                self.finish_pool_deletion(&pool_id);
+                Done
+            }
+            Command::Recover => {
+                self.recover(now);
+                Done
+            }
+        })
+    }
+}
