@@ -6,6 +6,8 @@ import sys
 import time
 import uuid
 
+from common import wait_for
+
 import azure.batch.models as m
 from azure.batch import BatchServiceClient
 from azure.batch.batch_auth import SharedKeyCredentials
@@ -14,18 +16,6 @@ url, account, key = sys.argv[1:4]
 client = BatchServiceClient(SharedKeyCredentials(account, key), batch_url=url)
 run = uuid.uuid4().hex[:8]
 pool_id, job_id = f"py14-pool-{run}", f"py14-job-{run}"
-
-
-def wait_for(what, fn, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    delay, last = 0.01, None
-    while time.monotonic() < deadline:
-        ok, last = fn()
-        if ok:
-            return last
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 client.pool.add(m.PoolAddParameter(

@@ -10,6 +10,8 @@ import sys
 import time
 import uuid
 
+from common import wait_for
+
 from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.batch.models._models import BatchJobTerminateOptions  # not exported (wire notes)
@@ -21,19 +23,6 @@ url, account, key = sys.argv[1:4]
 client = BatchClient(url, AzureNamedKeyCredential(account, key))
 run = uuid.uuid4().hex[:8]
 pool_id, job_id = f"py15-pool-{run}", f"py15-job-{run}"
-
-
-def wait_for(what, fn, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = fn()
-        if ok:
-            return last
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 def read(job, task, path):

@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::operations::Operation;
-use super::{check_read, check_write, created, empty, encode_segment, entity, list_body, to_json, updated, Ctx, ListOptions};
+use super::{check_read, created, empty, encode_segment, entity, list_body, to_json, updated, Ctx, ListOptions};
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -85,13 +85,8 @@ fn list_jobs(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 /// Runs a job write after checking the caller's conditions against the job's version.
-/// Applies a command after checking the caller's conditional headers against the current
-/// version of the entity the request names.
 fn conditional_write(state: &AppState, ctx: &Ctx, cmd: Command) -> Result<Applied, ApiError> {
-    Ok(state.execute_if(cmd, |a| {
-        let version = &a.job(&ctx.params[0])?.version;
-        check_write(ctx, version).map_err(|e| e.error)
-    })?)
+    super::conditional_write(state, ctx, cmd, |a| Ok(a.job(&ctx.params[0])?.version.clone()))
 }
 
 fn update_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {

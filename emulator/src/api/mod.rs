@@ -351,6 +351,17 @@ pub fn check_write(ctx: &Ctx, v: &Version) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Applies a command after checking the caller's conditional headers against the current
+/// version of the entity the request names (under the same lock as the write).
+pub fn conditional_write(
+    state: &AppState,
+    ctx: &Ctx,
+    cmd: batch_model::Command,
+    version_of: impl FnOnce(&batch_model::Account) -> Result<Version, DomainError>,
+) -> Result<batch_model::Applied, ApiError> {
+    Ok(state.execute_if(cmd, |a| check_write(ctx, &version_of(a)?).map_err(|e| e.error))?)
+}
+
 /// Checks conditions on a read: `If-None-Match` matching or `If-Modified-Since` not passed
 /// gives 304 (returned as `Ok(Some(..))`); `If-Match`/`If-Unmodified-Since` failing is 412.
 pub fn check_read(ctx: &Ctx, v: &Version) -> Result<Option<Response>, ApiError> {

@@ -2,7 +2,7 @@
 
 use super::error::{error_body, ApiError};
 use super::operations::Operation;
-use super::{check_read, check_write, created, empty, encode_segment, entity, json_response, list_body, to_json, updated, Ctx, ListOptions};
+use super::{check_read, created, empty, encode_segment, entity, json_response, list_body, to_json, updated, Ctx, ListOptions};
 use crate::agent::layout::NodeLayout;
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -142,13 +142,8 @@ fn list_tasks(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 /// Runs a task write after checking the caller's conditions against the task's version.
-/// Applies a command after checking the caller's conditional headers against the current
-/// version of the entity the request names.
 fn conditional_write(state: &AppState, ctx: &Ctx, cmd: Command) -> Result<Applied, ApiError> {
-    Ok(state.execute_if(cmd, |a| {
-        let version = &a.task(&ctx.params[0], &ctx.params[1])?.version;
-        check_write(ctx, version).map_err(|e| e.error)
-    })?)
+    super::conditional_write(state, ctx, cmd, |a| Ok(a.task(&ctx.params[0], &ctx.params[1])?.version.clone()))
 }
 
 fn replace_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
