@@ -107,7 +107,15 @@ async fn stopping_the_emulator_stops_its_task_processes() {
     std::process::Command::new("kill").arg("-TERM").arg(emu.child.id().to_string()).status().unwrap();
     let status = emu.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    // Killed with SIGKILL, so it is gone (or a zombie about to be reaped by init).
-    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Killed with SIGKILL (delivered asynchronously), so it is gone or a zombie soon.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut state = String::new();
+    while std::time::Instant::now() < deadline {
+        state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if state.is_empty() || state.split_whitespace().nth(2) == Some("Z") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(state.is_empty() || state.split_whitespace().nth(2) == Some("Z"), "task process {pid} survived: {state}");
 }
