@@ -5,6 +5,7 @@
 //! Container tasks will slot in beside [`process::ProcessRunner`] as a `ContainerRuntime` chosen
 //! per launch; nothing else here depends on how a task runs.
 
+pub mod docker_create;
 pub mod environment;
 pub mod layout;
 pub mod process;
