@@ -1,6 +1,8 @@
 //! `batch-emulator`: serve the Batch API on loopback and print a readiness line.
 
+use batch_emulator::agent::container::{ContainerRuntime, DockerRuntime};
 use batch_emulator::agent::process::LocalProcessRunner;
+use batch_emulator::agent::Runtimes;
 use batch_emulator::clock::SystemClock;
 use batch_emulator::config::EmulatorConfig;
 use clap::Parser;
@@ -22,7 +24,19 @@ async fn main() -> std::process::ExitCode {
     }
     let (account, key, loose) = (config.account.clone(), config.key.clone(), config.loose);
     let runner = Arc::new(LocalProcessRunner::default());
-    let running = match batch_emulator::server::start(config, runner.clone(), Arc::new(SystemClock)).await {
+    let containers = match DockerRuntime::connect().await {
+        Ok(d) => {
+            let d: Arc<dyn ContainerRuntime> = Arc::new(d);
+            Ok(d)
+        }
+        Err(e) => Err(e),
+    };
+    let engine_line = match &containers {
+        Ok(d) => format!("container engine: {}", d.describe()),
+        Err(e) => format!("container engine: not reachable ({e}); container pools get unusable nodes, plain pools work"),
+    };
+    let runtimes = Runtimes { processes: runner.clone(), containers };
+    let running = match batch_emulator::server::start(config, runtimes, Arc::new(SystemClock)).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("batch-emulator: cannot start: {e}");
@@ -32,6 +46,7 @@ async fn main() -> std::process::ExitCode {
     let url = running.url.clone();
     println!("batch-emulator ready: url={url} account={account} key={key}{}", if loose { " auth=loose" } else { "" });
     println!("  Python (azure-batch 15.x): BatchClient(\"{url}\", AzureNamedKeyCredential(\"{account}\", \"{key}\"))");
+    println!("  {engine_line}");
     println!("  Python (azure-batch 14.x): BatchServiceClient(SharedKeyCredentials(\"{account}\", \"{key}\"), batch_url=\"{url}\")");
     tokio::select! {
         r = running.wait() => {

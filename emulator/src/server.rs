@@ -1,6 +1,6 @@
 //! Starting an emulator: bind, spawn the node agent, serve.
 
-use crate::agent::process::ProcessRunner;
+use crate::agent::Runtimes;
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
 use crate::state::AppState;
@@ -35,7 +35,7 @@ impl RunningEmulator {
 }
 
 /// Binds `config.addr`, starts the node agent and serves the API.
-pub async fn start(config: EmulatorConfig, runner: Arc<dyn ProcessRunner>, clock: Arc<dyn Clock>) -> std::io::Result<RunningEmulator> {
+pub async fn start(config: EmulatorConfig, runtimes: Runtimes, clock: Arc<dyn Clock>) -> std::io::Result<RunningEmulator> {
     tokio::fs::create_dir_all(&config.data_dir).await?;
     let mut config = config;
     config.data_dir = tokio::fs::canonicalize(&config.data_dir).await?;
@@ -62,7 +62,12 @@ pub async fn start(config: EmulatorConfig, runner: Arc<dyn ProcessRunner>, clock
     state.execute(Command::Recover).map_err(|e| std::io::Error::other(e.to_string()))?;
     let url = format!("http://{local}");
     state.set_public_url(url.clone());
-    tokio::spawn(crate::agent::run(state.clone(), effects, runner));
+    // Containers left by an earlier run of this data dir (killed emulator) go; the journal reruns
+    // their tasks.
+    if let Ok(c) = &runtimes.containers {
+        c.remove_labelled(vec![(crate::agent::labels::INSTANCE.into(), state.instance_id())]).await;
+    }
+    tokio::spawn(crate::agent::run(state.clone(), effects, runtimes));
     let app = crate::api::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

@@ -25,6 +25,7 @@ struct Inner {
     public_url: RwLock<String>,
     layout: NodeLayout,
     store: Arc<dyn Store>,
+    node_id_seed: u64,
     /// Effects sent to the agent and not yet finished (for `run_until_idle`).
     pending: AtomicUsize,
     idle: Notify,
@@ -47,10 +48,16 @@ impl AppState {
             public_url: RwLock::new(public_url),
             layout,
             store,
+            node_id_seed,
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
         };
         (Self(Arc::new(inner)), rx)
+    }
+
+    /// Identifies this emulator's data (labels on its containers); stable across restarts.
+    pub fn instance_id(&self) -> String {
+        format!("{:016x}", self.0.node_id_seed)
     }
 
     pub fn config(&self) -> &EmulatorConfig {

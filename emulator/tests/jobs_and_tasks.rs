@@ -262,7 +262,7 @@ async fn terminate_and_delete_jobs() {
     emu.client.wait_for_task("d", "run", |s| s == "running", std::time::Duration::from_secs(10)).await.unwrap();
     let node = emu.client.get_task("d", "run").await.unwrap().node_info.unwrap().node_id.unwrap();
     let job_dir = emu.state().layout().job_dir(&node, "d");
-    assert!(job_dir.exists());
+    eventually("the task directory exists", || job_dir.join("job-1/run/stdout.txt").exists()).await;
     assert_eq!(emu.client.send_raw(Method::DELETE, "/jobs/d", &[], &[], None).await.unwrap().status, 202);
     emu.idle().await;
     assert_batch_error(emu.client.get_job("d").await, 404, "JobNotFound");

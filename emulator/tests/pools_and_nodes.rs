@@ -147,13 +147,36 @@ async fn update_and_replace_pool_properties() {
 #[tokio::test]
 async fn features_not_emulated_yet_are_refused_with_501_not_ignored() {
     let emu = emulator(Runner::Fake).await;
-    let mut spec = pool_spec("c", 1, 1, "spread");
-    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration = Some(serde_json::from_value(json!({"type": "dockerCompatible"})).unwrap());
-    assert_batch_error(emu.client.create_pool(&spec).await, 501, "NotImplemented");
     let mut spec = pool_spec("s", 1, 1, "spread");
     spec.start_task = Some(serde_json::from_value(json!({"commandLine": "true"})).unwrap());
     assert_batch_error(emu.client.create_pool(&spec).await, 501, "NotImplemented");
     let r = emu.client.send_raw(Method::GET, "/pools", &[], &[], None).await.unwrap();
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["value"], json!([]));
+}
+
+#[tokio::test]
+async fn a_container_pool_without_an_engine_has_unusable_nodes_that_say_why() {
+    let emu = emulator(Runner::Fake).await;
+    let mut spec = pool_spec("c", 2, 1, "spread");
+    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration =
+        Some(serde_json::from_value(json!({"type": "dockerCompatible", "containerImageNames": ["busybox"]})).unwrap());
+    emu.client.create_pool(&spec).await.unwrap();
+    emu.idle().await;
+    let nodes: Vec<Value> = emu.client.list_all("/pools/c/nodes", &[]).await.unwrap();
+    assert_eq!(nodes.len(), 2);
+    for n in &nodes {
+        assert_eq!(n["state"], "unusable");
+        assert_eq!(n["errors"][0]["code"], "ContainerEngineUnavailable");
+    }
+    let counts: Vec<Value> = emu.client.list_all("/nodecounts", &[]).await.unwrap();
+    assert_eq!(counts[0]["dedicated"]["unusable"], 2);
+    // Plain pools keep working meanwhile.
+    emu.pool("plain", 1, 1, "spread").await;
+    // The container configuration is validated like the service does.
+    let mut bad = pool_spec("bad", 0, 1, "spread");
+    bad.virtual_machine_configuration.as_mut().unwrap().container_configuration = Some(serde_json::from_value(json!({"containerImageNames": []})).unwrap());
+    assert_batch_error(emu.client.create_pool(&bad).await, 400, "MissingRequiredProperty");
+    bad.virtual_machine_configuration.as_mut().unwrap().container_configuration = Some(serde_json::from_value(json!({"type": "podman"})).unwrap());
+    assert_batch_error(emu.client.create_pool(&bad).await, 400, "InvalidPropertyValue");
 }

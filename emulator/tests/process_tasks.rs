@@ -104,10 +104,11 @@ async fn stdout_is_readable_while_the_task_runs_and_terminate_stops_the_process(
     let emu = emulator(Runner::Local).await;
     emu.pool("p", 1, 1, "spread").await;
     emu.job("j", "p").await;
-    emu.task("j", "t", "/bin/sh -c 'echo started; echo $$ > pid; sleep 60; echo never'").await;
+    emu.task("j", "t", "/bin/sh -c 'echo $$ > pid; echo started; sleep 60; echo never'").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        if stdout(&emu, "j", "t").await == "started\n" {
+        // Until the agent has made the task directory the file is not there yet (404).
+        if emu.client.get_task_file("j", "t", "stdout.txt").await.is_ok_and(|b| b == b"started\n") {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "stdout never showed the first line");

@@ -51,7 +51,19 @@ pub struct BatchNode {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtual_machine_info: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<Value>>,
+    pub errors: Option<Vec<BatchNodeError>>,
+}
+
+/// An entry of a node's `errors` (why it is `unusable`, for example).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchNodeError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_details: Vec<super::NameValuePair>,
 }
 
 /// An entry of a node's `recentTasks`.

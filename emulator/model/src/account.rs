@@ -26,7 +26,13 @@ pub const MAX_TASKS_PER_COLLECTION: usize = 100;
 pub enum Effect {
     /// Bring a new node up: create its directory tree, then call
     /// [`Account::node_provisioned`] and [`Account::node_ready`].
-    ProvisionNode { pool_id: String, node_id: String },
+    ProvisionNode {
+        pool_id: String,
+        node_id: String,
+        /// Set for container pools: the images to fetch before the node turns `idle`, and the
+        /// registries to authenticate with.
+        containers: Option<ContainerConfiguration>,
+    },
     /// Run a task.
     Launch(Box<Launch>),
     /// Stop a running attempt; its exit report will be ignored.
@@ -64,6 +70,8 @@ pub struct Launch {
     /// Job `commonEnvironmentSettings`, then task `environmentSettings` (later wins).
     pub environment: Vec<(String, String)>,
     pub container_settings: Option<ContainerSettings>,
+    /// The pool's `containerConfiguration` (set for container pools).
+    pub pool_containers: Option<ContainerConfiguration>,
     pub max_wall_clock_time: Option<BatchDuration>,
     /// True when this attempt is a retry on a node that may hold the previous attempt's files.
     pub is_retry: bool,
@@ -76,6 +84,8 @@ pub enum TaskOutcome {
     /// The process ran and exited.
     Exited {
         exit_code: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container_info: Option<ContainerInfo>,
         #[serde(with = "batch_client::timefmt::body")]
         start: OffsetDateTime,
         #[serde(with = "batch_client::timefmt::body")]
@@ -84,6 +94,8 @@ pub enum TaskOutcome {
     /// The process never started (program not found, launch failure…); never retried.
     FailedToStart {
         failure: FailureInfo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container_info: Option<ContainerInfo>,
         #[serde(with = "batch_client::timefmt::body")]
         start: OffsetDateTime,
         #[serde(with = "batch_client::timefmt::body")]
@@ -92,6 +104,8 @@ pub enum TaskOutcome {
     /// Stopped because it ran longer than `maxWallClockTime`.
     TimedOut {
         exit_code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container_info: Option<ContainerInfo>,
         #[serde(with = "batch_client::timefmt::body")]
         start: OffsetDateTime,
         #[serde(with = "batch_client::timefmt::body")]
@@ -161,6 +175,45 @@ fn not_implemented(what: &str) -> DomainError {
     DomainError::new(Code::NotImplemented).with_message(format!("{what} is not emulated yet by batch-emulator {}.", env!("CARGO_PKG_VERSION")))
 }
 
+/// `containerConfiguration.type` is required (since 2023-05-01): `dockerCompatible` or
+/// `criCompatible`; older api-versions sent `docker`.
+fn validate_container_configuration(cc: &ContainerConfiguration) -> Result<(), DomainError> {
+    match cc.kind.as_deref() {
+        None => Err(DomainError::missing_property("type")),
+        Some(t) if ["dockerCompatible", "criCompatible", "docker"].iter().any(|k| k.eq_ignore_ascii_case(t)) => {
+            if cc.container_image_names.iter().flatten().any(|i| i.trim().is_empty()) {
+                return Err(DomainError::invalid_property("containerImageNames", "", "An image name cannot be empty"));
+            }
+            Ok(())
+        }
+        Some(t) => Err(DomainError::invalid_property("type", t, "The value must be dockerCompatible or criCompatible")),
+    }
+}
+
+/// `containerSettings` of a task: an image, a known working directory mode, known mount sources.
+fn validate_container_settings(cs: &ContainerSettings) -> Result<(), DomainError> {
+    if cs.image_name.trim().is_empty() {
+        return Err(DomainError::missing_property("imageName"));
+    }
+    if let Some(w) = &cs.working_directory {
+        if !w.eq_ignore_ascii_case("taskWorkingDirectory") && !w.eq_ignore_ascii_case("containerImageDefault") {
+            return Err(DomainError::invalid_property("workingDirectory", w.clone(), "The value must be taskWorkingDirectory or containerImageDefault"));
+        }
+    }
+    if let Some(m) = &cs.container_host_batch_bind_mounts {
+        let Some(items) = m.as_array() else {
+            return Err(DomainError::invalid_property("containerHostBatchBindMounts", m.to_string(), "The value must be a list"));
+        };
+        for item in items {
+            let source = item.get("source").and_then(|s| s.as_str()).unwrap_or_default();
+            if !["Shared", "Startup", "VfsMounts", "Task", "JobPrep", "Applications"].iter().any(|k| k.eq_ignore_ascii_case(source)) {
+                return Err(DomainError::invalid_property("source", source, "The value must be Shared, Startup, VfsMounts, Task, JobPrep or Applications"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn is_empty_list<T>(v: &Option<Vec<T>>) -> bool {
     v.as_ref().is_none_or(|v| v.is_empty())
 }
@@ -214,8 +267,8 @@ impl Account {
                 if vm.node_agent_sku_id.as_deref().is_none_or(|s| s.is_empty()) {
                     return Err(DomainError::missing_property("nodeAgentSKUId"));
                 }
-                if vm.container_configuration.is_some() {
-                    return Err(not_implemented("Container pools (containerConfiguration)"));
+                if let Some(cc) = &vm.container_configuration {
+                    validate_container_configuration(cc)?;
                 }
             }
         }
@@ -296,6 +349,7 @@ impl Account {
         };
         let targets = [(true, pool.spec.target_dedicated_nodes.unwrap_or(0)), (false, pool.spec.target_low_priority_nodes.unwrap_or(0))];
         let pool_id = pool.spec.id.clone();
+        let containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
         for (dedicated, target) in targets {
             let current =
                 self.pools[key].nodes.values().filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done).count()
@@ -318,8 +372,9 @@ impl Account {
                         total_tasks_succeeded: 0,
                         recent_tasks: Vec::new(),
                         leave_when_done: false,
+                        errors: Vec::new(),
                     };
-                    self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: node.id.clone() });
+                    self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: node.id.clone(), containers: containers.clone() });
                     if let Some(p) = self.pools.get_mut(key) {
                         p.nodes.insert(node.id.clone(), node);
                     }
@@ -413,6 +468,18 @@ impl Account {
         self.schedule(now);
     }
 
+    /// The agent could not bring the node up (image prefetch failed, no container engine):
+    /// it turns `unusable` with `errors`, and the service does not recover it by itself.
+    pub fn node_unusable(&mut self, pool_id: &str, node_id: &str, errors: Vec<BatchNodeError>, now: OffsetDateTime) {
+        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
+            if matches!(n.state, NodeState::Creating | NodeState::Starting) {
+                n.set_state(NodeState::Unusable, now);
+                n.errors = errors;
+            }
+        }
+        self.settle_allocation(&IdKey::of(pool_id), now);
+    }
+
     /// The agent removed a node that was leaving the pool.
     pub fn node_removed(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
         let key = IdKey::of(pool_id);
@@ -489,8 +556,8 @@ impl Account {
                 return Err(DomainError::invalid_property("taskSlotsPerNode", s.to_string(), "The value must be between 1 and 256"));
             }
         }
-        if patch.virtual_machine_configuration.as_ref().is_some_and(|v| v.container_configuration.is_some()) {
-            return Err(not_implemented("Container pools (containerConfiguration)"));
+        if let Some(cc) = patch.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.as_ref()) {
+            validate_container_configuration(cc)?;
         }
         let s = &mut pool.spec;
         if let Some(v) = patch.display_name {
@@ -1107,8 +1174,12 @@ impl Account {
     /// Validates a task body against its job; returns the task with defaults filled in.
     fn prepare_task(job: &Job, mut spec: BatchTaskCreateOptions) -> Result<BatchTaskCreateOptions, DomainError> {
         validate_id("id", &spec.id)?;
-        if spec.command_line.is_empty() {
+        // A container task may have an empty command line: the image CMD runs (§1.2).
+        if spec.command_line.is_empty() && spec.container_settings.is_none() {
             return Err(DomainError::missing_property("commandLine"));
+        }
+        if let Some(cs) = &spec.container_settings {
+            validate_container_settings(cs)?;
         }
         if let Some(d) = &spec.display_name {
             if d.chars().count() > 1024 {
@@ -1132,7 +1203,6 @@ impl Account {
             return Err(not_implemented("Task dependencies (dependsOn)"));
         }
         for (what, set) in [
-            ("Container tasks (containerSettings)", spec.container_settings.is_some()),
             ("Resource files (resourceFiles)", !is_empty_list(&spec.resource_files)),
             ("Output files (outputFiles)", !is_empty_list(&spec.output_files)),
             ("Multi-instance tasks (multiInstanceSettings)", spec.multi_instance_settings.is_some()),
@@ -1153,7 +1223,11 @@ impl Account {
             auto_user: Some(AutoUserSpecification { scope: Some("pool".into()), elevation_level: Some("nonadmin".into()) }),
         });
         if let Some(cs) = spec.container_settings.as_mut() {
-            cs.working_directory.get_or_insert_with(|| "taskWorkingDirectory".into());
+            let wd = match cs.working_directory.as_deref() {
+                Some(w) if w.eq_ignore_ascii_case("containerImageDefault") => "containerImageDefault",
+                _ => "taskWorkingDirectory",
+            };
+            cs.working_directory = Some(wd.into());
         }
         Ok(spec)
     }
@@ -1401,13 +1475,16 @@ impl Account {
         }
         for pool in self.pools.values() {
             let pool_id = pool.spec.id.clone();
+            let containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
             if pool.state == PoolState::Deleting {
                 self.outbox.push(Effect::DeletePool { pool_id, nodes: pool.nodes.keys().cloned().collect() });
                 continue;
             }
             for n in pool.nodes.values() {
                 match n.state {
-                    NodeState::Creating | NodeState::Starting => self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: n.id.clone() }),
+                    NodeState::Creating | NodeState::Starting => {
+                        self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: n.id.clone(), containers: containers.clone() })
+                    }
                     NodeState::LeavingPool => self.outbox.push(Effect::RemoveNode { pool_id: pool_id.clone(), node_id: n.id.clone() }),
                     _ => {}
                 }
@@ -1513,8 +1590,9 @@ impl Account {
         let info = &mut t.execution_info;
         let succeeded;
         match outcome {
-            TaskOutcome::Exited { exit_code, start, end } => {
+            TaskOutcome::Exited { exit_code, start, end, container_info } => {
                 info.start_time = Some(start);
+                info.container_info = container_info;
                 info.exit_code = Some(exit_code);
                 succeeded = exit_code == 0;
                 // Only a nonzero exit is retried (node-and-container-semantics.md §5.4).
@@ -1537,16 +1615,18 @@ impl Account {
                 info.result = Some(if succeeded { "success" } else { "failure" }.into());
                 info.failure_info = if succeeded { None } else { Some(failure_exit_code()) };
             }
-            TaskOutcome::FailedToStart { failure, start, end } => {
+            TaskOutcome::FailedToStart { failure, start, end, container_info } => {
                 info.start_time = Some(start);
+                info.container_info = container_info;
                 info.end_time = Some(end);
                 info.exit_code = None;
                 info.result = Some("failure".into());
                 info.failure_info = Some(failure);
                 succeeded = false;
             }
-            TaskOutcome::TimedOut { exit_code, start, end } => {
+            TaskOutcome::TimedOut { exit_code, start, end, container_info } => {
                 info.start_time = Some(start);
+                info.container_info = container_info;
                 info.end_time = Some(end);
                 info.exit_code = exit_code;
                 info.result = Some("failure".into());
@@ -1633,6 +1713,7 @@ impl Account {
             return;
         };
         let pool_id = pool.spec.id.clone();
+        let pool_containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
         let Some(node) = pool.nodes.get_mut(node_id) else {
             return;
         };
@@ -1680,6 +1761,7 @@ impl Account {
             command_line: task.spec.command_line.clone(),
             environment,
             container_settings: task.spec.container_settings.clone(),
+            pool_containers,
             max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
             is_retry,
         })));

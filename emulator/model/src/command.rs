@@ -102,6 +102,11 @@ pub enum Command {
         pool_id: String,
         node_id: String,
     },
+    NodeUnusable {
+        pool_id: String,
+        node_id: String,
+        errors: Vec<BatchNodeError>,
+    },
     TaskExited {
         run_id: u64,
         outcome: TaskOutcome,
@@ -179,6 +184,10 @@ impl Account {
             }
             Command::NodeReady { pool_id, node_id } => {
                 self.node_ready(&pool_id, &node_id, now);
+                Done
+            }
+            Command::NodeUnusable { pool_id, node_id, errors } => {
+                self.node_unusable(&pool_id, &node_id, errors, now);
                 Done
             }
             Command::NodeRemoved { pool_id, node_id } => {

@@ -68,6 +68,8 @@ pub struct Node {
     /// Set when the node leaves the pool after its running tasks finish
     /// (`nodeDeallocationOption` `taskcompletion`/`retaineddata`).
     pub leave_when_done: bool,
+    /// Why the node is `unusable` (`errors`).
+    pub errors: Vec<batch_client::models::BatchNodeError>,
 }
 
 impl Node {

@@ -66,7 +66,7 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, jou
     };
     for e in effects {
         match e {
-            Effect::ProvisionNode { pool_id, node_id } => {
+            Effect::ProvisionNode { pool_id, node_id, .. } => {
                 apply(acct, Command::NodeProvisioned { pool_id: pool_id.clone(), node_id: node_id.clone() });
                 apply(acct, Command::NodeReady { pool_id, node_id });
             }
@@ -151,7 +151,7 @@ proptest! {
                 }),
                 Op::Exit { nth_run, code } => (!runs.is_empty()).then(|| {
                     let run_id = runs.remove(usize::from(nth_run) % runs.len());
-                    Command::TaskExited { run_id, outcome: TaskOutcome::Exited { exit_code: code, start: now, end: now } }
+                    Command::TaskExited { run_id, outcome: TaskOutcome::Exited { exit_code: code, start: now, end: now, container_info: None } }
                 }),
                 Op::TerminateTask { job, task } => Some(Command::TerminateTask { job_id: format!("j{job}"), task_id: format!("t{task}") }),
                 Op::DeleteTask { job, task } => Some(Command::DeleteTask { job_id: format!("j{job}"), task_id: format!("t{task}") }),

@@ -14,19 +14,34 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Every variable of a job task, in the order they are set (later wins).
+/// Every variable of a job task run on the host, in the order they are set (later wins).
 pub fn task_environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account_url: &str) -> Vec<(String, String)> {
+    environment(launch, layout, account_name, account_url, true)
+}
+
+/// The variables passed into a task's container: the job's and task's settings and every
+/// `AZ_BATCH_*` variable; the image keeps its own `PATH`, `HOME` and `USER`.
+/// UNCONFIRMED: whether the host PATH reaches the container (node-and-container-semantics.md §1.2).
+pub fn container_environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account_url: &str) -> Vec<(String, String)> {
+    environment(launch, layout, account_name, account_url, false)
+}
+
+fn environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account_url: &str, host: bool) -> Vec<(String, String)> {
     let root = layout.root(&launch.node_id);
     let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
     let wd = task_dir.join("wd");
     let shared = root.join("shared");
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), format!("{SYSTEM_PATH}:{}:{}", s(&shared), s(&wd))),
-        ("HOME".into(), s(&wd)),
-        ("USER".into(), TASK_USER.into()),
-        ("PWD".into(), s(&wd)),
-        ("LANG".into(), "C.UTF-8".into()),
-    ];
+    let mut env: Vec<(String, String)> = if host {
+        vec![
+            ("PATH".into(), format!("{SYSTEM_PATH}:{}:{}", s(&shared), s(&wd))),
+            ("HOME".into(), s(&wd)),
+            ("USER".into(), TASK_USER.into()),
+            ("PWD".into(), s(&wd)),
+            ("LANG".into(), "C.UTF-8".into()),
+        ]
+    } else {
+        Vec::new()
+    };
     // Job commonEnvironmentSettings, then task environmentSettings (the domain merged them).
     env.extend(launch.environment.iter().cloned());
     let url = if account_url.ends_with('/') { account_url.to_string() } else { format!("{account_url}/") };
@@ -78,6 +93,7 @@ mod tests {
             command_line: "x".into(),
             environment: vec![("MY_VAR".into(), "v".into()), ("AZ_BATCH_TASK_ID".into(), "spoof".into())],
             container_settings: None,
+            pool_containers: None,
             max_wall_clock_time: None,
             is_retry: false,
         };

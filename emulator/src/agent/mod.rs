@@ -1,18 +1,19 @@
-//! The node agent: carries out the domain's effects (make node directories, run tasks, kill
-//! them, remove directories) and reports back to the domain. It knows the disk and processes;
-//! the domain knows Batch.
-//!
-//! Container tasks will slot in beside [`process::ProcessRunner`] as a `ContainerRuntime` chosen
-//! per launch; nothing else here depends on how a task runs.
+//! The node agent: carries out the domain's effects (make node directories, fetch container
+//! images, run tasks as processes or containers, kill them, remove directories and containers)
+//! and reports back to the domain as commands. It knows the disk, processes and the container
+//! engine; the domain knows Batch.
 
+pub mod container;
 pub mod docker_create;
 pub mod environment;
 pub mod layout;
 pub mod process;
 
 use crate::state::AppState;
-use batch_client::models::{FailureInfo, NameValuePair};
+use batch_client::models::{BatchNodeError, ContainerConfiguration, ContainerInfo, FailureInfo, NameValuePair};
 use batch_model::{Command, Effect, Launch, TaskOutcome};
+use container::{credentials_for, ContainerEnd, ContainerFailure, ContainerRuntime, RegistryCredentials};
+use docker_create::{plan_container, ContainerTaskInput};
 use process::{ProcessExit, ProcessRunner, ProcessSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,20 +22,37 @@ use tokio::sync::{mpsc, oneshot};
 
 type Kills = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
 
+/// How tasks run: local processes, and containers when an engine is reachable (else why not).
+#[derive(Clone)]
+pub struct Runtimes {
+    pub processes: Arc<dyn ProcessRunner>,
+    pub containers: Result<Arc<dyn ContainerRuntime>, String>,
+}
+
+/// Container labels: every container the emulator creates carries them, so terminate, delete
+/// and a restarted emulator find exactly their own.
+pub mod labels {
+    pub const INSTANCE: &str = "batch-emulator.instance";
+    pub const POOL: &str = "batch-emulator.pool";
+    pub const NODE: &str = "batch-emulator.node";
+    pub const JOB: &str = "batch-emulator.job";
+    pub const TASK: &str = "batch-emulator.task";
+}
+
 /// Runs until the effect channel closes.
-pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runner: Arc<dyn ProcessRunner>) {
+pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runtimes: Runtimes) {
     let kills: Kills = Arc::default();
     while let Some(effect) = rx.recv().await {
         let st = state.clone();
+        let rt = runtimes.clone();
         match effect {
             Effect::Launch(launch) => {
                 let (tx, krx) = oneshot::channel();
                 kills.lock().unwrap_or_else(|e| e.into_inner()).insert(launch.run_id, tx);
-                let runner = runner.clone();
                 let kills = kills.clone();
                 tokio::spawn(async move {
                     let run_id = launch.run_id;
-                    run_task(&st, *launch, krx, runner.as_ref()).await;
+                    run_task(&st, *launch, krx, &rt).await;
                     kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
                     st.effect_done();
                 });
@@ -45,14 +63,15 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runne
                 }
                 st.effect_done();
             }
-            Effect::ProvisionNode { pool_id, node_id } => {
+            Effect::ProvisionNode { pool_id, node_id, containers } => {
                 tokio::spawn(async move {
-                    provision_node(&st, &pool_id, &node_id).await;
+                    provision_node(&st, &pool_id, &node_id, containers, &rt).await;
                     st.effect_done();
                 });
             }
             Effect::RemoveNode { pool_id, node_id } => {
                 tokio::spawn(async move {
+                    remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
                     remove_dir(st.layout().node_dir(&node_id)).await;
                     let _ = st.execute(Command::NodeRemoved { pool_id, node_id });
                     st.effect_done();
@@ -60,12 +79,14 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runne
             }
             Effect::DeleteTaskDirectory { node_id, job_id, task_id, .. } => {
                 tokio::spawn(async move {
+                    remove_containers(&st, &rt, vec![(labels::JOB.into(), job_id.clone()), (labels::TASK.into(), task_id.clone())]).await;
                     remove_dir(st.layout().task_dir(&node_id, &job_id, &task_id)).await;
                     st.effect_done();
                 });
             }
             Effect::DeleteJob { job_id, nodes } => {
                 tokio::spawn(async move {
+                    remove_containers(&st, &rt, vec![(labels::JOB.into(), job_id.clone())]).await;
                     for (_, node_id) in &nodes {
                         remove_dir(st.layout().job_dir(node_id, &job_id)).await;
                     }
@@ -81,6 +102,7 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runne
             }
             Effect::DeletePool { pool_id, nodes } => {
                 tokio::spawn(async move {
+                    remove_containers(&st, &rt, vec![(labels::POOL.into(), pool_id.clone())]).await;
                     for node_id in &nodes {
                         remove_dir(st.layout().node_dir(node_id)).await;
                     }
@@ -92,6 +114,14 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runne
     }
 }
 
+/// Removes this emulator's containers that carry the given labels.
+async fn remove_containers(state: &AppState, rt: &Runtimes, mut selector: Vec<(String, String)>) {
+    if let Ok(c) = &rt.containers {
+        selector.push((labels::INSTANCE.into(), state.instance_id()));
+        c.remove_labelled(selector).await;
+    }
+}
+
 async fn remove_dir(path: PathBuf) {
     if let Err(e) = tokio::fs::remove_dir_all(&path).await {
         if e.kind() != std::io::ErrorKind::NotFound {
@@ -100,29 +130,70 @@ async fn remove_dir(path: PathBuf) {
     }
 }
 
-/// `creating`: make the node's directory tree; `starting`: (start task, with issue 4); then
-/// `idle`.
-async fn provision_node(state: &AppState, pool_id: &str, node_id: &str) {
+fn detail(name: &str, value: impl Into<String>) -> NameValuePair {
+    NameValuePair { name: Some(name.into()), value: Some(value.into()) }
+}
+
+/// The registries a pool or task names, as credentials.
+fn registries(values: impl IntoIterator<Item = serde_json::Value>) -> Vec<RegistryCredentials> {
+    values
+        .into_iter()
+        .map(|r| RegistryCredentials {
+            server: r.get("registryServer").and_then(|v| v.as_str()).unwrap_or("docker.io").to_string(),
+            username: r.get("username").and_then(|v| v.as_str()).map(String::from),
+            password: r.get("password").and_then(|v| v.as_str()).map(String::from),
+        })
+        .collect()
+}
+
+/// `creating`: make the node's directory tree; `starting`: fetch the pool's container images
+/// (a failure makes the node `unusable` with a node error, as the service does); then `idle`.
+async fn provision_node(state: &AppState, pool_id: &str, node_id: &str, containers: Option<ContainerConfiguration>, rt: &Runtimes) {
     for dir in state.layout().node_skeleton(node_id) {
         if let Err(e) = tokio::fs::create_dir_all(&dir).await {
             tracing::error!(node_id, error = %e, "cannot create node directory");
         }
     }
     let _ = state.execute(Command::NodeProvisioned { pool_id: pool_id.into(), node_id: node_id.into() });
+    if let Some(cc) = containers {
+        let unusable = |errors: Vec<BatchNodeError>| state.execute(Command::NodeUnusable { pool_id: pool_id.into(), node_id: node_id.into(), errors });
+        let engine = match &rt.containers {
+            Ok(e) => e.clone(),
+            Err(why) => {
+                // UNCONFIRMED: an emulator-specific node error (a real node always has its engine).
+                let _ = unusable(vec![BatchNodeError {
+                    code: Some("ContainerEngineUnavailable".into()),
+                    message: Some("The node has no container engine: batch-emulator could not reach Docker when it started.".into()),
+                    error_details: vec![detail("Message", why.clone())],
+                }]);
+                return;
+            }
+        };
+        let regs = registries(cc.container_registries.clone().unwrap_or_default());
+        for image in cc.container_image_names.iter().flatten() {
+            if let Err(message) = engine.ensure_image(image, credentials_for(image, &regs)).await {
+                let _ = unusable(vec![BatchNodeError {
+                    code: Some("ContainerInvalidImage".into()),
+                    message: Some("One or more container images specified are invalid".into()),
+                    error_details: vec![detail("ContainerImage", image.clone()), detail("Message", message)],
+                }]);
+                return;
+            }
+        }
+    }
     let _ = state.execute(Command::NodeReady { pool_id: pool_id.into(), node_id: node_id.into() });
 }
 
-fn failure(code: &str, message: &str, detail: Option<String>) -> FailureInfo {
-    FailureInfo {
-        category: "usererror".into(),
-        code: Some(code.into()),
-        message: Some(message.into()),
-        details: detail.map(|d| vec![NameValuePair { name: Some("Message".into()), value: Some(d) }]).unwrap_or_default(),
-    }
+fn failure(category: &str, code: &str, message: &str, details: Vec<NameValuePair>) -> FailureInfo {
+    FailureInfo { category: category.into(), code: Some(code.into()), message: Some(message.into()), details }
+}
+
+fn invalid_settings(message: impl Into<String>) -> FailureInfo {
+    failure("usererror", "ContainerInvalidSettings", "At least one value of specified task container settings is invalid", vec![detail("Message", message)])
 }
 
 /// Runs one attempt of a task and reports how it ended.
-async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>, runner: &dyn ProcessRunner) {
+async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>, rt: &Runtimes) {
     let layout = state.layout();
     let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
     let wd = task_dir.join("wd");
@@ -138,57 +209,148 @@ async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>,
         tokio::fs::write(task_dir.join("stderr.txt"), b"").await
     }
     .await;
+    let failed =
+        |f: FailureInfo, container_info: Option<ContainerInfo>| Some(TaskOutcome::FailedToStart { failure: f, start, end: state.now(), container_info });
     let outcome = if let Err(e) = prepared {
-        let f = FailureInfo {
-            category: "servererror".into(),
-            code: Some("ResourceDirectoryCreateFailed".into()),
-            message: Some("Failure encountered creating resource directory".into()),
-            details: vec![NameValuePair { name: Some("Message".into()), value: Some(e.to_string()) }],
-        };
-        Some(TaskOutcome::FailedToStart { failure: f, start, end: state.now() })
+        failed(
+            failure("servererror", "ResourceDirectoryCreateFailed", "Failure encountered creating resource directory", vec![detail("Message", e.to_string())]),
+            None,
+        )
     } else {
-        match shlex::split(&launch.command_line).filter(|a| !a.is_empty()) {
-            None => Some(TaskOutcome::FailedToStart {
-                failure: failure(
-                    "CommandLaunchFailed",
-                    "Failed to launch the specified command line.",
-                    Some("The command line could not be split into arguments (unbalanced quotes).".into()),
-                ),
-                start,
-                end: state.now(),
-            }),
-            Some(argv) => {
-                let env = environment::task_environment(&launch, layout, &state.config().account, &state.public_url());
-                let spec = ProcessSpec {
-                    argv,
-                    env,
-                    cwd: wd.clone(),
-                    stdout: task_dir.join("stdout.txt"),
-                    stderr: task_dir.join("stderr.txt"),
-                    timeout: launch.max_wall_clock_time.map(|d| d.to_std()),
-                };
-                let exit = runner.run(spec, kill).await;
-                let end = state.now();
-                match exit {
-                    ProcessExit::Exited(code) => Some(TaskOutcome::Exited { exit_code: code, start, end }),
-                    ProcessExit::NotFound => Some(TaskOutcome::FailedToStart {
-                        failure: failure("CommandProgramNotFound", "The specified command program is not found.", None),
-                        start,
-                        end,
-                    }),
-                    ProcessExit::LaunchFailed(msg) => Some(TaskOutcome::FailedToStart {
-                        failure: failure("CommandLaunchFailed", "Failed to launch the specified command line.", Some(msg)),
-                        start,
-                        end,
-                    }),
-                    // The domain already moved the task on (terminate, delete, requeue).
-                    ProcessExit::Killed => None,
-                    ProcessExit::TimedOut(code) => Some(TaskOutcome::TimedOut { exit_code: code, start, end }),
-                }
-            }
+        match (&launch.container_settings, &launch.pool_containers) {
+            (Some(_), Some(_)) => run_container_task(state, &launch, kill, rt, start).await,
+            // UNCONFIRMED: the code for a container task on a pool without containers, and for a
+            // plain task on a container pool ("Container-enabled compute node requires task
+            // container settings", node-and-container-semantics.md §1.1).
+            (Some(_), None) => failed(invalid_settings("The pool is not container-enabled: it has no containerConfiguration."), None),
+            (None, Some(_)) => failed(invalid_settings("Container-enabled compute node requires task container settings"), None),
+            (None, None) => run_process_task(state, &launch, kill, rt, start).await,
         }
     };
     if let Some(outcome) = outcome {
         let _ = state.execute(Command::TaskExited { run_id: launch.run_id, outcome });
+    }
+}
+
+async fn run_process_task(state: &AppState, launch: &Launch, kill: oneshot::Receiver<()>, rt: &Runtimes, start: time::OffsetDateTime) -> Option<TaskOutcome> {
+    let layout = state.layout();
+    let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
+    let launch_failed = |m: &str| failure("usererror", "CommandLaunchFailed", "Failed to launch the specified command line.", vec![detail("Message", m)]);
+    let Some(argv) = shlex::split(&launch.command_line).filter(|a| !a.is_empty()) else {
+        return Some(TaskOutcome::FailedToStart {
+            failure: launch_failed("The command line could not be split into arguments (unbalanced quotes)."),
+            start,
+            end: state.now(),
+            container_info: None,
+        });
+    };
+    let env = environment::task_environment(launch, layout, &state.config().account, &state.public_url());
+    let spec = ProcessSpec {
+        argv,
+        env,
+        cwd: task_dir.join("wd"),
+        stdout: task_dir.join("stdout.txt"),
+        stderr: task_dir.join("stderr.txt"),
+        timeout: launch.max_wall_clock_time.map(|d| d.to_std()),
+    };
+    let exit = rt.processes.run(spec, kill).await;
+    let end = state.now();
+    match exit {
+        ProcessExit::Exited(code) => Some(TaskOutcome::Exited { exit_code: code, start, end, container_info: None }),
+        ProcessExit::NotFound => Some(TaskOutcome::FailedToStart {
+            failure: failure("usererror", "CommandProgramNotFound", "The specified command program is not found.", Vec::new()),
+            start,
+            end,
+            container_info: None,
+        }),
+        ProcessExit::LaunchFailed(msg) => Some(TaskOutcome::FailedToStart { failure: launch_failed(&msg), start, end, container_info: None }),
+        // The domain already moved the task on (terminate, delete, requeue).
+        ProcessExit::Killed => None,
+        ProcessExit::TimedOut(code) => Some(TaskOutcome::TimedOut { exit_code: code, start, end, container_info: None }),
+    }
+}
+
+async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Receiver<()>, rt: &Runtimes, start: time::OffsetDateTime) -> Option<TaskOutcome> {
+    let (Some(cs), Some(pool)) = (&launch.container_settings, &launch.pool_containers) else { return None };
+    let failed = |f: FailureInfo, info: Option<ContainerInfo>| Some(TaskOutcome::FailedToStart { failure: f, start, end: state.now(), container_info: info });
+    let engine = match &rt.containers {
+        Ok(e) => e.clone(),
+        Err(why) => {
+            return failed(
+                failure(
+                    "servererror",
+                    "ContainerMiscError",
+                    "There was an unknown error encountered while attempting to run a Task in a container.",
+                    vec![detail("Message", why.clone())],
+                ),
+                None,
+            )
+        }
+    };
+    let layout = state.layout();
+    let root = layout.root(&launch.node_id);
+    let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
+    let env = environment::container_environment(launch, layout, &state.config().account, &state.public_url());
+    let labels = vec![
+        (labels::INSTANCE.to_string(), state.instance_id()),
+        (labels::POOL.to_string(), launch.pool_id.clone()),
+        (labels::NODE.to_string(), launch.node_id.clone()),
+        (labels::JOB.to_string(), launch.job_id.clone()),
+        (labels::TASK.to_string(), launch.task_id.clone()),
+    ];
+    let plan = match plan_container(&ContainerTaskInput {
+        image: &cs.image_name,
+        command_line: &launch.command_line,
+        run_options: cs.container_run_options.as_deref(),
+        working_directory: cs.working_directory.as_deref(),
+        bind_mounts: cs.container_host_batch_bind_mounts.as_ref(),
+        env: &env,
+        node_root: &root,
+        task_dir: &task_dir,
+        node_ip: &launch.node_ip,
+        labels: &labels,
+    }) {
+        Ok(p) => p,
+        Err(e) => return failed(invalid_settings(e.to_string()), None),
+    };
+    // The task's own registry first, then the pool's.
+    let mut regs = registries(cs.registry.clone());
+    regs.extend(registries(pool.container_registries.clone().unwrap_or_default()));
+    if let Err(message) = engine.ensure_image(&cs.image_name, credentials_for(&cs.image_name, &regs)).await {
+        return failed(
+            failure(
+                "usererror",
+                "ContainerInvalidImage",
+                "One or more container images specified are invalid",
+                vec![detail("ContainerImage", cs.image_name.clone()), detail("Message", message)],
+            ),
+            None,
+        );
+    }
+    let run = engine.run(plan, task_dir.join("stdout.txt"), task_dir.join("stderr.txt"), kill, launch.max_wall_clock_time.map(|d| d.to_std())).await;
+    let end = state.now();
+    let info = |state: &str, error: Option<String>| Some(ContainerInfo { container_id: run.container_id.clone(), state: Some(state.into()), error });
+    match run.result.clone() {
+        Ok(ContainerEnd::Exited(code)) => Some(TaskOutcome::Exited { exit_code: code as i32, start, end, container_info: info("exited", None) }),
+        Ok(ContainerEnd::Killed) => None,
+        Ok(ContainerEnd::TimedOut(code)) => Some(TaskOutcome::TimedOut { exit_code: code.map(|c| c as i32), start, end, container_info: info("exited", None) }),
+        Err(f @ (ContainerFailure::Create(_) | ContainerFailure::Start(_))) => {
+            let message = match &f {
+                ContainerFailure::Create(m) | ContainerFailure::Start(m) | ContainerFailure::Wait(m) => m.clone(),
+            };
+            let state_name = if matches!(f, ContainerFailure::Create(_)) { "failed" } else { "created" };
+            Some(TaskOutcome::FailedToStart { failure: invalid_settings(message.clone()), start, end, container_info: info(state_name, Some(message)) })
+        }
+        Err(ContainerFailure::Wait(m)) => Some(TaskOutcome::FailedToStart {
+            failure: failure(
+                "servererror",
+                "ContainerMiscError",
+                "There was an unknown error encountered while attempting to run a Task in a container.",
+                vec![detail("Message", m.clone())],
+            ),
+            start,
+            end,
+            container_info: info("unknown", Some(m)),
+        }),
     }
 }

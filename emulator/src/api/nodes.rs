@@ -69,7 +69,7 @@ fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
             .as_ref()
             .and_then(|v| v.image_reference.clone())
             .map(|img| serde_json::json!({ "imageReference": img })),
-        errors: None,
+        errors: if node.errors.is_empty() { None } else { Some(node.errors.clone()) },
     }
 }
 

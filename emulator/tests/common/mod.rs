@@ -3,7 +3,9 @@
 
 use batch_client::models::*;
 use batch_client::{BatchClient, Credentials};
+use batch_emulator::agent::container::{ContainerRuntime, DockerRuntime};
 use batch_emulator::agent::process::{FakeProcessRunner, LocalProcessRunner, ProcessRunner};
+use batch_emulator::agent::Runtimes;
 use batch_emulator::clock::SystemClock;
 use batch_emulator::config::{EmulatorConfig, DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME};
 use batch_emulator::server::{start, RunningEmulator};
@@ -23,16 +25,27 @@ pub enum Runner {
     Fake,
     /// Real processes.
     Local,
+    /// The Docker engine for container tasks (fails loudly when none is reachable).
+    Docker,
 }
 
 pub async fn emulator(runner: Runner) -> TestEmulator {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = EmulatorConfig::for_tests(dir.path().join("data"));
-    let runner: Arc<dyn ProcessRunner> = match runner {
-        Runner::Fake => Arc::new(FakeProcessRunner),
+    let processes: Arc<dyn ProcessRunner> = match runner {
+        Runner::Fake | Runner::Docker => Arc::new(FakeProcessRunner),
         Runner::Local => Arc::new(LocalProcessRunner::default()),
     };
-    let running = start(config, runner, Arc::new(SystemClock)).await.expect("emulator starts");
+    let containers: Result<Arc<dyn ContainerRuntime>, String> = match runner {
+        Runner::Docker => {
+            let d = DockerRuntime::connect()
+                .await
+                .unwrap_or_else(|e| panic!("these tests need a Docker engine and none is reachable ({e}); start one (see README, `.ci/run` does it)"));
+            Ok(Arc::new(d))
+        }
+        _ => Err("this test runs without a container engine".into()),
+    };
+    let running = start(config, Runtimes { processes, containers }, Arc::new(SystemClock)).await.expect("emulator starts");
     let client = BatchClient::new(&running.url, Credentials::SharedKey { account: DEV_ACCOUNT_NAME.into(), key: DEV_ACCOUNT_KEY.into() });
     TestEmulator { running, client, dir }
 }
@@ -91,6 +104,16 @@ pub fn job_spec(id: &str, pool: &str) -> BatchJobCreateOptions {
 
 pub fn task_spec(id: &str, command_line: &str) -> BatchTaskCreateOptions {
     serde_json::from_value(serde_json::json!({"id": id, "commandLine": command_line})).expect("task spec")
+}
+
+/// Waits (up to 20 s) until `cond` holds; the agent works asynchronously, so a task can be
+/// `running` before its directory exists.
+pub async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Asserts that a call failed with the given status and Batch error code.

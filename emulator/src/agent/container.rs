@@ -1,0 +1,271 @@
+//! Running containers, behind a trait so the scheduler can be tested without Docker.
+//! [`DockerRuntime`] is the thin bollard adapter: version negotiated, one error per Engine call,
+//! output streamed into `stdout.txt`/`stderr.txt` while the container runs.
+
+use super::docker_create::ContainerPlan;
+use bollard::auth::DockerCredentials;
+use bollard::container::LogOutput;
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, KillContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
+    StartContainerOptions, WaitContainerOptions,
+};
+use bollard::Docker;
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::oneshot;
+
+/// Credentials for a registry (from the pool's `containerRegistries` or the task's `registry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryCredentials {
+    pub server: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerEnd {
+    Exited(i64),
+    Killed,
+    TimedOut(Option<i64>),
+}
+
+/// A failed Engine call, with the engine's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContainerFailure {
+    #[error("create container: {0}")]
+    Create(String),
+    #[error("start container: {0}")]
+    Start(String),
+    #[error("wait for container: {0}")]
+    Wait(String),
+}
+
+/// The result of running one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerRun {
+    pub container_id: Option<String>,
+    pub result: Result<ContainerEnd, ContainerFailure>,
+}
+
+/// What the node agent needs from a container engine.
+pub trait ContainerRuntime: Send + Sync + 'static {
+    /// `Docker Engine 20.10.24 (API 1.41)`, for the banner.
+    fn describe(&self) -> String;
+    /// Makes sure the image is on this machine: present, or pulled with the credentials.
+    fn ensure_image(&self, image: &str, credentials: Option<RegistryCredentials>) -> BoxFuture<'static, Result<(), String>>;
+    /// Creates, starts and waits for a container; `auto_remove` removes it afterwards.
+    fn run(
+        &self,
+        plan: ContainerPlan,
+        stdout: PathBuf,
+        stderr: PathBuf,
+        kill: oneshot::Receiver<()>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, ContainerRun>;
+    /// Removes (forcibly) every container carrying all of these labels.
+    fn remove_labelled(&self, labels: Vec<(String, String)>) -> BoxFuture<'static, ()>;
+}
+
+/// The Docker Engine, through bollard.
+pub struct DockerRuntime {
+    docker: Docker,
+    description: String,
+}
+
+fn engine_message(e: bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
+impl DockerRuntime {
+    /// Connects to the local engine (`DOCKER_HOST` or the default socket) and negotiates the API
+    /// version.
+    pub async fn connect() -> Result<Self, String> {
+        let docker = Docker::connect_with_local_defaults().map_err(engine_message)?;
+        let docker = docker.negotiate_version().await.map_err(engine_message)?;
+        let v = docker.version().await.map_err(engine_message)?;
+        let description = format!("Docker Engine {} (API {})", v.version.unwrap_or_default(), docker.client_version());
+        Ok(Self { docker, description })
+    }
+}
+
+/// Which credentials apply to an image: the registry is the part before the first `/` when it
+/// looks like a host (has a `.` or `:` or is `localhost`); otherwise Docker Hub.
+pub fn credentials_for(image: &str, registries: &[RegistryCredentials]) -> Option<RegistryCredentials> {
+    let host = match image.split_once('/') {
+        Some((h, _)) if h.contains('.') || h.contains(':') || h == "localhost" => h,
+        _ => "docker.io",
+    };
+    registries.iter().find(|r| r.server.trim_end_matches('/').eq_ignore_ascii_case(host) || (host == "docker.io" && r.server.contains("docker.io"))).cloned()
+}
+
+async fn pump(mut output: std::pin::Pin<Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>, stdout: PathBuf, stderr: PathBuf) {
+    let open = |p: PathBuf| async move { tokio::fs::OpenOptions::new().create(true).append(true).open(p).await };
+    let (Ok(mut out), Ok(mut err)) = (open(stdout).await, open(stderr).await) else { return };
+    while let Some(Ok(chunk)) = output.next().await {
+        let _ = match chunk {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => out.write_all(&message).await,
+            LogOutput::StdErr { message } => err.write_all(&message).await,
+            LogOutput::StdIn { .. } => Ok(()),
+        };
+    }
+    let _ = out.flush().await;
+    let _ = err.flush().await;
+}
+
+impl ContainerRuntime for DockerRuntime {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn ensure_image(&self, image: &str, credentials: Option<RegistryCredentials>) -> BoxFuture<'static, Result<(), String>> {
+        let docker = self.docker.clone();
+        let image = image.to_string();
+        Box::pin(async move {
+            if docker.inspect_image(&image).await.is_ok() {
+                // UNCONFIRMED: a present image is not pulled again, even `:latest` (§1.5).
+                return Ok(());
+            }
+            let creds =
+                credentials.map(|c| DockerCredentials { username: c.username, password: c.password, serveraddress: Some(c.server), ..Default::default() });
+            let (from, tag) = match image.rsplit_once(':') {
+                Some((f, t)) if !t.contains('/') => (f.to_string(), t.to_string()),
+                _ => (image.clone(), "latest".to_string()),
+            };
+            let opts = CreateImageOptions { from_image: Some(from), tag: Some(tag), ..Default::default() };
+            let mut pull = docker.create_image(Some(opts), None, creds);
+            while let Some(step) = pull.next().await {
+                if let Err(e) = step {
+                    return Err(engine_message(e));
+                }
+            }
+            docker.inspect_image(&image).await.map(|_| ()).map_err(engine_message)
+        })
+    }
+
+    fn run(
+        &self,
+        plan: ContainerPlan,
+        stdout: PathBuf,
+        stderr: PathBuf,
+        kill: oneshot::Receiver<()>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, ContainerRun> {
+        let docker = self.docker.clone();
+        Box::pin(async move {
+            let mut body = plan.body;
+            // `--rm` is carried out here, after the exit code and the output are collected, so
+            // nothing races the engine's own removal.
+            let remove = body.host_config.as_mut().and_then(|h| h.auto_remove.take()).unwrap_or(false);
+            let created = docker.create_container(Some(CreateContainerOptions { name: plan.name, platform: String::new() }), body).await;
+            let id = match created {
+                Ok(r) => r.id,
+                Err(e) => return ContainerRun { container_id: None, result: Err(ContainerFailure::Create(engine_message(e))) },
+            };
+            let (stdout_path, stderr_path) = (stdout.clone(), stderr.clone());
+            let attach = AttachContainerOptions { stdout: true, stderr: true, stream: true, logs: true, ..Default::default() };
+            let logs = match docker.attach_container(&id, Some(attach)).await {
+                Ok(a) => Some(tokio::spawn(pump(a.output, stdout.clone(), stderr.clone()))),
+                Err(e) => {
+                    tracing::warn!(container = %id, error = %engine_message(e), "cannot attach to the container's output");
+                    None
+                }
+            };
+            let finish = |result: Result<ContainerEnd, ContainerFailure>| {
+                let docker = docker.clone();
+                let id = id.clone();
+                async move {
+                    match logs {
+                        Some(l) => {
+                            let _ = tokio::time::timeout(Duration::from_secs(10), l).await;
+                        }
+                        // Attaching failed: collect what the container wrote from its log.
+                        None => {
+                            let opts = LogsOptions { stdout: true, stderr: true, follow: false, ..Default::default() };
+                            pump(Box::pin(docker.logs(&id, Some(opts))), stdout_path, stderr_path).await;
+                        }
+                    }
+                    if remove {
+                        let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+                    }
+                    ContainerRun { container_id: Some(id), result }
+                }
+            };
+            if let Err(e) = docker.start_container(&id, None::<StartContainerOptions>).await {
+                return finish(Err(ContainerFailure::Start(engine_message(e)))).await;
+            }
+            let wait = async {
+                match docker.wait_container(&id, None::<WaitContainerOptions>).next().await {
+                    Some(Ok(r)) => Ok(r.status_code),
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+                    Some(Err(e)) => Err(ContainerFailure::Wait(engine_message(e))),
+                    None => Err(ContainerFailure::Wait("the engine closed the wait".into())),
+                }
+            };
+            let sleep = async {
+                match timeout {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => futures::future::pending::<()>().await,
+                }
+            };
+            let stop = |d: Docker, id: String| async move {
+                let _ = d.kill_container(&id, Some(KillContainerOptions { signal: "SIGKILL".into() })).await;
+            };
+            let result = tokio::select! {
+                w = wait => w.map(ContainerEnd::Exited),
+                _ = kill => {
+                    stop(docker.clone(), id.clone()).await;
+                    Ok(ContainerEnd::Killed)
+                }
+                () = sleep => {
+                    stop(docker.clone(), id.clone()).await;
+                    let code = docker.wait_container(&id, None::<WaitContainerOptions>).next().await.and_then(|r| match r {
+                        Ok(r) => Some(r.status_code),
+                        Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => Some(code),
+                        Err(_) => None,
+                    });
+                    Ok(ContainerEnd::TimedOut(code))
+                }
+            };
+            finish(result).await
+        })
+    }
+
+    fn remove_labelled(&self, labels: Vec<(String, String)>) -> BoxFuture<'static, ()> {
+        let docker = self.docker.clone();
+        Box::pin(async move {
+            let filters: HashMap<String, Vec<String>> = HashMap::from([("label".to_string(), labels.iter().map(|(k, v)| format!("{k}={v}")).collect())]);
+            let Ok(list) = docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() })).await else {
+                return;
+            };
+            for c in list {
+                if let Some(id) = c.id {
+                    let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_credentials_are_matched_by_the_image_host() {
+        let regs = vec![
+            RegistryCredentials { server: "myregistry.azurecr.io".into(), username: Some("u".into()), password: Some("p".into()) },
+            RegistryCredentials { server: "https://index.docker.io/v1/".into(), username: Some("hub".into()), password: None },
+        ];
+        assert_eq!(credentials_for("myregistry.azurecr.io/team/app:1", &regs).unwrap().username.as_deref(), Some("u"));
+        assert_eq!(credentials_for("busybox", &regs).unwrap().username.as_deref(), Some("hub"));
+        assert_eq!(credentials_for("localhost:5000/x", &regs), None);
+    }
+}

@@ -1,0 +1,254 @@
+//! Container pools and container tasks on a real Docker engine, with Batch's `docker create`
+//! rules. These tests need an engine and fail loudly without one (`.ci/run` starts dockerd);
+//! images come from `fixtures/images/build.sh`, built locally.
+
+mod common;
+
+use batch_client::models::BatchTask;
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Once;
+
+static IMAGES: Once = Once::new();
+
+fn ensure_fixture_images() {
+    IMAGES.call_once(|| {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/images/build.sh");
+        let out = Command::new("bash").arg(script).output().expect("run fixtures/images/build.sh");
+        assert!(
+            out.status.success(),
+            "building fixture images failed (is a Docker engine running?):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+async fn container_emulator(pool: &str, nodes: i32, slots: i32) -> TestEmulator {
+    ensure_fixture_images();
+    let emu = emulator(Runner::Docker).await;
+    let mut spec = pool_spec(pool, nodes, slots, "spread");
+    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration = Some(
+        serde_json::from_value(
+            json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1", "batch-emulator-fixture/entrypoint:1"]}),
+        )
+        .unwrap(),
+    );
+    emu.client.create_pool(&spec).await.unwrap();
+    emu.idle().await;
+    let ns = emu.client.list_nodes(pool).await.unwrap();
+    assert!(ns.iter().all(|n| n.state.as_deref() == Some("idle")), "{ns:?}");
+    emu.job("j", pool).await;
+    emu
+}
+
+async fn container_task(emu: &TestEmulator, id: &str, image: &str, command_line: &str, settings: Value) -> BatchTask {
+    let mut cs = json!({"imageName": image});
+    if let Value::Object(extra) = settings {
+        cs.as_object_mut().unwrap().extend(extra);
+    }
+    let task = serde_json::from_value(json!({"id": id, "commandLine": command_line, "containerSettings": cs})).unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    emu.completed("j", id).await
+}
+
+async fn stdout(emu: &TestEmulator, task: &str) -> String {
+    String::from_utf8(emu.client.get_task_file("j", task, "stdout.txt").await.unwrap()).unwrap()
+}
+
+fn exit_code(t: &BatchTask) -> Option<i32> {
+    t.execution_info.as_ref().and_then(|i| i.exit_code)
+}
+
+fn failure_code(t: &BatchTask) -> Option<String> {
+    t.execution_info.as_ref().and_then(|i| i.failure_info.as_ref()).and_then(|f| f.code.clone())
+}
+
+/// Waits until the engine runs the container of a task (the task turns `running` before its
+/// container has started).
+async fn wait_container_running(task: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out =
+            Command::new("docker").args(["ps", "-q", "--filter", &format!("label=batch-emulator.task={task}"), "--filter", "status=running"]).output().unwrap();
+        if !out.stdout.is_empty() {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the container of {task} never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn docker_exists(id: &str) -> bool {
+    Command::new("docker").args(["inspect", id]).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+#[tokio::test]
+async fn container_task_keeps_image_entrypoint_when_no_entrypoint_option() {
+    let emu = container_emulator("p", 1, 1).await;
+    let t = container_task(&emu, "t", "batch-emulator-fixture/entrypoint:1", "hello 'two words'", json!({})).await;
+    assert_eq!(exit_code(&t), Some(0), "{t:?}");
+    assert_eq!(stdout(&emu, "t").await, "entrypoint-says hello two words\n");
+    let info = t.execution_info.unwrap().container_info.unwrap();
+    assert!(info.container_id.is_some());
+    assert_eq!(info.state.as_deref(), Some("exited"));
+}
+
+#[tokio::test]
+async fn entrypoint_option_replaces_the_image_entrypoint_and_empty_command_keeps_cmd() {
+    let emu = container_emulator("p", 1, 2).await;
+    let t =
+        container_task(&emu, "ep", "batch-emulator-fixture/entrypoint:1", "-c 'echo replaced'", json!({"containerRunOptions": "--rm --entrypoint /bin/sh"}))
+            .await;
+    assert_eq!(exit_code(&t), Some(0), "{t:?}");
+    assert_eq!(stdout(&emu, "ep").await, "replaced\n");
+    let t = container_task(&emu, "cmd", "batch-emulator-fixture/cmd-only:1", "", json!({"containerRunOptions": "--rm"})).await;
+    assert_eq!(stdout(&emu, "cmd").await, "cmd-says\n", "{t:?}");
+}
+
+#[tokio::test]
+async fn workdir_is_the_task_working_directory_unless_told_otherwise() {
+    let emu = container_emulator("p", 1, 1).await;
+    let t = container_task(
+        &emu,
+        "wd",
+        "batch-emulator-fixture/plain:1",
+        "/bin/sh -c 'pwd; echo $AZ_BATCH_TASK_WORKING_DIR; echo made > made.txt'",
+        json!({"containerRunOptions": "--rm"}),
+    )
+    .await;
+    assert_eq!(exit_code(&t), Some(0), "{t:?}");
+    let out = stdout(&emu, "wd").await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], lines[1], "the container starts in the task working directory");
+    assert!(lines[0].ends_with("/workitems/j/job-1/wd/wd"), "{out}");
+    // The node root is bind-mounted at the same path: what the container wrote is a task file.
+    assert_eq!(emu.client.get_task_file("j", "wd", "wd/made.txt").await.unwrap(), b"made\n");
+    // A relative ENTRYPOINT fails in the task working directory...
+    let t = container_task(&emu, "rel", "batch-emulator-fixture/workdir:1", "a", json!({"containerRunOptions": "--rm"})).await;
+    assert_eq!(failure_code(&t).as_deref(), Some("ContainerInvalidSettings"), "{t:?}");
+    // ...and works with --workdir or containerImageDefault.
+    let t = container_task(&emu, "w", "batch-emulator-fixture/workdir:1", "b", json!({"containerRunOptions": "--rm --workdir /app"})).await;
+    assert_eq!(stdout(&emu, "w").await, "run.sh in /app args: b\n", "{t:?}");
+    let t =
+        container_task(&emu, "d", "batch-emulator-fixture/workdir:1", "c", json!({"workingDirectory": "containerImageDefault", "containerRunOptions": "--rm"}))
+            .await;
+    assert_eq!(stdout(&emu, "d").await, "run.sh in /app args: c\n", "{t:?}");
+}
+
+#[tokio::test]
+async fn the_container_sees_task_and_batch_variables_and_its_exit_code_is_the_tasks() {
+    let emu = container_emulator("p", 1, 1).await;
+    let task = serde_json::from_value(json!({
+        "id": "env", "commandLine": "/bin/sh -c 'echo $MY_SETTING $AZ_BATCH_TASK_ID $AZ_BATCH_JOB_ID $AZ_BATCH_POOL_ID; echo oops >&2; exit 7'",
+        "environmentSettings": [{"name": "MY_SETTING", "value": "from-task"}],
+        "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm -e EXTRA=1"}
+    }))
+    .unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    let t = emu.completed("j", "env").await;
+    assert_eq!(exit_code(&t), Some(7));
+    assert_eq!(failure_code(&t).as_deref(), Some("FailureExitCode"));
+    assert_eq!(stdout(&emu, "env").await, "from-task env j p\n");
+    assert_eq!(emu.client.get_task_file("j", "env", "stderr.txt").await.unwrap(), b"oops\n");
+}
+
+#[tokio::test]
+async fn rm_removes_the_container_and_without_it_the_container_stays_until_the_task_is_deleted() {
+    let emu = container_emulator("p", 1, 1).await;
+    let t = container_task(&emu, "rm", "batch-emulator-fixture/plain:1", "true", json!({"containerRunOptions": "--rm"})).await;
+    let rm_id = t.execution_info.unwrap().container_info.unwrap().container_id.unwrap();
+    assert!(!docker_exists(&rm_id));
+    let t = container_task(&emu, "keep", "batch-emulator-fixture/plain:1", "true", json!({})).await;
+    let keep_id = t.execution_info.unwrap().container_info.unwrap().container_id.unwrap();
+    assert!(docker_exists(&keep_id), "without --rm the exited container stays");
+    emu.client.send_raw(Method::DELETE, "/jobs/j/tasks/keep", &[], &[], None).await.unwrap();
+    emu.idle().await;
+    assert!(!docker_exists(&keep_id), "deleting the task removes its container");
+}
+
+#[tokio::test]
+async fn a_missing_image_completes_the_task_with_container_invalid_image_not_retried() {
+    let emu = container_emulator("p", 1, 1).await;
+    let task = serde_json::from_value(json!({
+        "id": "img", "commandLine": "true", "constraints": {"maxTaskRetryCount": 3},
+        "containerSettings": {"imageName": "127.0.0.1:1/no-such-image:1"}
+    }))
+    .unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    let t = emu.completed("j", "img").await;
+    let info = t.execution_info.unwrap();
+    assert_eq!(info.retry_count, 0);
+    let f = info.failure_info.unwrap();
+    assert_eq!(f.code.as_deref(), Some("ContainerInvalidImage"));
+    assert!(f.details.iter().any(|d| d.name.as_deref() == Some("ContainerImage") && d.value.as_deref() == Some("127.0.0.1:1/no-such-image:1")));
+}
+
+#[tokio::test]
+async fn an_unsupported_run_option_fails_the_task_naming_it() {
+    let emu = container_emulator("p", 1, 1).await;
+    let t = container_task(&emu, "opt", "batch-emulator-fixture/plain:1", "true", json!({"containerRunOptions": "--rm --gpus all"})).await;
+    let f = t.execution_info.unwrap().failure_info.unwrap();
+    assert_eq!(f.code.as_deref(), Some("ContainerInvalidSettings"));
+    assert!(f.details.iter().any(|d| d.value.as_deref().is_some_and(|v| v.contains("--gpus"))), "{f:?}");
+}
+
+#[tokio::test]
+async fn host_ports_collide_per_node_not_across_nodes() {
+    let emu = container_emulator("p", 2, 2).await;
+    let publish = json!({"containerRunOptions": "--rm -p 18481:80"});
+    let mk = |id: &str| -> batch_client::models::BatchTaskCreateOptions {
+        serde_json::from_value(json!({"id": id, "commandLine": "sleep 30", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": publish["containerRunOptions"]}})).unwrap()
+    };
+    // Spread puts the first two on different nodes: both start.
+    emu.client.create_task("j", &mk("a")).await.unwrap();
+    emu.client.create_task("j", &mk("b")).await.unwrap();
+    for t in ["a", "b"] {
+        emu.client.wait_for_task("j", t, |s| s == "running", std::time::Duration::from_secs(20)).await.unwrap();
+    }
+    // Both containers are up (and hold their ports) before the third one tries.
+    for t in ["a", "b"] {
+        wait_container_running(t).await;
+    }
+    let a = emu.client.get_task("j", "a").await.unwrap();
+    let b = emu.client.get_task("j", "b").await.unwrap();
+    assert_ne!(a.node_info.unwrap().node_id, b.node_info.unwrap().node_id);
+    assert_eq!(a.state.as_deref(), Some("running"));
+    assert_eq!(b.state.as_deref(), Some("running"));
+    // A third lands on a node whose port is taken: it fails with the engine's message.
+    emu.client.create_task("j", &mk("c")).await.unwrap();
+    let c = emu.completed("j", "c").await;
+    let f = c.execution_info.unwrap().failure_info.unwrap();
+    assert_eq!(f.code.as_deref(), Some("ContainerInvalidSettings"));
+    assert!(f.details.iter().any(|d| d.value.as_deref().is_some_and(|v| v.contains("18481"))), "{f:?}");
+    // Terminate stops the running containers.
+    for t in ["a", "b"] {
+        emu.client.send_raw(Method::POST, &format!("/jobs/j/tasks/{t}/terminate"), &[], &[], None).await.unwrap();
+    }
+    emu.idle().await;
+}
+
+#[tokio::test]
+async fn a_plain_task_on_a_container_pool_fails_as_the_service_does() {
+    let emu = container_emulator("p", 1, 1).await;
+    emu.task("j", "plain", "/bin/true").await;
+    let t = emu.completed("j", "plain").await;
+    assert_eq!(failure_code(&t).as_deref(), Some("ContainerInvalidSettings"));
+}
+
+#[tokio::test]
+async fn a_prefetch_failure_makes_the_node_unusable_with_a_node_error() {
+    ensure_fixture_images();
+    let emu = emulator(Runner::Docker).await;
+    let mut spec = pool_spec("bad", 1, 1, "spread");
+    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration =
+        Some(serde_json::from_value(json!({"type": "dockerCompatible", "containerImageNames": ["127.0.0.1:1/missing:1"]})).unwrap());
+    emu.client.create_pool(&spec).await.unwrap();
+    emu.idle().await;
+    let n: Vec<Value> = emu.client.list_all("/pools/bad/nodes", &[]).await.unwrap();
+    assert_eq!(n[0]["state"], "unusable");
+    assert_eq!(n[0]["errors"][0]["code"], "ContainerInvalidImage");
+}
