@@ -252,3 +252,150 @@ async fn a_prefetch_failure_makes_the_node_unusable_with_a_node_error() {
     assert_eq!(n[0]["state"], "unusable");
     assert_eq!(n[0]["errors"][0]["code"], "ContainerInvalidImage");
 }
+
+#[tokio::test]
+async fn the_microsoft_docs_examples_behave_as_documented() {
+    let emu = container_emulator("p", 1, 1).await;
+    // Learn, "Run container applications on Azure Batch": --rm --workdir / with a shell that
+    // writes into the task working directory through the variable.
+    let t = container_task(
+        &emu,
+        "hello",
+        "batch-emulator-fixture/plain:1",
+        "/bin/sh -c \"echo 'hello world' > $AZ_BATCH_TASK_WORKING_DIR/output.txt\"",
+        json!({"containerRunOptions": "--rm --workdir /"}),
+    )
+    .await;
+    assert_eq!(exit_code(&t), Some(0), "{t:?}");
+    assert_eq!(emu.client.get_task_file("j", "hello", "wd/output.txt").await.unwrap(), b"hello world\n");
+    // The documented `/bin/sh -c python myscript.py` splits into [sh, -c, python, myscript.py]:
+    // sh runs only the first word. The same with echo prints an empty line.
+    let t = container_task(&emu, "split", "batch-emulator-fixture/plain:1", "/bin/sh -c echo hello", json!({"containerRunOptions": "--rm"})).await;
+    assert_eq!(exit_code(&t), Some(0));
+    assert_eq!(stdout(&emu, "split").await, "\n");
+    // --entrypoint also discards the image CMD (Docker's rule, decision table row 5).
+    let t = container_task(&emu, "nocmd", "batch-emulator-fixture/entrypoint:1", "", json!({"containerRunOptions": "--rm --entrypoint /bin/echo"})).await;
+    assert_eq!(exit_code(&t), Some(0));
+    assert_eq!(stdout(&emu, "nocmd").await, "\n");
+    // A script found through --workdir (row 6).
+    let t = container_task(
+        &emu,
+        "script",
+        "batch-emulator-fixture/workdir:1",
+        "./run.sh z",
+        json!({"containerRunOptions": "--rm --entrypoint /bin/sh --workdir /app"}),
+    )
+    .await;
+    assert_eq!(stdout(&emu, "script").await, "run.sh in /app args: z\n", "{t:?}");
+}
+
+#[tokio::test]
+async fn doazureparallel_contract_node_root_mounted_variables_set_startup_wd_readable() {
+    let emu = container_emulator("p", 1, 1).await;
+    let node = emu.client.list_nodes("p").await.unwrap()[0].id.clone();
+    // What the start task's resource files would have put there.
+    let startup_wd = emu.state().layout().root(&node).join("startup/wd");
+    std::fs::write(startup_wd.join("cluster.json"), "{\"ok\": true}").unwrap();
+    let script =
+        "for v in AZ_BATCH_NODE_ROOT_DIR AZ_BATCH_NODE_STARTUP_DIR AZ_BATCH_TASK_ID AZ_BATCH_JOB_ID AZ_BATCH_TASK_WORKING_DIR; do eval echo $v=\\$$v; done; \
+                  ls $AZ_BATCH_NODE_ROOT_DIR; cat $AZ_BATCH_NODE_STARTUP_DIR/wd/cluster.json";
+    let t = container_task(&emu, "r", "batch-emulator-fixture/plain:1", &format!("/bin/sh -c '{script}'"), json!({"containerRunOptions": "--rm"})).await;
+    assert_eq!(exit_code(&t), Some(0), "{t:?}");
+    let out = stdout(&emu, "r").await;
+    let root = emu.state().layout().root(&node);
+    assert!(out.contains(&format!("AZ_BATCH_NODE_ROOT_DIR={}\n", root.display())), "{out}");
+    assert!(out.contains(&format!("AZ_BATCH_NODE_STARTUP_DIR={}\n", root.join("startup").display())), "{out}");
+    assert!(out.contains("AZ_BATCH_TASK_ID=r\n") && out.contains("AZ_BATCH_JOB_ID=j\n"), "{out}");
+    assert!(out.contains(&format!("AZ_BATCH_TASK_WORKING_DIR={}\n", root.join("workitems/j/job-1/r/wd").display())), "{out}");
+    for d in ["shared", "startup", "workitems"] {
+        assert!(out.lines().any(|l| l == d), "the node root is mounted: {out}");
+    }
+    assert!(out.ends_with("{\"ok\": true}"), "{out}");
+}
+
+#[tokio::test]
+async fn bind_mount_selection_mounts_only_the_chosen_paths_read_only_where_asked() {
+    let emu = container_emulator("p", 1, 1).await;
+    let script = "echo root=${AZ_BATCH_NODE_ROOT_DIR:-unset}; echo task > task.txt && echo task-ok; \
+                  (echo x > $AZ_BATCH_NODE_SHARED_DIR/x.txt) 2>/dev/null && echo shared-writable || echo shared-read-only; \
+                  test -d $(dirname $AZ_BATCH_NODE_SHARED_DIR)/workitems/j/job-1/other && echo sees-others || echo isolated";
+    let t = container_task(
+        &emu,
+        "iso",
+        "batch-emulator-fixture/plain:1",
+        &format!("/bin/sh -c '{script}'"),
+        json!({"containerRunOptions": "--rm", "containerHostBatchBindMounts": [{"source": "Task"}, {"source": "Shared", "isReadOnly": true}]}),
+    )
+    .await;
+    assert_eq!(exit_code(&t), Some(0), "{t:?}");
+    assert_eq!(stdout(&emu, "iso").await, "root=unset\ntask-ok\nshared-read-only\nisolated\n");
+    assert_eq!(emu.client.get_task_file("j", "iso", "wd/task.txt").await.unwrap(), b"task\n");
+}
+
+#[tokio::test]
+async fn max_wall_clock_time_and_terminate_stop_the_container() {
+    let emu = container_emulator("p", 1, 2).await;
+    let task = serde_json::from_value(json!({
+        "id": "slow", "commandLine": "sleep 60", "constraints": {"maxWallClockTime": "PT1S"},
+        "containerSettings": {"imageName": "batch-emulator-fixture/plain:1"}
+    }))
+    .unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    let t = emu.completed("j", "slow").await;
+    assert_eq!(failure_code(&t).as_deref(), Some("TaskEnded"));
+    let id = t.execution_info.unwrap().container_info.unwrap().container_id.unwrap();
+    let state = Command::new("docker").args(["inspect", "-f", "{{.State.Running}}", &id]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "false");
+    let task =
+        serde_json::from_value(json!({"id": "term", "commandLine": "sleep 60", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1"}})).unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    wait_container_running("term").await;
+    emu.client.send_raw(Method::POST, "/jobs/j/tasks/term/terminate", &[], &[], None).await.unwrap();
+    emu.idle().await;
+    let running = Command::new("docker").args(["ps", "-q", "--filter", "label=batch-emulator.task=term"]).output().unwrap();
+    assert!(running.stdout.is_empty(), "terminate stops the container");
+}
+
+#[tokio::test]
+async fn deleting_jobs_and_pools_leaves_no_container_behind() {
+    let emu = container_emulator("p", 2, 1).await;
+    for (i, opts) in ["", "--rm"].iter().enumerate() {
+        container_task(&emu, &format!("t{i}"), "batch-emulator-fixture/plain:1", "true", json!({"containerRunOptions": opts})).await;
+    }
+    let task =
+        serde_json::from_value(json!({"id": "live", "commandLine": "sleep 60", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1"}})).unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    wait_container_running("live").await;
+    let instance = format!("label=batch-emulator.instance={}", emu.state().instance_id());
+    let count = || {
+        let out = Command::new("docker").args(["ps", "-aq", "--filter", &instance]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert!(count() >= 2, "the kept and the live container exist");
+    emu.client.send_raw(Method::DELETE, "/jobs/j", &[], &[], None).await.unwrap();
+    emu.client.delete_pool("p").await.unwrap();
+    emu.idle().await;
+    assert_eq!(count(), 0, "no container of this emulator is left");
+}
+
+#[tokio::test]
+async fn the_official_python_sdk_runs_a_container_task_end_to_end() {
+    ensure_fixture_images();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let setup = Command::new("bash").arg(repo.join("tests/python/setup-venvs.sh")).output().unwrap();
+    assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
+    let emu = emulator(Runner::Docker).await;
+    // The emulator serves from this test's runtime: run Python on a blocking thread.
+    let url = emu.running.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(repo.join(".venv-sdk15/bin/python"))
+            .arg(repo.join("tests/python/sdk15_container_flow.py"))
+            .args([&url, batch_emulator::config::DEV_ACCOUNT_NAME, batch_emulator::config::DEV_ACCOUNT_KEY])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("flow: OK"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}

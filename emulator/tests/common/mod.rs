@@ -50,6 +50,20 @@ pub async fn emulator(runner: Runner) -> TestEmulator {
     TestEmulator { running, client, dir }
 }
 
+impl Drop for TestEmulator {
+    /// A test's emulator goes away with its data dir: remove the containers it created (kept
+    /// ones, those without `--rm`) so no test run leaves containers behind.
+    fn drop(&mut self) {
+        let filter = format!("label=batch-emulator.instance={}", self.state().instance_id());
+        if let Ok(out) = std::process::Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output() {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).output();
+            }
+        }
+    }
+}
+
 impl TestEmulator {
     pub fn state(&self) -> &AppState {
         &self.running.state
