@@ -399,3 +399,59 @@ async fn the_official_python_sdk_runs_a_container_task_end_to_end() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("flow: OK"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test]
+async fn inbound_nat_pools_give_each_node_a_frontend_port_that_reaches_its_container() {
+    use tokio::io::AsyncReadExt;
+    ensure_fixture_images();
+    let emu = emulator(Runner::Docker).await;
+    // REEF's shape: one container per node on a fixed port, inter-node communication on.
+    let mut spec = pool_spec("reef", 2, 1, "spread");
+    spec.enable_inter_node_communication = Some(true);
+    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration =
+        Some(serde_json::from_value(json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/listener:1"]})).unwrap());
+    spec.network_configuration = Some(json!({"endpointConfiguration": {"inboundNATPools": [
+        {"name": "web", "protocol": "tcp", "backendPort": 18470, "frontendPortRangeStart": 15470, "frontendPortRangeEnd": 15569}
+    ]}}));
+    emu.client.create_pool(&spec).await.unwrap();
+    emu.idle().await;
+    let nodes: Vec<Value> = emu.client.list_all("/pools/reef/nodes", &[]).await.unwrap();
+    let mut frontends: Vec<u64> = nodes.iter().map(|n| n["endpointConfiguration"]["inboundEndpoints"][0]["frontendPort"].as_u64().unwrap()).collect();
+    frontends.sort();
+    assert_eq!(frontends, vec![15470, 15471]);
+    assert_eq!(nodes[0]["endpointConfiguration"]["inboundEndpoints"][0]["backendPort"], 18470);
+    emu.job("j", "reef").await;
+    for t in ["w0", "w1"] {
+        let task = serde_json::from_value(json!({"id": t, "commandLine": "", "containerSettings": {"imageName": "batch-emulator-fixture/listener:1", "containerRunOptions": "--rm -p 18470:8080"}})).unwrap();
+        emu.client.create_task("j", &task).await.unwrap();
+        wait_container_running(t).await;
+    }
+    let mut answers = Vec::new();
+    for port in [15470u16, 15471] {
+        // The listener may need a moment to bind inside its container.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let line = loop {
+            let mut buf = String::new();
+            if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), s.read_to_string(&mut buf)).await;
+            }
+            if buf.starts_with("hello from ") {
+                break buf;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "nothing answered on frontend port {port}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        answers.push(line);
+    }
+    assert_ne!(answers[0], answers[1], "each frontend port reaches a different node's container");
+    // Invalid NAT pools get the service's answer.
+    let mut bad = pool_spec("bad", 0, 1, "spread");
+    bad.network_configuration = Some(json!({"endpointConfiguration": {"inboundNATPools": [
+        {"name": "x", "protocol": "tcp", "backendPort": 29876, "frontendPortRangeStart": 1000, "frontendPortRangeEnd": 1099}
+    ]}}));
+    assert_batch_error(emu.client.create_pool(&bad).await, 400, "InvalidPropertyValue");
+    for t in ["w0", "w1"] {
+        emu.client.send_raw(Method::POST, &format!("/jobs/j/tasks/{t}/terminate"), &[], &[], None).await.unwrap();
+    }
+    emu.idle().await;
+}

@@ -33,6 +33,9 @@ pub enum Effect {
         /// registries to authenticate with.
         containers: Option<ContainerConfiguration>,
     },
+    /// Forward each endpoint's frontend port (on the emulator's loopback address) to the node's
+    /// backend port, until the node is removed.
+    ForwardPorts { node_id: String, node_ip: String, endpoints: Vec<crate::endpoint::InboundEndpoint> },
     /// Run a task.
     Launch(Box<Launch>),
     /// Stop a running attempt; its exit report will be ignored.
@@ -300,6 +303,7 @@ impl Account {
                 return Err(DomainError::invalid_property("resizeTimeout", t.to_string(), "The resize timeout must be at least 5 minutes"));
             }
         }
+        crate::endpoint::inbound_nat_pools(spec.network_configuration.as_ref())?;
         if let Some(p) = &spec.task_scheduling_policy {
             if let Some(f) = &p.node_fill_type {
                 if !ci_eq(f, "spread") && !ci_eq(f, "pack") {
@@ -372,8 +376,10 @@ impl Account {
                         total_tasks_succeeded: 0,
                         recent_tasks: Vec::new(),
                         leave_when_done: false,
+                        endpoint_index: self.pools.get(key).map_or(0, |p| (0..).find(|i| !p.nodes.values().any(|n| n.endpoint_index == *i)).unwrap_or(0)),
                         errors: Vec::new(),
                     };
+                    self.push_port_forwards(key, &node);
                     self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: node.id.clone(), containers: containers.clone() });
                     if let Some(p) = self.pools.get_mut(key) {
                         p.nodes.insert(node.id.clone(), node);
@@ -393,6 +399,17 @@ impl Account {
             }
         }
         self.settle_allocation(key, now);
+    }
+
+    /// Asks the agent to forward each inbound endpoint of the node (loopback frontend port →
+    /// the node's backend port).
+    fn push_port_forwards(&mut self, key: &IdKey, node: &Node) {
+        let Some(pool) = self.pools.get(key) else { return };
+        let nat = crate::endpoint::inbound_nat_pools(pool.spec.network_configuration.as_ref()).unwrap_or_default();
+        let endpoints = crate::endpoint::node_endpoints(&nat, node.endpoint_index);
+        if !endpoints.is_empty() {
+            self.outbox.push(Effect::ForwardPorts { node_id: node.id.clone(), node_ip: node.ip_address.clone(), endpoints });
+        }
     }
 
     /// Moves the pool to `steady` when no node is still being created or removed.
@@ -559,6 +576,7 @@ impl Account {
         if let Some(cc) = patch.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.as_ref()) {
             validate_container_configuration(cc)?;
         }
+        crate::endpoint::inbound_nat_pools(patch.network_configuration.as_ref())?;
         let s = &mut pool.spec;
         if let Some(v) = patch.display_name {
             s.display_name = Some(v)
@@ -1481,6 +1499,13 @@ impl Account {
                 continue;
             }
             for n in pool.nodes.values() {
+                if n.state != NodeState::LeavingPool {
+                    let nat = crate::endpoint::inbound_nat_pools(pool.spec.network_configuration.as_ref()).unwrap_or_default();
+                    let endpoints = crate::endpoint::node_endpoints(&nat, n.endpoint_index);
+                    if !endpoints.is_empty() {
+                        self.outbox.push(Effect::ForwardPorts { node_id: n.id.clone(), node_ip: n.ip_address.clone(), endpoints });
+                    }
+                }
                 match n.state {
                     NodeState::Creating | NodeState::Starting => {
                         self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: n.id.clone(), containers: containers.clone() })

@@ -68,6 +68,9 @@ pub struct Node {
     /// Set when the node leaves the pool after its running tasks finish
     /// (`nodeDeallocationOption` `taskcompletion`/`retaineddata`).
     pub leave_when_done: bool,
+    /// The node's index among its pool's nodes: which frontend port of each inbound NAT pool
+    /// reaches it.
+    pub endpoint_index: u32,
     /// Why the node is `unusable` (`errors`).
     pub errors: Vec<batch_client::models::BatchNodeError>,
 }

@@ -21,6 +21,36 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 type Kills = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
+/// Port forwarders per node, stopped when the node goes.
+type Forwards = Arc<Mutex<HashMap<String, Vec<tokio::task::AbortHandle>>>>;
+
+fn stop_forwards(forwards: &Forwards, node_id: &str) {
+    if let Some(handles) = forwards.lock().unwrap_or_else(|e| e.into_inner()).remove(node_id) {
+        for h in handles {
+            h.abort();
+        }
+    }
+}
+
+/// Forwards TCP connections from `127.0.0.1:frontend` to `node_ip:backend`.
+/// UNCONFIRMED: udp endpoints are reported but not forwarded.
+async fn forward(frontend: u16, node_ip: String, backend: u16) {
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", frontend)).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(frontend, error = %e, "cannot listen on an inbound endpoint's frontend port");
+            return;
+        }
+    };
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let target = format!("{node_ip}:{backend}");
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
 
 /// How tasks run: local processes, and containers when an engine is reachable (else why not).
 #[derive(Clone)]
@@ -42,6 +72,7 @@ pub mod labels {
 /// Runs until the effect channel closes.
 pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runtimes: Runtimes) {
     let kills: Kills = Arc::default();
+    let forwards: Forwards = Arc::default();
     while let Some(effect) = rx.recv().await {
         let st = state.clone();
         let rt = runtimes.clone();
@@ -69,7 +100,18 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runti
                     st.effect_done();
                 });
             }
+            Effect::ForwardPorts { node_id, node_ip, endpoints } => {
+                stop_forwards(&forwards, &node_id);
+                let handles = endpoints
+                    .into_iter()
+                    .filter(|e| e.protocol == "tcp")
+                    .map(|e| tokio::spawn(forward(e.frontend_port, node_ip.clone(), e.backend_port)).abort_handle())
+                    .collect();
+                forwards.lock().unwrap_or_else(|e| e.into_inner()).insert(node_id, handles);
+                st.effect_done();
+            }
             Effect::RemoveNode { pool_id, node_id } => {
+                stop_forwards(&forwards, &node_id);
                 tokio::spawn(async move {
                     remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
                     remove_dir(st.layout().node_dir(&node_id)).await;
@@ -101,6 +143,9 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runti
                 });
             }
             Effect::DeletePool { pool_id, nodes } => {
+                for n in &nodes {
+                    stop_forwards(&forwards, n);
+                }
                 tokio::spawn(async move {
                     remove_containers(&st, &rt, vec![(labels::POOL.into(), pool_id.clone())]).await;
                     for node_id in &nodes {

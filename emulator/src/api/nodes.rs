@@ -58,7 +58,21 @@ fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
         start_task: None,
         start_task_info: None,
         is_dedicated: Some(node.is_dedicated),
-        endpoint_configuration: None,
+        endpoint_configuration: {
+            let nat = batch_model::endpoint::inbound_nat_pools(pool.spec.network_configuration.as_ref()).unwrap_or_default();
+            let endpoints = batch_model::endpoint::node_endpoints(&nat, node.endpoint_index);
+            (!endpoints.is_empty()).then(|| {
+                serde_json::json!({"inboundEndpoints": endpoints.iter().map(|e| serde_json::json!({
+                    "name": e.name,
+                    "protocol": e.protocol,
+                    // The frontend listens on the emulator's loopback address.
+                    "publicIPAddress": "127.0.0.1",
+                    "publicFQDN": "localhost",
+                    "frontendPort": e.frontend_port,
+                    "backendPort": e.backend_port,
+                })).collect::<Vec<_>>()})
+            })
+        },
         node_agent_info: Some(serde_json::json!({
             "version": concat!("batch-emulator-", env!("CARGO_PKG_VERSION")),
             "lastUpdateTime": batch_client::timefmt::format_body(node.allocation_time),
