@@ -455,3 +455,18 @@ async fn inbound_nat_pools_give_each_node_a_frontend_port_that_reaches_its_conta
     }
     emu.idle().await;
 }
+
+#[tokio::test]
+async fn a_registry_that_fails_gives_container_invalid_registry() {
+    let emu = container_emulator("p", 1, 1).await;
+    let task = serde_json::from_value(json!({
+        "id": "reg", "commandLine": "true",
+        "containerSettings": {"imageName": "127.0.0.1:1/team/app:1", "registry": {"registryServer": "127.0.0.1:1", "username": "u", "password": "p"}}
+    }))
+    .unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    let t = emu.completed("j", "reg").await;
+    let f = t.execution_info.unwrap().failure_info.unwrap();
+    assert_eq!(f.code.as_deref(), Some("ContainerInvalidRegistry"), "{f:?}");
+    assert!(f.details.iter().any(|d| d.name.as_deref() == Some("ContainerRegistry") && d.value.as_deref() == Some("127.0.0.1:1")));
+}

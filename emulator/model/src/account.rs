@@ -73,6 +73,8 @@ pub struct Launch {
     /// Job `commonEnvironmentSettings`, then task `environmentSettings` (later wins).
     pub environment: Vec<(String, String)>,
     pub container_settings: Option<ContainerSettings>,
+    /// The task's `userIdentity` (with the service's default filled in).
+    pub user_identity: Option<UserIdentity>,
     /// The pool's `containerConfiguration` (set for container pools).
     pub pool_containers: Option<ContainerConfiguration>,
     pub max_wall_clock_time: Option<BatchDuration>,
@@ -1786,6 +1788,7 @@ impl Account {
             command_line: task.spec.command_line.clone(),
             environment,
             container_settings: task.spec.container_settings.clone(),
+            user_identity: task.spec.user_identity.clone(),
             pool_containers,
             max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
             is_retry,

@@ -35,6 +35,8 @@ pub struct ContainerTaskInput<'a> {
     /// The node's own address: published ports bind here.
     pub node_ip: &'a str,
     pub labels: &'a [(String, String)],
+    /// The container user the task's identity maps to (`-u` in the run options wins).
+    pub user: Option<&'a str>,
 }
 
 /// A container to create: its name (if `--name` was given) and the create body.
@@ -119,7 +121,7 @@ pub fn plan_container(input: &ContainerTaskInput<'_>) -> Result<ContainerPlan, S
         Some(o) => shlex::split(o).ok_or(SettingsError::Unsplittable)?,
         None => Vec::new(),
     };
-    let mut body = ContainerCreateBody { image: Some(input.image.to_string()), ..Default::default() };
+    let mut body = ContainerCreateBody { image: Some(input.image.to_string()), user: input.user.map(String::from), ..Default::default() };
     let mut host = HostConfig::default();
     let mut name = None;
     let mut workdir: Option<String> = None;
@@ -143,7 +145,11 @@ pub fn plan_container(input: &ContainerTaskInput<'_>) -> Result<ContainerPlan, S
         }
         let (flag, inline) = match tok.split_once('=') {
             Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None if !tok.starts_with("--") && tok.len() > 2 => (tok[..2].to_string(), Some(tok[2..].to_string())),
+            // A short flag with its value attached (-wdir): split after the first character.
+            None if !tok.starts_with("--") && tok.chars().count() > 2 => {
+                let split = tok.char_indices().nth(2).map_or(tok.len(), |(i, _)| i);
+                (tok[..split].to_string(), Some(tok[split..].to_string()))
+            }
             None => (tok.clone(), None),
         };
         let mut value = |flag: &str| -> Result<String, SettingsError> {
@@ -363,6 +369,7 @@ mod tests {
             task_dir: &f.task_dir,
             node_ip: "127.0.1.7",
             labels: &f.labels,
+            user: Some("1000:1000"),
         })
     }
 
@@ -379,6 +386,7 @@ mod tests {
         assert_eq!(p.body.labels.unwrap()["batch-emulator.task"], "t");
         assert_eq!(p.body.image.as_deref(), Some("img:1"));
         assert_eq!(p.name, None);
+        assert_eq!(p.body.user.as_deref(), Some("1000:1000"), "the task identity's user");
     }
 
     #[test]

@@ -93,6 +93,7 @@ mod tests {
             command_line: "x".into(),
             environment: vec![("MY_VAR".into(), "v".into()), ("AZ_BATCH_TASK_ID".into(), "spoof".into())],
             container_settings: None,
+            user_identity: None,
             pool_containers: None,
             max_wall_clock_time: None,
             is_retry: false,

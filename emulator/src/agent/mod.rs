@@ -233,6 +233,48 @@ fn failure(category: &str, code: &str, message: &str, details: Vec<NameValuePair
     FailureInfo { category: category.into(), code: Some(code.into()), message: Some(message.into()), details }
 }
 
+/// The container user of a task: "Batch maps the user/group permission to the container"
+/// (node-and-container-semantics.md §1.2): an admin auto-user runs as root; a non-admin
+/// identity runs as the user that owns the node's directories here, the emulator's own.
+/// UNCONFIRMED: the exact flag the agent uses.
+fn container_user(launch: &Launch) -> String {
+    let admin = launch
+        .user_identity
+        .as_ref()
+        .and_then(|u| u.auto_user.as_ref())
+        .and_then(|a| a.elevation_level.as_deref())
+        .is_some_and(|e| e.eq_ignore_ascii_case("admin"));
+    if admin {
+        "0:0".into()
+    } else {
+        format!("{}:{}", nix::unistd::getuid(), nix::unistd::getgid())
+    }
+}
+
+/// A failed pull: `ContainerInvalidRegistry` when credentials for the image's registry were
+/// given and the registry itself failed (unreachable, refused the login), else
+/// `ContainerInvalidImage`. UNCONFIRMED: the service's exact split (node-and-container-semantics.md §1.5).
+fn pull_failure(image: &str, creds: Option<&RegistryCredentials>, message: String) -> FailureInfo {
+    let lower = message.to_ascii_lowercase();
+    let registry_failed = ["unauthorized", "authentication required", "denied", "no such host", "connection refused", "dial tcp", "timeout", "x509"]
+        .iter()
+        .any(|m| lower.contains(m));
+    match creds {
+        Some(c) if registry_failed => failure(
+            "usererror",
+            "ContainerInvalidRegistry",
+            "The specified container registry was invalid",
+            vec![detail("ContainerRegistry", c.server.clone()), detail("ContainerImage", image), detail("Message", message)],
+        ),
+        _ => failure(
+            "usererror",
+            "ContainerInvalidImage",
+            "One or more container images specified are invalid",
+            vec![detail("ContainerImage", image), detail("Message", message)],
+        ),
+    }
+}
+
 fn invalid_settings(message: impl Into<String>) -> FailureInfo {
     failure("usererror", "ContainerInvalidSettings", "At least one value of specified task container settings is invalid", vec![detail("Message", message)])
 }
@@ -354,6 +396,7 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
         task_dir: &task_dir,
         node_ip: &launch.node_ip,
         labels: &labels,
+        user: Some(&container_user(launch)),
     }) {
         Ok(p) => p,
         Err(e) => return failed(invalid_settings(e.to_string()), None),
@@ -361,16 +404,9 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
     // The task's own registry first, then the pool's.
     let mut regs = registries(cs.registry.clone());
     regs.extend(registries(pool.container_registries.clone().unwrap_or_default()));
-    if let Err(message) = engine.ensure_image(&cs.image_name, credentials_for(&cs.image_name, &regs)).await {
-        return failed(
-            failure(
-                "usererror",
-                "ContainerInvalidImage",
-                "One or more container images specified are invalid",
-                vec![detail("ContainerImage", cs.image_name.clone()), detail("Message", message)],
-            ),
-            None,
-        );
+    let creds = credentials_for(&cs.image_name, &regs);
+    if let Err(message) = engine.ensure_image(&cs.image_name, creds.clone()).await {
+        return failed(pull_failure(&cs.image_name, creds.as_ref(), message), None);
     }
     let run = engine.run(plan, task_dir.join("stdout.txt"), task_dir.join("stderr.txt"), kill, launch.max_wall_clock_time.map(|d| d.to_std())).await;
     let end = state.now();
