@@ -470,3 +470,34 @@ async fn a_registry_that_fails_gives_container_invalid_registry() {
     assert_eq!(f.code.as_deref(), Some("ContainerInvalidRegistry"), "{f:?}");
     assert!(f.details.iter().any(|d| d.name.as_deref() == Some("ContainerRegistry") && d.value.as_deref() == Some("127.0.0.1:1")));
 }
+
+#[tokio::test]
+async fn a_start_task_with_container_settings_runs_in_a_container_and_without_on_the_host() {
+    ensure_fixture_images();
+    let emu = emulator(Runner::Docker).await;
+    for (pool, start_task) in [
+        (
+            "inbox",
+            json!({"commandLine": "/bin/sh -c 'echo from-container > $AZ_BATCH_NODE_SHARED_DIR/who; cat /etc/passwd | head -1'", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm"}}),
+        ),
+        ("onhost", json!({"commandLine": "/bin/sh -c 'echo from-host > $AZ_BATCH_NODE_SHARED_DIR/who'"})),
+    ] {
+        let mut spec = pool_spec(pool, 1, 1, "spread");
+        spec.virtual_machine_configuration.as_mut().unwrap().container_configuration =
+            Some(serde_json::from_value(json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]})).unwrap());
+        spec.start_task = Some(serde_json::from_value(start_task).unwrap());
+        emu.client.create_pool(&spec).await.unwrap();
+    }
+    emu.idle().await;
+    for (pool, expected) in [("inbox", "from-container\n"), ("onhost", "from-host\n")] {
+        let nodes: Vec<Value> = emu.client.list_all(&format!("/pools/{pool}/nodes"), &[]).await.unwrap();
+        assert_eq!(nodes[0]["state"], "idle", "{pool}: {}", nodes[0]);
+        assert_eq!(nodes[0]["startTaskInfo"]["result"], "success");
+        let root = emu.state().layout().root(nodes[0]["id"].as_str().unwrap());
+        let who = std::fs::read_to_string(root.join("shared/who"));
+        let stderr = std::fs::read_to_string(root.join("startup/stderr.txt")).unwrap_or_default();
+        assert_eq!(who.ok().as_deref(), Some(expected), "{pool}: {} / stderr: {stderr}", nodes[0]);
+    }
+    let inbox: Vec<Value> = emu.client.list_all("/pools/inbox/nodes", &[]).await.unwrap();
+    assert!(inbox[0]["startTaskInfo"]["containerInfo"]["containerId"].is_string());
+}

@@ -148,8 +148,12 @@ async fn update_and_replace_pool_properties() {
 async fn features_not_emulated_yet_are_refused_with_501_not_ignored() {
     let emu = emulator(Runner::Fake).await;
     let mut spec = pool_spec("s", 1, 1, "spread");
-    spec.start_task = Some(serde_json::from_value(json!({"commandLine": "true"})).unwrap());
+    spec.enable_auto_scale = Some(true);
+    spec.auto_scale_formula = Some("$TargetDedicatedNodes = 1;".into());
     assert_batch_error(emu.client.create_pool(&spec).await, 501, "NotImplemented");
+    let mut job = job_spec("j", "s");
+    job.job_manager_task = Some(json!({"id": "jm", "commandLine": "true"}));
+    assert_batch_error(emu.client.create_job(&job).await, 501, "NotImplemented");
     let r = emu.client.send_raw(Method::GET, "/pools", &[], &[], None).await.unwrap();
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["value"], json!([]));

@@ -56,6 +56,8 @@ pub enum Effect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaunchKind {
     Task,
+    /// The pool's start task on one node (runs in `startup/`, uses no task slot).
+    StartTask,
 }
 
 /// Everything the node agent needs to run one attempt of a task.
@@ -118,6 +120,13 @@ pub enum TaskOutcome {
     },
 }
 
+/// What a run belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RunTarget {
+    Task(IdKey, IdKey),
+    StartTask { pool: IdKey, node: String },
+}
+
 /// The per-task result of add task collection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskAddOutcome {
@@ -138,7 +147,7 @@ pub struct Account {
     /// Mixed into node ids so that emulator instances sharing a data dir never reuse one.
     node_id_seed: u64,
     /// Runs in flight: run id → (job, task).
-    runs: BTreeMap<u64, (IdKey, IdKey)>,
+    runs: BTreeMap<u64, RunTarget>,
     outbox: Vec<Effect>,
 }
 
@@ -193,6 +202,33 @@ fn validate_container_configuration(cc: &ContainerConfiguration) -> Result<(), D
         }
         Some(t) => Err(DomainError::invalid_property("type", t, "The value must be dockerCompatible or criCompatible")),
     }
+}
+
+/// A pool's start task: a command line (or a container image's CMD), valid container
+/// settings and retry count.
+fn validate_start_task(st: &StartTask) -> Result<(), DomainError> {
+    if st.command_line.is_empty() && st.container_settings.is_none() {
+        return Err(DomainError::missing_property("commandLine"));
+    }
+    if let Some(cs) = &st.container_settings {
+        validate_container_settings(cs)?;
+    }
+    if let Some(r) = st.max_task_retry_count {
+        if r < -1 {
+            return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
+        }
+    }
+    Ok(())
+}
+
+/// The defaults the service applies to a start task (waitForSuccess true, no retries).
+fn with_start_task_defaults(mut st: StartTask) -> StartTask {
+    st.wait_for_success.get_or_insert(true);
+    st.max_task_retry_count.get_or_insert(0);
+    if let Some(cs) = st.container_settings.as_mut() {
+        cs.working_directory.get_or_insert_with(|| "taskWorkingDirectory".into());
+    }
+    st
 }
 
 /// `containerSettings` of a task: an image, a known working directory mode, known mount sources.
@@ -313,8 +349,8 @@ impl Account {
                 }
             }
         }
-        if spec.start_task.is_some() {
-            return Err(not_implemented("Pool start tasks (startTask)"));
+        if let Some(st) = &spec.start_task {
+            validate_start_task(st)?;
         }
         if !is_empty_list(&spec.application_package_references) {
             return Err(not_implemented("Application packages (applicationPackageReferences)"));
@@ -332,6 +368,7 @@ impl Account {
             return Err(Code::PoolExists.into());
         }
         fill_pool_defaults(&mut spec);
+        spec.start_task = spec.start_task.map(with_start_task_defaults);
         let version = self.version(now);
         let pool = Pool {
             spec,
@@ -379,6 +416,9 @@ impl Account {
                         recent_tasks: Vec::new(),
                         leave_when_done: false,
                         endpoint_index: self.pools.get(key).map_or(0, |p| (0..).find(|i| !p.nodes.values().any(|n| n.endpoint_index == *i)).unwrap_or(0)),
+                        start_task: self.pools.get(key).and_then(|p| p.spec.start_task.clone()),
+                        start_task_info: None,
+                        start_task_run: None,
                         errors: Vec::new(),
                     };
                     self.push_port_forwards(key, &node);
@@ -425,12 +465,21 @@ impl Account {
         }
     }
 
+    /// Stops a node's start task if it runs.
+    fn stop_start_task(&mut self, key: &IdKey, node_id: &str) {
+        if let Some(run) = self.pools.get_mut(key).and_then(|p| p.nodes.get_mut(node_id)).and_then(|n| n.start_task_run.take()) {
+            self.runs.remove(&run);
+            self.outbox.push(Effect::KillTask { run_id: run });
+        }
+    }
+
     fn remove_nodes_from_pool(&mut self, key: &IdKey, node_ids: &[String], option: DeallocationOption, now: OffsetDateTime) {
         let pool_id = match self.pools.get(key) {
             Some(p) => p.spec.id.clone(),
             None => return,
         };
         for nid in node_ids {
+            self.stop_start_task(key, nid);
             let running: Vec<RunningTask> = match self.pools.get(key).and_then(|p| p.nodes.get(nid)) {
                 Some(n) => n.running.clone(),
                 None => continue,
@@ -481,8 +530,89 @@ impl Account {
                 n.set_state(NodeState::Starting, now);
             }
             if n.state == NodeState::Starting {
-                n.set_state(NodeState::Idle, now);
+                match &n.start_task {
+                    Some(st) => {
+                        let wait = st.wait_for_success.unwrap_or(true);
+                        n.set_state(if wait { NodeState::WaitingForStartTask } else { NodeState::Idle }, now);
+                        self.launch_start_task(&IdKey::of(pool_id), node_id, now);
+                    }
+                    None => n.set_state(NodeState::Idle, now),
+                }
             }
+        }
+        self.schedule(now);
+    }
+
+    /// Starts (or restarts) a node's start task.
+    fn launch_start_task(&mut self, pool_key: &IdKey, node_id: &str, now: OffsetDateTime) {
+        self.run_seq += 1;
+        let run_id = self.run_seq;
+        let Some(pool) = self.pools.get_mut(pool_key) else { return };
+        let pool_id = pool.spec.id.clone();
+        let pool_containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
+        let Some(n) = pool.nodes.get_mut(node_id) else { return };
+        let Some(st) = n.start_task.clone() else { return };
+        let retry_count = n.start_task_info.as_ref().map_or(0, |i| if i.state == "running" { i.retry_count } else { 0 });
+        let last_retry_time = n.start_task_info.as_ref().and_then(|i| i.last_retry_time);
+        n.start_task_info = Some(StartTaskInfo { state: "running".into(), start_time: Some(now), retry_count, last_retry_time, ..Default::default() });
+        n.start_task_run = Some(run_id);
+        self.runs.insert(run_id, RunTarget::StartTask { pool: pool_key.clone(), node: node_id.to_string() });
+        let environment = st.environment_settings.iter().flatten().map(|e| (e.name.clone(), e.value.clone().unwrap_or_default())).collect();
+        self.outbox.push(Effect::Launch(Box::new(Launch {
+            run_id,
+            kind: LaunchKind::StartTask,
+            pool_id,
+            node_id: node_id.to_string(),
+            node_ip: n.ip_address.clone(),
+            is_dedicated: n.is_dedicated,
+            job_id: String::new(),
+            task_id: String::new(),
+            command_line: st.command_line.clone(),
+            environment,
+            container_settings: st.container_settings.clone(),
+            user_identity: st.user_identity.clone(),
+            pool_containers,
+            max_wall_clock_time: None,
+            is_retry: false,
+        })));
+    }
+
+    /// A start task attempt ended: success makes a waiting node `idle`; a nonzero exit is
+    /// retried up to `maxTaskRetryCount`; a final failure makes a waiting node
+    /// `starttaskfailed` (node-and-container-semantics.md §5.1).
+    fn start_task_exited(&mut self, pool_key: &IdKey, node_id: &str, run_id: u64, outcome: TaskOutcome, now: OffsetDateTime) {
+        let Some(n) = self.pools.get_mut(pool_key).and_then(|p| p.nodes.get_mut(node_id)) else { return };
+        if n.start_task_run != Some(run_id) {
+            return;
+        }
+        n.start_task_run = None;
+        let max_retries = n.start_task.as_ref().and_then(|s| s.max_task_retry_count).unwrap_or(0);
+        let mut info = n.start_task_info.clone().unwrap_or_default();
+        let (exit_code, failure, container_info, start, end) = match outcome {
+            TaskOutcome::Exited { exit_code, start, end, container_info } => {
+                (Some(exit_code), (exit_code != 0).then(failure_exit_code), container_info, start, end)
+            }
+            TaskOutcome::FailedToStart { failure, start, end, container_info } => (None, Some(failure), container_info, start, end),
+            TaskOutcome::TimedOut { exit_code, start, end, container_info } => (exit_code, Some(failure_max_wall_clock()), container_info, start, end),
+        };
+        info.start_time = Some(start);
+        info.exit_code = exit_code;
+        info.container_info = container_info;
+        let retryable = exit_code.is_some_and(|c| c != 0);
+        if retryable && (max_retries == -1 || info.retry_count < max_retries) {
+            info.retry_count += 1;
+            info.last_retry_time = Some(now);
+            n.start_task_info = Some(info);
+            self.launch_start_task(pool_key, node_id, now);
+            return;
+        }
+        info.state = "completed".into();
+        info.end_time = Some(end);
+        info.result = Some(if failure.is_none() { "success" } else { "failure" }.into());
+        info.failure_info = failure.clone();
+        n.start_task_info = Some(info);
+        if n.state == NodeState::WaitingForStartTask {
+            n.set_state(if failure.is_none() { NodeState::Idle } else { NodeState::StartTaskFailed }, now);
         }
         self.schedule(now);
     }
@@ -517,8 +647,12 @@ impl Account {
             return Err(Code::PoolBeingDeleted.into());
         }
         let running: Vec<RunningTask> = pool.nodes.values().flat_map(|n| n.running.clone()).collect();
+        let node_ids: Vec<String> = pool.nodes.keys().cloned().collect();
         for r in running {
             self.requeue_task(&r.job, &r.task, false, now);
+        }
+        for n in &node_ids {
+            self.stop_start_task(&key, n);
         }
         let pool = self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?;
         pool.state = PoolState::Deleting;
@@ -548,8 +682,8 @@ impl Account {
     /// Update Pool (PATCH): only supplied properties change.
     pub fn update_pool(&mut self, id: &str, patch: BatchPoolUpdateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
-        if patch.start_task.is_some() {
-            return Err(not_implemented("Pool start tasks (startTask)"));
+        if let Some(st) = &patch.start_task {
+            validate_start_task(st)?;
         }
         if !is_empty_list(&patch.application_package_references) {
             return Err(not_implemented("Application packages (applicationPackageReferences)"));
@@ -623,8 +757,8 @@ impl Account {
     /// and metadata are replaced as a whole.
     pub fn replace_pool_properties(&mut self, id: &str, body: BatchPoolReplaceOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         self.active_pool_mut(id)?;
-        if body.start_task.is_some() {
-            return Err(not_implemented("Pool start tasks (startTask)"));
+        if let Some(st) = &body.start_task {
+            validate_start_task(st)?;
         }
         let Some(apps) = body.application_package_references else {
             return Err(DomainError::missing_property("applicationPackageReferences"));
@@ -637,7 +771,7 @@ impl Account {
         }
         let version = self.version(now);
         let pool = self.pool_mut(id)?;
-        pool.spec.start_task = None;
+        pool.spec.start_task = body.start_task.map(with_start_task_defaults);
         pool.spec.application_package_references = None;
         pool.spec.metadata = if metadata.is_empty() { None } else { Some(metadata) };
         pool.version = version.clone();
@@ -1461,6 +1595,7 @@ impl Account {
     /// waited for the agent is asked for again.
     pub fn recover(&mut self, now: OffsetDateTime) {
         self.runs.clear();
+        let mut restart_start_tasks: Vec<(IdKey, String)> = Vec::new();
         let job_keys: Vec<IdKey> = self.jobs.keys().cloned().collect();
         for jk in &job_keys {
             let running: Vec<IdKey> =
@@ -1508,6 +1643,9 @@ impl Account {
                         self.outbox.push(Effect::ForwardPorts { node_id: n.id.clone(), node_ip: n.ip_address.clone(), endpoints });
                     }
                 }
+                if n.start_task_info.as_ref().is_some_and(|i| i.state == "running") {
+                    restart_start_tasks.push((pool.key(), n.id.clone()));
+                }
                 match n.state {
                     NodeState::Creating | NodeState::Starting => {
                         self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: n.id.clone(), containers: containers.clone() })
@@ -1516,6 +1654,13 @@ impl Account {
                     _ => {}
                 }
             }
+        }
+        // A start task that was running runs again, as after a node reboot.
+        for (pool, node) in restart_start_tasks {
+            if let Some(n) = self.pools.get_mut(&pool).and_then(|p| p.nodes.get_mut(&node)) {
+                n.start_task_run = None;
+            }
+            self.launch_start_task(&pool, &node, now);
         }
         self.schedule(now);
     }
@@ -1596,8 +1741,10 @@ impl Account {
 
     /// The node agent's report that an attempt ended.
     pub fn task_exited(&mut self, run_id: u64, outcome: TaskOutcome, now: OffsetDateTime) {
-        let Some((jk, tk)) = self.runs.remove(&run_id) else {
-            return;
+        let (jk, tk) = match self.runs.remove(&run_id) {
+            Some(RunTarget::Task(jk, tk)) => (jk, tk),
+            Some(RunTarget::StartTask { pool, node }) => return self.start_task_exited(&pool, &node, run_id, outcome, now),
+            None => return,
         };
         self.release_node_slot(&jk, &tk, now);
         let version = self.version(now);
@@ -1775,7 +1922,7 @@ impl Account {
             node.recent_tasks.remove(0);
         }
         node.settle(now);
-        self.runs.insert(run_id, (jk.clone(), tk.clone()));
+        self.runs.insert(run_id, RunTarget::Task(jk.clone(), tk.clone()));
         self.outbox.push(Effect::Launch(Box::new(Launch {
             run_id,
             kind: crate::account::LaunchKind::Task,

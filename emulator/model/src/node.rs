@@ -71,6 +71,13 @@ pub struct Node {
     /// The node's index among its pool's nodes: which frontend port of each inbound NAT pool
     /// reaches it.
     pub endpoint_index: u32,
+    /// The pool's start task as it was when the node started (a changed pool start task
+    /// applies after a reboot or reimage).
+    pub start_task: Option<batch_client::models::StartTask>,
+    /// `startTaskInfo`.
+    pub start_task_info: Option<batch_client::models::StartTaskInfo>,
+    /// The run of the start task in progress.
+    pub start_task_run: Option<u64>,
     /// Why the node is `unusable` (`errors`).
     pub errors: Vec<batch_client::models::BatchNodeError>,
 }

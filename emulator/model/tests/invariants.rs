@@ -48,8 +48,10 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn pool(id: &str, nodes: u8, slots: u8, pack: bool) -> BatchPoolCreateOptions {
+    // Every other pool has a start task (waiting for success on odd node counts).
+    let start_task = slots.is_multiple_of(2).then(|| serde_json::json!({"commandLine": "start", "waitForSuccess": nodes % 2 == 1, "maxTaskRetryCount": 1}));
     serde_json::from_value(serde_json::json!({
-        "id": id, "vmSize": "x", "targetDedicatedNodes": nodes, "taskSlotsPerNode": slots,
+        "id": id, "vmSize": "x", "targetDedicatedNodes": nodes, "taskSlotsPerNode": slots, "startTask": start_task,
         "taskSchedulingPolicy": {"nodeFillType": if pack { "pack" } else { "spread" }},
         "virtualMachineConfiguration": {"imageReference": {}, "nodeAgentSKUId": "sku"}
     }))
@@ -84,6 +86,9 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, jou
 fn check(acct: &Account) -> Result<(), TestCaseError> {
     for pool in acct.pools.values() {
         for node in pool.nodes.values() {
+            if node.state == NodeState::WaitingForStartTask {
+                prop_assert!(node.start_task_run.is_some(), "waiting for a start task that does not run");
+            }
             prop_assert!(node.running_slots() <= pool.task_slots_per_node(), "node over-committed");
             if node.state == NodeState::Running {
                 prop_assert!(!node.running.is_empty());
@@ -189,7 +194,8 @@ proptest! {
         let _ = replayed.apply(Command::Recover, now);
         check(&replayed)?;
         let launched = replayed.drain_effects().into_iter().filter(|e| matches!(e, Effect::Launch(_))).count();
-        let running = replayed.jobs.values().flat_map(|j| j.tasks.values()).filter(|t| t.state == TaskState::Running).count();
+        let running = replayed.jobs.values().flat_map(|j| j.tasks.values()).filter(|t| t.state == TaskState::Running).count()
+            + replayed.pools.values().flat_map(|p| p.nodes.values()).filter(|n| n.start_task_run.is_some()).count();
         prop_assert_eq!(launched, running);
     }
 }

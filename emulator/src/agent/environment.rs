@@ -28,7 +28,8 @@ pub fn container_environment(launch: &Launch, layout: &NodeLayout, account_name:
 
 fn environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account_url: &str, host: bool) -> Vec<(String, String)> {
     let root = layout.root(&launch.node_id);
-    let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
+    let task_dir = layout.launch_dir(launch);
+    let start_task = launch.kind == batch_model::LaunchKind::StartTask;
     let wd = task_dir.join("wd");
     let shared = root.join("shared");
     let mut env: Vec<(String, String)> = if host {
@@ -68,6 +69,10 @@ fn environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account
         ("AZ_BATCH_TASK_USER_IDENTITY", "PoolNonAdmin".into()),
     ];
     for (k, v) in batch {
+        // A start task has no task or job id (node-and-container-semantics.md §4.1).
+        if start_task && (k == "AZ_BATCH_TASK_ID" || k == "AZ_BATCH_JOB_ID") {
+            continue;
+        }
         env.retain(|(n, _)| n != k);
         env.push((k.to_string(), v));
     }

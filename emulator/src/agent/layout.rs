@@ -33,6 +33,14 @@ impl NodeLayout {
     pub fn task_dir(&self, node_id: &str, job_id: &str, task_id: &str) -> PathBuf {
         self.root(node_id).join(Self::task_relative(job_id, task_id))
     }
+    /// The task directory of a launch: `startup/` for a start task, else the job task's.
+    pub fn launch_dir(&self, launch: &batch_model::Launch) -> PathBuf {
+        match launch.kind {
+            batch_model::LaunchKind::StartTask => self.root(&launch.node_id).join("startup"),
+            batch_model::LaunchKind::Task => self.task_dir(&launch.node_id, &launch.job_id, &launch.task_id),
+        }
+    }
+
     /// The directory of a job on a node.
     pub fn job_dir(&self, node_id: &str, job_id: &str) -> PathBuf {
         self.root(node_id).join("workitems").join(job_id)

@@ -11,7 +11,7 @@ pub mod process;
 
 use crate::state::AppState;
 use batch_client::models::{BatchNodeError, ContainerConfiguration, ContainerInfo, FailureInfo, NameValuePair};
-use batch_model::{Command, Effect, Launch, TaskOutcome};
+use batch_model::{Command, Effect, Launch, LaunchKind, TaskOutcome};
 use container::{credentials_for, ContainerEnd, ContainerFailure, ContainerRuntime, RegistryCredentials};
 use docker_create::{plan_container, ContainerTaskInput};
 use process::{ProcessExit, ProcessRunner, ProcessSpec};
@@ -282,7 +282,7 @@ fn invalid_settings(message: impl Into<String>) -> FailureInfo {
 /// Runs one attempt of a task and reports how it ended.
 async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>, rt: &Runtimes) {
     let layout = state.layout();
-    let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
+    let task_dir = layout.launch_dir(&launch);
     let wd = task_dir.join("wd");
     let start = state.now();
     if launch.is_retry {
@@ -310,6 +310,8 @@ async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>,
             // plain task on a container pool ("Container-enabled compute node requires task
             // container settings", node-and-container-semantics.md §1.1).
             (Some(_), None) => failed(invalid_settings("The pool is not container-enabled: it has no containerConfiguration."), None),
+            // A start task without container settings runs on the host of a container node.
+            (None, Some(_)) if launch.kind == LaunchKind::StartTask => run_process_task(state, &launch, kill, rt, start).await,
             (None, Some(_)) => failed(invalid_settings("Container-enabled compute node requires task container settings"), None),
             (None, None) => run_process_task(state, &launch, kill, rt, start).await,
         }
@@ -321,7 +323,7 @@ async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>,
 
 async fn run_process_task(state: &AppState, launch: &Launch, kill: oneshot::Receiver<()>, rt: &Runtimes, start: time::OffsetDateTime) -> Option<TaskOutcome> {
     let layout = state.layout();
-    let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
+    let task_dir = layout.launch_dir(launch);
     let launch_failed = |m: &str| failure("usererror", "CommandLaunchFailed", "Failed to launch the specified command line.", vec![detail("Message", m)]);
     let Some(argv) = shlex::split(&launch.command_line).filter(|a| !a.is_empty()) else {
         return Some(TaskOutcome::FailedToStart {
@@ -376,14 +378,14 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
     };
     let layout = state.layout();
     let root = layout.root(&launch.node_id);
-    let task_dir = layout.task_dir(&launch.node_id, &launch.job_id, &launch.task_id);
+    let task_dir = layout.launch_dir(launch);
     let env = environment::container_environment(launch, layout, &state.config().account, &state.public_url());
     let labels = vec![
         (labels::INSTANCE.to_string(), state.instance_id()),
         (labels::POOL.to_string(), launch.pool_id.clone()),
         (labels::NODE.to_string(), launch.node_id.clone()),
         (labels::JOB.to_string(), launch.job_id.clone()),
-        (labels::TASK.to_string(), launch.task_id.clone()),
+        (labels::TASK.to_string(), if launch.kind == LaunchKind::StartTask { "starttask".to_string() } else { launch.task_id.clone() }),
     ];
     let plan = match plan_container(&ContainerTaskInput {
         image: &cs.image_name,

@@ -33,8 +33,8 @@ pub async fn emulator(runner: Runner) -> TestEmulator {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = EmulatorConfig::for_tests(dir.path().join("data"));
     let processes: Arc<dyn ProcessRunner> = match runner {
-        Runner::Fake | Runner::Docker => Arc::new(FakeProcessRunner),
-        Runner::Local => Arc::new(LocalProcessRunner::default()),
+        Runner::Fake => Arc::new(FakeProcessRunner),
+        Runner::Local | Runner::Docker => Arc::new(LocalProcessRunner::default()),
     };
     let containers: Result<Arc<dyn ContainerRuntime>, String> = match runner {
         Runner::Docker => {
