@@ -501,3 +501,22 @@ async fn a_start_task_with_container_settings_runs_in_a_container_and_without_on
     let inbox: Vec<Value> = emu.client.list_all("/pools/inbox/nodes", &[]).await.unwrap();
     assert!(inbox[0]["startTaskInfo"]["containerInfo"]["containerId"].is_string());
 }
+
+#[tokio::test]
+async fn when_the_retention_time_passes_the_kept_container_and_the_task_files_go() {
+    let emu = container_emulator("p", 1, 1).await;
+    let task = serde_json::from_value(json!({
+        "id": "kept", "commandLine": "/bin/sh -c 'echo out'", "constraints": {"retentionTime": "PT1S"},
+        "containerSettings": {"imageName": "batch-emulator-fixture/plain:1"}
+    }))
+    .unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    let t = emu.completed("j", "kept").await;
+    let id = t.execution_info.unwrap().container_info.unwrap().container_id.unwrap();
+    let node = t.node_info.unwrap().node_id.unwrap();
+    let task_dir = emu.state().layout().task_dir(&node, "j", "kept");
+    eventually("the retention time removed the container", || !docker_exists(&id)).await;
+    eventually("the retention time removed the task directory", || !task_dir.exists()).await;
+    assert_batch_error(emu.client.get_task_file("j", "kept", "stdout.txt").await, 409, "TaskFilesCleanedup");
+    assert_eq!(emu.client.get_task("j", "kept").await.unwrap().state.as_deref(), Some("completed"), "the task itself stays");
+}

@@ -42,6 +42,8 @@ pub enum Effect {
     KillTask { run_id: u64 },
     /// Remove a node's directory tree, then call [`Account::node_removed`].
     RemoveNode { pool_id: String, node_id: String },
+    /// Call [`Account::retention_expired`] at `until` (the task's retention after completion).
+    RetainUntil { job_id: String, task_id: String, until: OffsetDateTime },
     /// Remove a task's directory on a node.
     DeleteTaskDirectory { pool_id: String, node_id: String, job_id: String, task_id: String },
     /// Remove a job's directories on the given nodes, then call [`Account::finish_job_deletion`].
@@ -1411,6 +1413,7 @@ impl Account {
             execution_info: BatchTaskExecutionInfo::default(),
             placement: None,
             run_id: None,
+            files_cleaned: false,
         };
         if let Some(job) = self.jobs.get_mut(job_key) {
             if matches!(job.state, JobState::Active) {
@@ -1550,7 +1553,7 @@ impl Account {
                     t.execution_info.end_time = Some(now);
                     t.set_state(TaskState::Completed, now);
                 }
-                self.on_task_completed(&jk, now);
+                self.on_task_completed(&jk, &tk, now);
             }
         }
         let version = self.version(now);
@@ -1578,6 +1581,7 @@ impl Account {
         let requeue_count = task.execution_info.requeue_count;
         let last_requeue_time = task.execution_info.last_requeue_time;
         task.execution_info = BatchTaskExecutionInfo { requeue_count, last_requeue_time, ..Default::default() };
+        task.files_cleaned = false;
         task.set_state(TaskState::Active, now);
         task.version = version.clone();
         let (seq, tk) = (task.seq, task.key());
@@ -1655,6 +1659,12 @@ impl Account {
                 }
             }
         }
+        // Retention timers of completed tasks are armed again.
+        let completed: Vec<(IdKey, IdKey)> =
+            self.jobs.values().flat_map(|j| j.tasks.values().filter(|t| t.state == TaskState::Completed).map(move |t| (j.key(), t.key()))).collect();
+        for (jk, tk) in completed {
+            self.schedule_retention(&jk, &tk);
+        }
         // A start task that was running runs again, as after a node reboot.
         for (pool, node) in restart_start_tasks {
             if let Some(n) = self.pools.get_mut(&pool).and_then(|p| p.nodes.get_mut(&node)) {
@@ -1726,10 +1736,49 @@ impl Account {
         t.execution_info.result = Some("failure".into());
         t.execution_info.failure_info = Some(failure);
         t.set_state(TaskState::Completed, now);
-        self.on_task_completed(job, now);
+        self.on_task_completed(job, task, now);
     }
 
-    fn on_task_completed(&mut self, job: &IdKey, now: OffsetDateTime) {
+    /// Asks the agent to clean the task's directory (and kept container) once its
+    /// `retentionTime` after completion has passed (node-and-container-semantics.md §5.9).
+    fn schedule_retention(&mut self, job: &IdKey, task: &IdKey) {
+        let Some(j) = self.jobs.get(job) else { return };
+        let Some(t) = j.tasks.get(task) else { return };
+        let (Some(end), Some(_)) = (t.execution_info.end_time, t.placement.as_ref()) else { return };
+        if t.files_cleaned {
+            return;
+        }
+        let retention = t.spec.constraints.as_ref().and_then(|c| c.retention_time).unwrap_or(BatchDuration::from_secs(7 * 86_400));
+        if retention.is_unlimited() {
+            return;
+        }
+        let until = end + time::Duration::nanoseconds(i64::try_from(i128::from(retention.ticks()) * 100).unwrap_or(i64::MAX));
+        self.outbox.push(Effect::RetainUntil { job_id: j.spec.id.clone(), task_id: t.spec.id.clone(), until });
+    }
+
+    /// The agent's timer for a task's retention fired: if the task is still the completed one
+    /// it was set for, its directory is cleaned up.
+    pub fn retention_expired(&mut self, job_id: &str, task_id: &str, now: OffsetDateTime) {
+        let Ok(t) = self.task(job_id, task_id) else { return };
+        let Some(end) = t.execution_info.end_time else { return };
+        if t.state != TaskState::Completed || t.files_cleaned {
+            return;
+        }
+        let retention = t.spec.constraints.as_ref().and_then(|c| c.retention_time).unwrap_or(BatchDuration::from_secs(7 * 86_400));
+        let until = end + time::Duration::nanoseconds(i64::try_from(i128::from(retention.ticks()) * 100).unwrap_or(i64::MAX));
+        if now < until {
+            return;
+        }
+        let Some(p) = t.placement.clone() else { return };
+        let (job_id, task_id) = (self.job(job_id).map(|j| j.spec.id.clone()).unwrap_or_default(), t.spec.id.clone());
+        if let Ok(t) = self.task_mut(&job_id, &task_id) {
+            t.files_cleaned = true;
+        }
+        self.outbox.push(Effect::DeleteTaskDirectory { pool_id: p.pool_id, node_id: p.node_id, job_id, task_id });
+    }
+
+    fn on_task_completed(&mut self, job: &IdKey, task: &IdKey, now: OffsetDateTime) {
+        self.schedule_retention(job, task);
         self.check_all_tasks_complete(job, now);
         if let Some(j) = self.jobs.get(job) {
             if j.state == JobState::Disabling {
@@ -1810,7 +1859,7 @@ impl Account {
         }
         t.set_state(TaskState::Completed, now);
         self.note_node_result(&jk, &tk, succeeded);
-        self.on_task_completed(&jk, now);
+        self.on_task_completed(&jk, &tk, now);
         self.schedule(now);
     }
 

@@ -114,6 +114,10 @@ pub enum Command {
     FinishJobTransition {
         job_id: String,
     },
+    RetentionExpired {
+        job_id: String,
+        task_id: String,
+    },
     FinishJobDeletion {
         job_id: String,
     },
@@ -196,6 +200,10 @@ impl Account {
             }
             Command::TaskExited { run_id, outcome } => {
                 self.task_exited(run_id, outcome, now);
+                Done
+            }
+            Command::RetentionExpired { job_id, task_id } => {
+                self.retention_expired(&job_id, &task_id, now);
                 Done
             }
             Command::FinishJobTransition { job_id } => {

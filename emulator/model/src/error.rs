@@ -41,6 +41,7 @@ pub enum BatchErrorCode {
     TaskNotCompleted,
     TaskSucceeded,
     TaskFilesUnavailable,
+    TaskFilesCleanedup,
     OperationInvalidForCurrentState,
     NodeStateUnusable,
     // 412
@@ -92,6 +93,7 @@ impl BatchErrorCode {
             TaskNotCompleted => "TaskNotCompleted",
             TaskSucceeded => "TaskSucceeded",
             TaskFilesUnavailable => "TaskFilesUnavailable",
+            TaskFilesCleanedup => "TaskFilesCleanedup",
             OperationInvalidForCurrentState => "OperationInvalidForCurrentState",
             NodeStateUnusable => "NodeStateUnusable",
             ConditionNotMet => "ConditionNotMet",
@@ -140,6 +142,7 @@ impl BatchErrorCode {
             TaskNotCompleted => "The specified task is not in a completed state.",
             TaskSucceeded => "The specified task completed successfully and cannot be reactivated.",
             TaskFilesUnavailable => "The task files are not available: the task has not been scheduled on a node.",
+            TaskFilesCleanedup => "The task files have been cleaned up: the retention time of the task has passed.",
             OperationInvalidForCurrentState => "The operation is not valid for the current state of the resource.",
             NodeStateUnusable => "The specified node is in an unusable state.",
             ConditionNotMet => "The condition specified using HTTP conditional header(s) is not met.",

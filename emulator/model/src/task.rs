@@ -49,6 +49,8 @@ pub struct Task {
     pub placement: Option<Placement>,
     /// Identifies the current attempt; exit reports of older attempts are ignored.
     pub run_id: Option<u64>,
+    /// The task directory was removed when the retention time passed.
+    pub files_cleaned: bool,
 }
 
 impl Task {

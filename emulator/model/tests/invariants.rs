@@ -75,7 +75,7 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, jou
             Effect::Launch(l) => runs.push(l.run_id),
             Effect::KillTask { run_id } => runs.retain(|r| *r != run_id),
             Effect::RemoveNode { pool_id, node_id } => apply(acct, Command::NodeRemoved { pool_id, node_id }),
-            Effect::DeleteTaskDirectory { .. } | Effect::ForwardPorts { .. } => {}
+            Effect::DeleteTaskDirectory { .. } | Effect::ForwardPorts { .. } | Effect::RetainUntil { .. } => {}
             Effect::DeleteJob { job_id, .. } => apply(acct, Command::FinishJobDeletion { job_id }),
             Effect::FinishJobTransition { job_id } => apply(acct, Command::FinishJobTransition { job_id }),
             Effect::DeletePool { pool_id, .. } => apply(acct, Command::FinishPoolDeletion { pool_id }),

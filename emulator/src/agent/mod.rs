@@ -119,6 +119,15 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runti
                     st.effect_done();
                 });
             }
+            Effect::RetainUntil { job_id, task_id, until } => {
+                // A timer, not work in progress: it does not keep the agent busy.
+                st.effect_done();
+                tokio::spawn(async move {
+                    let wait = (until - st.now()).clamp(time::Duration::ZERO, time::Duration::days(365));
+                    tokio::time::sleep(wait.unsigned_abs()).await;
+                    let _ = st.execute(Command::RetentionExpired { job_id, task_id });
+                });
+            }
             Effect::DeleteTaskDirectory { node_id, job_id, task_id, .. } => {
                 tokio::spawn(async move {
                     remove_containers(&st, &rt, vec![(labels::JOB.into(), job_id.clone()), (labels::TASK.into(), task_id.clone())]).await;

@@ -63,6 +63,7 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | TaskNotCompleted
         | TaskSucceeded
         | TaskFilesUnavailable
+        | TaskFilesCleanedup
         | OperationInvalidForCurrentState
         | NodeStateUnusable => StatusCode::CONFLICT,
         ConditionNotMet => StatusCode::PRECONDITION_FAILED,

@@ -43,6 +43,9 @@ fn resolve_scope(state: &AppState, ctx: &Ctx) -> Result<Scope, ApiError> {
             let Some(p) = &task.placement else {
                 return Err(DomainError::new(Code::TaskFilesUnavailable).into());
             };
+            if task.files_cleaned {
+                return Err(DomainError::new(Code::TaskFilesCleanedup).into());
+            }
             Ok(Scope {
                 root: layout.task_dir(&p.node_id, &job.spec.id, &task.spec.id),
                 url_prefix: ctx.url(&format!("/jobs/{}/tasks/{}/files/", encode_segment(&job.spec.id), encode_segment(&task.spec.id))),
