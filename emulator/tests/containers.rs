@@ -520,3 +520,26 @@ async fn when_the_retention_time_passes_the_kept_container_and_the_task_files_go
     assert_batch_error(emu.client.get_task_file("j", "kept", "stdout.txt").await, 409, "TaskFilesCleanedup");
     assert_eq!(emu.client.get_task("j", "kept").await.unwrap().state.as_deref(), Some("completed"), "the task itself stays");
 }
+
+#[tokio::test]
+async fn preparation_and_release_tasks_with_container_settings_run_in_containers() {
+    let emu = container_emulator("p", 1, 1).await;
+    let job = serde_json::from_value(json!({
+        "id": "cj", "poolInfo": {"poolId": "p"},
+        "jobPreparationTask": {"commandLine": "/bin/sh -c 'hostname > $AZ_BATCH_NODE_SHARED_DIR/prep-host'", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm --hostname prep-box"}},
+        "jobReleaseTask": {"commandLine": "/bin/sh -c 'hostname > $AZ_BATCH_NODE_SHARED_DIR/release-host'", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm --hostname release-box"}}
+    }))
+    .unwrap();
+    emu.client.create_job(&job).await.unwrap();
+    let task = serde_json::from_value(json!({"id": "t", "commandLine": "/bin/sh -c 'cat $AZ_BATCH_NODE_SHARED_DIR/prep-host'", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm"}})).unwrap();
+    emu.client.create_task("cj", &task).await.unwrap();
+    let t = emu.client.wait_for_task("cj", "t", |s| s == "completed", std::time::Duration::from_secs(20)).await.unwrap();
+    assert_eq!(exit_code(&t), Some(0), "{t:?}");
+    assert_eq!(emu.client.get_task_file("cj", "t", "stdout.txt").await.unwrap(), b"prep-box\n", "the preparation ran in its container first");
+    emu.client.send_raw(Method::POST, "/jobs/cj/terminate", &[], &[], None).await.unwrap();
+    emu.idle().await;
+    let node = t.node_info.unwrap().node_id.unwrap();
+    assert_eq!(std::fs::read_to_string(emu.state().layout().root(&node).join("shared/release-host")).unwrap(), "release-box\n");
+    let s: Vec<Value> = emu.client.list_all("/jobs/cj/jobpreparationandreleasetaskstatus", &[]).await.unwrap();
+    assert!(s[0]["jobPreparationTaskExecutionInfo"]["containerInfo"]["containerId"].is_string());
+}

@@ -24,6 +24,95 @@ pub struct BatchJobConstraints {
     pub max_task_retry_count: Option<i32>,
 }
 
+/// A job's `jobPreparationTask`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobPreparationTask {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub command_line: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_settings: Option<super::ContainerSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_files: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_settings: Option<Vec<EnvironmentSetting>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<super::BatchTaskConstraints>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_success: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_identity: Option<super::UserIdentity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_on_node_reboot_after_success: Option<bool>,
+}
+
+/// A job's `jobReleaseTask`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobReleaseTask {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub command_line: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_settings: Option<super::ContainerSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_files: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_settings: Option<Vec<EnvironmentSetting>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wall_clock_time: Option<BatchDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_time: Option<BatchDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_identity: Option<super::UserIdentity>,
+}
+
+/// Execution of a job preparation or release task on one node
+/// (`jobPreparationTaskExecutionInfo` / `jobReleaseTaskExecutionInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobPrepReleaseExecutionInfo {
+    #[serde(with = "crate::timefmt::body")]
+    pub start_time: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
+    pub end_time: Option<OffsetDateTime>,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_root_directory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_root_directory_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_info: Option<super::ContainerInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_info: Option<super::FailureInfo>,
+    /// Preparation only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timefmt::body_opt")]
+    pub last_retry_time: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+}
+
+/// An item of `GET /jobs/{job}/jobpreparationandreleasetaskstatus`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobPreparationAndReleaseTaskStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_preparation_task_execution_info: Option<JobPrepReleaseExecutionInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_release_task_execution_info: Option<JobPrepReleaseExecutionInfo>,
+}
+
 /// Body of `POST /jobs` (`BatchJobCreateOptions`, 14.x `JobAddParameter`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,9 +133,9 @@ pub struct BatchJobCreateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_manager_task: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_preparation_task: Option<Value>,
+    pub job_preparation_task: Option<BatchJobPreparationTask>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_release_task: Option<Value>,
+    pub job_release_task: Option<BatchJobReleaseTask>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_environment_settings: Option<Vec<EnvironmentSetting>>,
     pub pool_info: BatchPoolInfo,

@@ -60,6 +60,10 @@ pub enum LaunchKind {
     Task,
     /// The pool's start task on one node (runs in `startup/`, uses no task slot).
     StartTask,
+    /// A job's preparation task on one node.
+    JobPreparation,
+    /// A job's release task on one node.
+    JobRelease,
 }
 
 /// Everything the node agent needs to run one attempt of a task.
@@ -84,6 +88,8 @@ pub struct Launch {
     pub max_wall_clock_time: Option<BatchDuration>,
     /// True when this attempt is a retry on a node that may hold the previous attempt's files.
     pub is_retry: bool,
+    /// The id of the job's preparation task (its directory is `AZ_BATCH_JOB_PREP_DIR`).
+    pub job_prep_id: Option<String>,
 }
 
 /// How an attempt ended, as the node agent saw it.
@@ -124,8 +130,10 @@ pub enum TaskOutcome {
 
 /// What a run belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum RunTarget {
+pub(crate) enum RunTarget {
     Task(IdKey, IdKey),
+    JobPrep { job: IdKey, node: String },
+    JobRelease { job: IdKey, node: String },
     StartTask { pool: IdKey, node: String },
 }
 
@@ -145,12 +153,12 @@ pub struct Account {
     node_seq: u64,
     job_seq: u64,
     task_seq: u64,
-    run_seq: u64,
+    pub(crate) run_seq: u64,
     /// Mixed into node ids so that emulator instances sharing a data dir never reuse one.
     node_id_seed: u64,
     /// Runs in flight: run id → (job, task).
-    runs: BTreeMap<u64, RunTarget>,
-    outbox: Vec<Effect>,
+    pub(crate) runs: BTreeMap<u64, RunTarget>,
+    pub(crate) outbox: Vec<Effect>,
 }
 
 fn ci_eq(a: &str, b: &str) -> bool {
@@ -203,6 +211,84 @@ fn validate_container_configuration(cc: &ContainerConfiguration) -> Result<(), D
             Ok(())
         }
         Some(t) => Err(DomainError::invalid_property("type", t, "The value must be dockerCompatible or criCompatible")),
+    }
+}
+
+/// A job's preparation and release tasks: ids, command lines, containers, the release task's
+/// 15-minute limit, and no release task without a preparation task.
+fn validate_prep_and_release(spec: &BatchJobCreateOptions) -> Result<(), DomainError> {
+    if let Some(jp) = &spec.job_preparation_task {
+        if let Some(id) = &jp.id {
+            validate_id("id", id)?;
+        }
+        if jp.command_line.is_empty() && jp.container_settings.is_none() {
+            return Err(DomainError::missing_property("commandLine"));
+        }
+        if let Some(cs) = &jp.container_settings {
+            validate_container_settings(cs)?;
+        }
+        if !is_empty_list(&jp.resource_files) {
+            return Err(not_implemented("Resource files (resourceFiles)"));
+        }
+        if let Some(r) = jp.constraints.as_ref().and_then(|c| c.max_task_retry_count) {
+            if r < -1 {
+                return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
+            }
+        }
+    }
+    if let Some(jr) = &spec.job_release_task {
+        if spec.job_preparation_task.is_none() {
+            // UNCONFIRMED: the error for a release task without a preparation task.
+            return Err(DomainError::missing_property("jobPreparationTask"));
+        }
+        if let Some(id) = &jr.id {
+            validate_id("id", id)?;
+        }
+        let prep_id = spec.job_preparation_task.as_ref().and_then(|p| p.id.clone()).unwrap_or_else(|| "jobpreparation".into());
+        if jr.id.as_deref().unwrap_or("jobrelease").eq_ignore_ascii_case(&prep_id) {
+            return Err(DomainError::invalid_property(
+                "id",
+                jr.id.clone().unwrap_or_default(),
+                "The job release task id must differ from the job preparation task id",
+            ));
+        }
+        if jr.command_line.is_empty() && jr.container_settings.is_none() {
+            return Err(DomainError::missing_property("commandLine"));
+        }
+        if let Some(cs) = &jr.container_settings {
+            validate_container_settings(cs)?;
+        }
+        if !is_empty_list(&jr.resource_files) {
+            return Err(not_implemented("Resource files (resourceFiles)"));
+        }
+        if let Some(t) = jr.max_wall_clock_time {
+            if t > BatchDuration::from_secs(15 * 60) {
+                return Err(DomainError::invalid_property("maxWallClockTime", t.to_string(), "The job release task can run at most 15 minutes"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The defaults the service echoes for preparation and release tasks (batch-rest-api.md §5.3).
+fn fill_prep_and_release_defaults(spec: &mut BatchJobCreateOptions) {
+    if let Some(jp) = spec.job_preparation_task.as_mut() {
+        jp.id.get_or_insert_with(|| "jobpreparation".into());
+        jp.wait_for_success.get_or_insert(true);
+        jp.rerun_on_node_reboot_after_success.get_or_insert(true);
+        let c = jp.constraints.get_or_insert_with(Default::default);
+        c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
+        c.retention_time.get_or_insert(BatchDuration::from_secs(7 * 86_400));
+        c.max_task_retry_count.get_or_insert(0);
+        jp.user_identity.get_or_insert(UserIdentity {
+            username: None,
+            auto_user: Some(AutoUserSpecification { scope: Some("pool".into()), elevation_level: Some("nonadmin".into()) }),
+        });
+    }
+    if let Some(jr) = spec.job_release_task.as_mut() {
+        jr.id.get_or_insert_with(|| "jobrelease".into());
+        jr.max_wall_clock_time.get_or_insert(BatchDuration::from_secs(15 * 60));
+        jr.retention_time.get_or_insert(BatchDuration::from_secs(7 * 86_400));
     }
 }
 
@@ -482,6 +568,7 @@ impl Account {
         };
         for nid in node_ids {
             self.stop_start_task(key, nid);
+            self.forget_node_for_jobs(nid, now);
             let running: Vec<RunningTask> = match self.pools.get(key).and_then(|p| p.nodes.get(nid)) {
                 Some(n) => n.running.clone(),
                 None => continue,
@@ -576,6 +663,7 @@ impl Account {
             pool_containers,
             max_wall_clock_time: None,
             is_retry: false,
+            job_prep_id: None,
         })));
     }
 
@@ -655,6 +743,7 @@ impl Account {
         }
         for n in &node_ids {
             self.stop_start_task(&key, n);
+            self.forget_node_for_jobs(n, now);
         }
         let pool = self.pools.get_mut(&key).ok_or(DomainError::new(Code::PoolNotFound))?;
         pool.state = PoolState::Deleting;
@@ -986,11 +1075,8 @@ impl Account {
                 return Err(DomainError::invalid_property("onTaskFailure", v.clone(), "The value must be noaction or performexitoptionsjobaction"));
             }
         }
-        for (name, set) in [
-            ("Job manager tasks (jobManagerTask)", spec.job_manager_task.is_some()),
-            ("Job preparation tasks (jobPreparationTask)", spec.job_preparation_task.is_some()),
-            ("Job release tasks (jobReleaseTask)", spec.job_release_task.is_some()),
-        ] {
+        validate_prep_and_release(&spec)?;
+        for (name, set) in [("Job manager tasks (jobManagerTask)", spec.job_manager_task.is_some())] {
             if set {
                 return Err(not_implemented(name));
             }
@@ -1005,6 +1091,7 @@ impl Account {
         spec.max_parallel_tasks.get_or_insert(-1);
         spec.on_all_tasks_complete = Some(spec.on_all_tasks_complete.as_deref().unwrap_or("noaction").to_ascii_lowercase());
         spec.on_task_failure = Some(spec.on_task_failure.as_deref().unwrap_or("noaction").to_ascii_lowercase());
+        fill_prep_and_release_defaults(&mut spec);
         let c = spec.constraints.get_or_insert_with(Default::default);
         c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
         c.max_task_retry_count.get_or_insert(0);
@@ -1026,6 +1113,7 @@ impl Account {
             version: version.clone(),
             tasks: BTreeMap::new(),
             queue: BTreeMap::new(),
+            prep: BTreeMap::new(),
         };
         self.jobs.insert(key.clone(), job);
         // A job with no tasks counts as all-complete (node-and-container-semantics.md §5.7).
@@ -1142,16 +1230,16 @@ impl Account {
         }
         let key = job.key();
         let job_id = job.spec.id.clone();
-        let mut nodes: Vec<(String, String)> =
-            job.tasks.values().filter_map(|t| t.placement.as_ref().map(|p| (p.pool_id.clone(), p.node_id.clone()))).collect();
-        nodes.sort();
-        nodes.dedup();
         let job = self.job_mut(id)?;
         job.set_state(JobState::Deleting, now);
         job.queue.clear();
         // Running tasks end (and stop) while the job's directories are removed.
         self.stop_running_tasks(&key, failure_task_ended(), now);
-        self.outbox.push(Effect::DeleteJob { job_id, nodes });
+        // Release tasks run first (not again after a terminate); the directories go after.
+        if !self.launch_releases(&key, now) && !self.jobs.get(&key).is_some_and(|j| j.prep.values().any(|p| p.release_run.is_some())) {
+            let nodes = self.job_nodes(&key);
+            self.outbox.push(Effect::DeleteJob { job_id, nodes });
+        }
         Ok(())
     }
 
@@ -1196,7 +1284,10 @@ impl Account {
             // (node-and-container-semantics.md §5.7 says only running tasks are terminated).
             job.queue.clear();
             let job_id = job.spec.id.clone();
-            self.outbox.push(Effect::FinishJobTransition { job_id });
+            // With a release task the job stays `terminating` until every release has ended.
+            if !self.launch_releases(key, now) {
+                self.outbox.push(Effect::FinishJobTransition { job_id });
+            }
         }
     }
 
@@ -1259,6 +1350,8 @@ impl Account {
             return;
         };
         match job.state {
+            // A release task still running keeps the job terminating.
+            JobState::Terminating if job.prep.values().any(|p| p.release_run.is_some()) => {}
             JobState::Terminating => {
                 job.set_state(JobState::Completed, now);
                 job.end_time = Some(now);
@@ -1388,6 +1481,17 @@ impl Account {
         Ok(spec)
     }
 
+    /// A task cannot take the id of the job's preparation or release task.
+    fn check_not_prep_or_release_id(job: &Job, id: &str) -> Result<(), DomainError> {
+        if job.spec.job_preparation_task.as_ref().and_then(|p| p.id.as_deref()).is_some_and(|p| p.eq_ignore_ascii_case(id)) {
+            return Err(Code::TaskIdSameAsJobPreparationTask.into());
+        }
+        if job.spec.job_release_task.as_ref().and_then(|p| p.id.as_deref()).is_some_and(|p| p.eq_ignore_ascii_case(id)) {
+            return Err(Code::TaskIdSameAsJobReleaseTask.into());
+        }
+        Ok(())
+    }
+
     fn job_accepts_tasks(job: &Job) -> Result<(), DomainError> {
         match job.state {
             JobState::Completed => Err(Code::JobCompleted.into()),
@@ -1429,6 +1533,7 @@ impl Account {
         let job = self.job(job_id)?;
         Self::job_accepts_tasks(job)?;
         let spec = Self::prepare_task(job, spec)?;
+        Self::check_not_prep_or_release_id(job, &spec.id)?;
         if job.tasks.contains_key(&IdKey::of(&spec.id)) {
             return Err(Code::TaskExists.into());
         }
@@ -1465,6 +1570,9 @@ impl Account {
             let job = self.jobs.get(&key).ok_or(DomainError::new(Code::JobNotFound))?;
             let outcome = match Self::prepare_task(job, spec) {
                 Err(e) => TaskAddOutcome::Failed(e),
+                Ok(_) if Self::check_not_prep_or_release_id(job, &id).is_err() => {
+                    TaskAddOutcome::Failed(Self::check_not_prep_or_release_id(job, &id).err().unwrap_or_else(|| Code::TaskExists.into()))
+                }
                 Ok(_) if job.tasks.contains_key(&IdKey::of(&id)) => TaskAddOutcome::Failed(Code::TaskExists.into()),
                 Ok(spec) => TaskAddOutcome::Added(self.insert_task(&key, spec, now)),
             };
@@ -1659,6 +1767,7 @@ impl Account {
                 }
             }
         }
+        self.recover_prep_and_release(now);
         // Retention timers of completed tasks are armed again.
         let completed: Vec<(IdKey, IdKey)> =
             self.jobs.values().flat_map(|j| j.tasks.values().filter(|t| t.state == TaskState::Completed).map(move |t| (j.key(), t.key()))).collect();
@@ -1698,7 +1807,7 @@ impl Account {
     }
 
     /// Puts a running task back to `active` (node removed, pool deleted, job disabled).
-    fn requeue_task(&mut self, job: &IdKey, task: &IdKey, counts_as_requeue: bool, now: OffsetDateTime) {
+    pub(crate) fn requeue_task(&mut self, job: &IdKey, task: &IdKey, counts_as_requeue: bool, now: OffsetDateTime) {
         self.release_node_slot(job, task, now);
         let Some(j) = self.jobs.get_mut(job) else {
             return;
@@ -1793,6 +1902,8 @@ impl Account {
         let (jk, tk) = match self.runs.remove(&run_id) {
             Some(RunTarget::Task(jk, tk)) => (jk, tk),
             Some(RunTarget::StartTask { pool, node }) => return self.start_task_exited(&pool, &node, run_id, outcome, now),
+            Some(RunTarget::JobPrep { job, node }) => return self.prep_exited(&job, &node, run_id, outcome, now),
+            Some(RunTarget::JobRelease { job, node }) => return self.release_exited(&job, &node, run_id, outcome, now),
             None => return,
         };
         self.release_node_slot(&jk, &tk, now);
@@ -1896,6 +2007,7 @@ impl Account {
             let slots_per_node = pool.task_slots_per_node();
             let fill = pool.node_fill_type();
             let max_parallel = job.spec.max_parallel_tasks.unwrap_or(-1);
+            let blocked = self.prep_blocked_nodes(&jk);
             let mut running = job.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).count() as i64;
             let queued: Vec<(u64, IdKey)> = job.queue.iter().map(|(s, k)| (*s, k.clone())).collect();
             for (seq, tk) in queued {
@@ -1915,7 +2027,7 @@ impl Account {
                 let need = task.required_slots();
                 // requiredSlots > taskSlotsPerNode is not validated: the task stays active
                 // (node-and-container-semantics.md §5.8).
-                let candidates = pool.nodes.values().filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node);
+                let candidates = pool.nodes.values().filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node && !blocked.contains(&n.id));
                 let chosen = match fill {
                     NodeFillType::Spread => candidates.min_by_key(|n| n.running_slots()),
                     NodeFillType::Pack => candidates.max_by_key(|n| n.running_slots()),
@@ -1929,66 +2041,75 @@ impl Account {
     }
 
     fn start_task_on(&mut self, jk: &IdKey, tk: &IdKey, seq: u64, pool_key: &IdKey, node_id: &str, now: OffsetDateTime) {
-        self.run_seq += 1;
-        let run_id = self.run_seq;
         let version = self.version(now);
-        let Some(pool) = self.pools.get_mut(pool_key) else {
-            return;
-        };
+        let Some(pool) = self.pools.get_mut(pool_key) else { return };
         let pool_id = pool.spec.id.clone();
-        let pool_containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
-        let Some(node) = pool.nodes.get_mut(node_id) else {
-            return;
-        };
-        let Some(job) = self.jobs.get_mut(jk) else {
-            return;
-        };
+        let Some(node) = pool.nodes.get_mut(node_id) else { return };
+        let Some(job) = self.jobs.get_mut(jk) else { return };
         job.queue.remove(&seq);
         let job_id = job.spec.id.clone();
-        let mut environment: Vec<(String, String)> = Vec::new();
-        for e in job.spec.common_environment_settings.iter().flatten() {
-            environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
-        }
-        let Some(task) = job.tasks.get_mut(tk) else {
-            return;
-        };
-        for e in task.spec.environment_settings.iter().flatten() {
-            environment.retain(|(n, _)| *n != e.name);
-            environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
-        }
+        let Some(task) = job.tasks.get_mut(tk) else { return };
         let is_retry = task.execution_info.retry_count > 0 && task.placement.as_ref().is_some_and(|p| p.node_id == node_id);
-        task.run_id = Some(run_id);
         task.placement = Some(Placement { pool_id: pool_id.clone(), node_id: node_id.to_string() });
         task.execution_info.start_time = Some(now);
         task.execution_info.end_time = None;
         task.execution_info.exit_code = None;
         task.version = version;
-        task.set_state(TaskState::Running, now);
         node.running.push(RunningTask { job: jk.clone(), task: tk.clone(), slots: task.required_slots() });
         node.total_tasks_run += 1;
-        node.recent_tasks.push(RecentTask { job_id: job_id.clone(), task_id: task.spec.id.clone() });
+        node.recent_tasks.push(RecentTask { job_id, task_id: task.spec.id.clone() });
         if node.recent_tasks.len() > 10 {
             node.recent_tasks.remove(0);
         }
         node.settle(now);
-        self.runs.insert(run_id, RunTarget::Task(jk.clone(), tk.clone()));
-        self.outbox.push(Effect::Launch(Box::new(Launch {
+        // A job preparation task runs first on each node; the task waits in `preparing`.
+        if self.prep_gate(jk, pool_key, node_id, now) == crate::jobprep::PrepGate::Wait {
+            if let Some(t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
+                t.set_state(TaskState::Preparing, now);
+            }
+            return;
+        }
+        self.emit_task_launch(jk, tk, is_retry, now);
+    }
+
+    /// Starts a placed task's process or container.
+    pub(crate) fn emit_task_launch(&mut self, jk: &IdKey, tk: &IdKey, is_retry: bool, now: OffsetDateTime) {
+        self.run_seq += 1;
+        let run_id = self.run_seq;
+        let Some(job) = self.jobs.get(jk) else { return };
+        let Some(task) = job.tasks.get(tk) else { return };
+        let Some(p) = task.placement.clone() else { return };
+        let Some(pool) = self.pools.get(&IdKey::of(&p.pool_id)) else { return };
+        let Some(node) = pool.nodes.get(&p.node_id) else { return };
+        let mut environment: Vec<(String, String)> = Vec::new();
+        for e in job.spec.common_environment_settings.iter().flatten().chain(task.spec.environment_settings.iter().flatten()) {
+            environment.retain(|(n, _)| *n != e.name);
+            environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
+        }
+        let launch = Launch {
             run_id,
-            kind: crate::account::LaunchKind::Task,
-            pool_id,
-            node_id: node_id.to_string(),
+            kind: LaunchKind::Task,
+            pool_id: pool.spec.id.clone(),
+            node_id: node.id.clone(),
             node_ip: node.ip_address.clone(),
             is_dedicated: node.is_dedicated,
-            job_id,
+            job_id: job.spec.id.clone(),
             task_id: task.spec.id.clone(),
             command_line: task.spec.command_line.clone(),
             environment,
             container_settings: task.spec.container_settings.clone(),
             user_identity: task.spec.user_identity.clone(),
-            pool_containers,
+            pool_containers: pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone()),
             max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
             is_retry,
-        })));
+            job_prep_id: job.spec.job_preparation_task.as_ref().and_then(|p| p.id.clone()),
+        };
+        if let Some(t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
+            t.run_id = Some(run_id);
+            t.set_state(TaskState::Running, now);
+        }
+        self.runs.insert(run_id, RunTarget::Task(jk.clone(), tk.clone()));
+        self.outbox.push(Effect::Launch(Box::new(launch)));
     }
 }
 

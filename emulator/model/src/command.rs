@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 /// must keep their shape (journals written by older builds must still load).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[expect(clippy::large_enum_variant, reason = "one command lives at a time; boxing the specs would only add indirection")]
 pub enum Command {
     CreatePool {
         spec: BatchPoolCreateOptions,

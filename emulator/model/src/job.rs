@@ -33,6 +33,16 @@ impl JobState {
     }
 }
 
+/// The job preparation and release tasks of one job on one node.
+#[derive(Debug, Clone)]
+pub struct NodePrep {
+    pub pool_id: String,
+    pub prep: batch_client::models::JobPrepReleaseExecutionInfo,
+    pub prep_run: Option<u64>,
+    pub release: Option<batch_client::models::JobPrepReleaseExecutionInfo>,
+    pub release_run: Option<u64>,
+}
+
 /// A job and its tasks.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -49,6 +59,8 @@ pub struct Job {
     pub tasks: BTreeMap<IdKey, Task>,
     /// Active tasks waiting for a node, in the order they were added.
     pub queue: BTreeMap<u64, IdKey>,
+    /// Preparation and release state per node id.
+    pub prep: BTreeMap<String, NodePrep>,
 }
 
 impl Job {

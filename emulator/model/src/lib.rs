@@ -15,6 +15,7 @@ pub mod endpoint;
 pub mod error;
 pub mod ids;
 pub mod job;
+pub mod jobprep;
 pub mod node;
 pub mod pool;
 pub mod task;

@@ -95,7 +95,7 @@ fn check(acct: &Account) -> Result<(), TestCaseError> {
             }
             for r in &node.running {
                 let t = acct.jobs.get(&r.job).and_then(|j| j.tasks.get(&r.task));
-                prop_assert!(t.is_some_and(|t| t.state == TaskState::Running), "a node runs a task that is not running");
+                prop_assert!(t.is_some_and(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)), "a node holds a task that is not running");
             }
         }
     }
@@ -110,6 +110,10 @@ fn check(acct: &Account) -> Result<(), TestCaseError> {
             prop_assert!(c.running <= max);
         }
         for t in job.tasks.values() {
+            if t.state == TaskState::Preparing {
+                let p = t.placement.as_ref().expect("preparing task has a node");
+                prop_assert!(job.prep.get(&p.node_id).is_some_and(|np| np.prep_run.is_some()), "a task waits for a preparation that does not run");
+            }
             if t.state == TaskState::Running {
                 let p = t.placement.as_ref().expect("running task has a node");
                 let node = acct.pools.values().flat_map(|p| p.nodes.values()).find(|n| n.id == p.node_id);
@@ -124,6 +128,7 @@ fn check(acct: &Account) -> Result<(), TestCaseError> {
         }
         if matches!(job.state, JobState::Completed) {
             prop_assert!(job.queue.is_empty());
+            prop_assert!(job.prep.values().all(|p| p.release_run.is_none()), "a job completed while a release task runs");
         }
     }
     Ok(())
@@ -147,9 +152,15 @@ proptest! {
                     pool_id: format!("p{p}"),
                     body: BatchPoolResizeOptions { target_dedicated_nodes: Some(i32::from(nodes)), ..Default::default() },
                 }),
-                Op::CreateJob { job, pool: p, max_parallel } => Some(Command::CreateJob {
-                    spec: serde_json::from_value(serde_json::json!({"id": format!("j{job}"), "poolInfo": {"poolId": format!("p{p}")}, "maxParallelTasks": if max_parallel == 0 { -1 } else { i32::from(max_parallel) }})).unwrap(),
-                }),
+                Op::CreateJob { job, pool: p, max_parallel } => {
+                    let mut spec = serde_json::json!({"id": format!("j{job}"), "poolInfo": {"poolId": format!("p{p}")}, "maxParallelTasks": if max_parallel == 0 { -1 } else { i32::from(max_parallel) }});
+                    // Job 1 has preparation and release tasks (waiting on success when the pool id is even).
+                    if job == 1 {
+                        spec["jobPreparationTask"] = serde_json::json!({"commandLine": "prep", "waitForSuccess": p % 2 == 0, "constraints": {"maxTaskRetryCount": 1}});
+                        spec["jobReleaseTask"] = serde_json::json!({"commandLine": "release"});
+                    }
+                    Some(Command::CreateJob { spec: serde_json::from_value(spec).unwrap() })
+                }
                 Op::AddTask { job, task, slots, retries } => Some(Command::AddTask {
                     job_id: format!("j{job}"),
                     spec: serde_json::from_value(serde_json::json!({"id": format!("t{task}"), "commandLine": "x", "requiredSlots": slots, "constraints": {"maxTaskRetryCount": retries}})).unwrap(),
@@ -195,7 +206,8 @@ proptest! {
         check(&replayed)?;
         let launched = replayed.drain_effects().into_iter().filter(|e| matches!(e, Effect::Launch(_))).count();
         let running = replayed.jobs.values().flat_map(|j| j.tasks.values()).filter(|t| t.state == TaskState::Running).count()
-            + replayed.pools.values().flat_map(|p| p.nodes.values()).filter(|n| n.start_task_run.is_some()).count();
+            + replayed.pools.values().flat_map(|p| p.nodes.values()).filter(|n| n.start_task_run.is_some()).count()
+            + replayed.jobs.values().flat_map(|j| j.prep.values()).map(|p| usize::from(p.prep_run.is_some()) + usize::from(p.release_run.is_some())).sum::<usize>();
         prop_assert_eq!(launched, running);
     }
 }

@@ -170,7 +170,9 @@ impl ContainerRuntime for DockerRuntime {
                 Err(e) => return ContainerRun { container_id: None, result: Err(ContainerFailure::Create(engine_message(e))) },
             };
             let (stdout_path, stderr_path) = (stdout.clone(), stderr.clone());
-            let attach = AttachContainerOptions { stdout: true, stderr: true, stream: true, logs: true, ..Default::default() };
+            // Attached before the start, so the stream sees everything; replaying the log as
+            // well (`logs`) can deliver output twice.
+            let attach = AttachContainerOptions { stdout: true, stderr: true, stream: true, logs: false, ..Default::default() };
             let logs = match docker.attach_container(&id, Some(attach)).await {
                 Ok(a) => Some(tokio::spawn(pump(a.output, stdout.clone(), stderr.clone()))),
                 Err(e) => {

@@ -68,6 +68,14 @@ fn environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account
         // UNCONFIRMED: only PoolNonAdmin is observed; every task runs as the emulator's user.
         ("AZ_BATCH_TASK_USER_IDENTITY", "PoolNonAdmin".into()),
     ];
+    // The job preparation task's directory, for tasks of a job that has one (not for the
+    // preparation task itself).
+    let prep = launch
+        .job_prep_id
+        .as_ref()
+        .filter(|_| launch.kind != batch_model::LaunchKind::JobPreparation)
+        .map(|id| layout.task_dir(&launch.node_id, &launch.job_id, id));
+    let batch = batch.into_iter().chain(prep.iter().flat_map(|d| [("AZ_BATCH_JOB_PREP_DIR", s(d)), ("AZ_BATCH_JOB_PREP_WORKING_DIR", s(&d.join("wd")))]));
     for (k, v) in batch {
         // A start task has no task or job id (node-and-container-semantics.md §4.1).
         if start_task && (k == "AZ_BATCH_TASK_ID" || k == "AZ_BATCH_JOB_ID") {
@@ -102,6 +110,7 @@ mod tests {
             pool_containers: None,
             max_wall_clock_time: None,
             is_retry: false,
+            job_prep_id: None,
         };
         let layout = NodeLayout::new("/data".into());
         let env = task_environment(&launch, &layout, "acct", "http://127.0.0.1:8080");

@@ -37,7 +37,9 @@ impl NodeLayout {
     pub fn launch_dir(&self, launch: &batch_model::Launch) -> PathBuf {
         match launch.kind {
             batch_model::LaunchKind::StartTask => self.root(&launch.node_id).join("startup"),
-            batch_model::LaunchKind::Task => self.task_dir(&launch.node_id, &launch.job_id, &launch.task_id),
+            batch_model::LaunchKind::Task | batch_model::LaunchKind::JobPreparation | batch_model::LaunchKind::JobRelease => {
+                self.task_dir(&launch.node_id, &launch.job_id, &launch.task_id)
+            }
         }
     }
 

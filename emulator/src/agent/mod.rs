@@ -320,7 +320,9 @@ async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>,
             // container settings", node-and-container-semantics.md §1.1).
             (Some(_), None) => failed(invalid_settings("The pool is not container-enabled: it has no containerConfiguration."), None),
             // A start task without container settings runs on the host of a container node.
-            (None, Some(_)) if launch.kind == LaunchKind::StartTask => run_process_task(state, &launch, kill, rt, start).await,
+            // Start, preparation and release tasks without container settings run on the host
+            // of a container node (node-and-container-semantics.md §1.1).
+            (None, Some(_)) if launch.kind != LaunchKind::Task => run_process_task(state, &launch, kill, rt, start).await,
             (None, Some(_)) => failed(invalid_settings("Container-enabled compute node requires task container settings"), None),
             (None, None) => run_process_task(state, &launch, kill, rt, start).await,
         }

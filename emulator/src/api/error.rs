@@ -53,6 +53,9 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         PoolExists
         | JobExists
         | TaskExists
+        | TaskIdSameAsJobPreparationTask
+        | TaskIdSameAsJobReleaseTask
+        | JobPreparationTaskNotSpecified
         | PoolBeingDeleted
         | PoolBeingResized
         | JobBeingDeleted

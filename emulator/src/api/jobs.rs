@@ -24,6 +24,7 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         Operation::EnableJob => enable_job(state, ctx),
         Operation::TerminateJob => terminate_job(state, ctx),
         Operation::GetJobTaskCounts => get_job_task_counts(state, ctx),
+        Operation::ListJobPreparationAndReleaseTaskStatus => list_job_preparation_and_release_task_status(state, ctx),
         other => Err(ApiError::internal(format!("jobs::handle got {other:?}"))),
     }
 }
@@ -142,4 +143,37 @@ fn get_job_task_counts(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError
         counts.odata_metadata = Some(ctx.metadata("taskcounts/@Element"));
         Ok(entity(to_json(&counts)?, &job.version))
     })
+}
+
+fn list_job_preparation_and_release_task_status(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    let (items, next) = state.read(|a| {
+        let job = a.job(&ctx.params[0])?;
+        // UNCONFIRMED: the error for a job without a preparation task (batch-rest-api.md §2.2).
+        if job.spec.job_preparation_task.is_none() {
+            return Err(ApiError::from(batch_model::BatchErrorCode::JobPreparationTaskNotSpecified));
+        }
+        let start = opts.skip_token.clone().map_or(Bound::Unbounded, Bound::Excluded);
+        let iter = job.prep.range((start, Bound::Unbounded)).map(|(node_id, p)| {
+            let node_url = super::nodes::node_url(ctx, &p.pool_id, node_id);
+            let with_url = |mut i: JobPrepReleaseExecutionInfo| {
+                i.task_root_directory_url = i.task_root_directory.as_ref().map(|d| format!("{node_url}/files/{d}"));
+                i
+            };
+            let item = BatchJobPreparationAndReleaseTaskStatus {
+                pool_id: Some(p.pool_id.clone()),
+                node_id: Some(node_id.clone()),
+                node_url: Some(node_url.clone()),
+                job_preparation_task_execution_info: Some(with_url(p.prep.clone())),
+                job_release_task_execution_info: p.release.clone().map(|r| {
+                    let mut r = with_url(r);
+                    r.retry_count = None;
+                    r
+                }),
+            };
+            (node_id.clone(), serde_json::to_value(item).unwrap_or(Value::Null))
+        });
+        Ok(opts.page(ctx, iter))
+    })?;
+    Ok(list_body(ctx, "jobpreparationandreleasetaskstatuslist", items, next))
 }

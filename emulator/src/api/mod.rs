@@ -240,9 +240,17 @@ async fn handle(
             pools::handle(state, &ctx).await
         }
         ListSupportedImages | ListPoolNodeCounts => account::handle(state, &ctx).await,
-        CreateJob | ListJobs | GetJob | UpdateJob | ReplaceJob | DeleteJob | DisableJob | EnableJob | TerminateJob | GetJobTaskCounts => {
-            jobs::handle(state, &ctx).await
-        }
+        CreateJob
+        | ListJobs
+        | GetJob
+        | UpdateJob
+        | ReplaceJob
+        | DeleteJob
+        | DisableJob
+        | EnableJob
+        | TerminateJob
+        | GetJobTaskCounts
+        | ListJobPreparationAndReleaseTaskStatus => jobs::handle(state, &ctx).await,
         CreateTask | CreateTaskCollection | ListTasks | GetTask | ReplaceTask | DeleteTask | TerminateTask | ReactivateTask | ListSubtasks => {
             tasks::handle(state, &ctx).await
         }

@@ -394,7 +394,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobs",
         success_status: 200,
         sdk14: "job.list_preparation_and_release_task_status",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::GetJobTaskCounts,
