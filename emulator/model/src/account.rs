@@ -1068,10 +1068,7 @@ impl Account {
         }
         Self::validate_job_settings(spec.priority, spec.max_parallel_tasks, spec.on_all_tasks_complete.as_deref(), spec.constraints.as_ref())?;
         if let Some(v) = &spec.on_task_failure {
-            if ci_eq(v, "performexitoptionsjobaction") {
-                return Err(not_implemented("onTaskFailure performexitoptionsjobaction"));
-            }
-            if !ci_eq(v, "noaction") {
+            if !ci_eq(v, "noaction") && !ci_eq(v, "performexitoptionsjobaction") {
                 return Err(DomainError::invalid_property("onTaskFailure", v.clone(), "The value must be noaction or performexitoptionsjobaction"));
             }
         }
@@ -1445,11 +1442,13 @@ impl Account {
                 return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
             }
         }
-        if spec.depends_on.is_some() {
-            if job.spec.uses_task_dependencies != Some(true) {
-                return Err(Code::TaskDependenciesNotSpecifiedOnJob.into());
-            }
-            return Err(not_implemented("Task dependencies (dependsOn)"));
+        let uses_dependencies = job.spec.uses_task_dependencies == Some(true);
+        if let Some(d) = &spec.depends_on {
+            crate::dependencies::parse_dependencies(d, uses_dependencies)?;
+        }
+        if let Some(c) = &spec.exit_conditions {
+            let performs = job.spec.on_task_failure.as_deref().is_some_and(|f| ci_eq(f, "performexitoptionsjobaction"));
+            crate::dependencies::parse_exit_conditions(c, uses_dependencies, performs)?;
         }
         for (what, set) in [
             ("Resource files (resourceFiles)", !is_empty_list(&spec.resource_files)),
@@ -1886,7 +1885,32 @@ impl Account {
         self.outbox.push(Effect::DeleteTaskDirectory { pool_id: p.pool_id, node_id: p.node_id, job_id, task_id });
     }
 
+    /// Whether every parent of a task is completed and satisfies it.
+    fn dependencies_satisfied(job: &Job, task: &Task) -> bool {
+        crate::dependencies::parent_ids(task).iter().all(|id| job.tasks.get(&IdKey::of(id)).is_some_and(crate::dependencies::satisfies_dependents))
+    }
+
+    /// The task's `exitOptions.jobAction`, when the job performs them.
+    fn apply_job_action(&mut self, job: &IdKey, task: &IdKey, now: OffsetDateTime) {
+        let Some(j) = self.jobs.get(job) else { return };
+        if !j.spec.on_task_failure.as_deref().is_some_and(|f| ci_eq(f, "performexitoptionsjobaction")) || j.state != JobState::Active {
+            return;
+        }
+        let Some(t) = j.tasks.get(task) else { return };
+        let action = crate::dependencies::effective_exit_options(t).job_action.unwrap_or_default().to_ascii_lowercase();
+        match action.as_str() {
+            "terminate" => self.begin_termination(job, "TaskFailed".into(), now),
+            "disable" => {
+                // Disable Job with requeue (node-and-container-semantics.md §5.5).
+                let id = j.spec.id.clone();
+                let _ = self.disable_job(&id, BatchJobDisableOptions { disable_tasks: Some("requeue".into()) }, now);
+            }
+            _ => {}
+        }
+    }
+
     fn on_task_completed(&mut self, job: &IdKey, task: &IdKey, now: OffsetDateTime) {
+        self.apply_job_action(job, task, now);
         self.schedule_retention(job, task);
         self.check_all_tasks_complete(job, now);
         if let Some(j) = self.jobs.get(job) {
@@ -2021,9 +2045,11 @@ impl Account {
                 if !free_anywhere {
                     break;
                 }
-                let Some(task) = self.jobs.get(&jk).and_then(|j| j.tasks.get(&tk)) else {
+                let Some(job) = self.jobs.get(&jk) else { continue };
+                let Some(task) = job.tasks.get(&tk) else { continue };
+                if task.spec.depends_on.is_some() && !Self::dependencies_satisfied(job, task) {
                     continue;
-                };
+                }
                 let need = task.required_slots();
                 // requiredSlots > taskSlotsPerNode is not validated: the task stays active
                 // (node-and-container-semantics.md §5.8).

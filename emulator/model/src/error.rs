@@ -16,6 +16,7 @@ pub enum BatchErrorCode {
     InvalidUri,
     InvalidAuthenticationInfo,
     TaskDependenciesNotSpecifiedOnJob,
+    TaskDependencyListTooLong,
     // 403
     AuthenticationFailed,
     // 404
@@ -75,6 +76,7 @@ impl BatchErrorCode {
             InvalidUri => "InvalidUri",
             InvalidAuthenticationInfo => "InvalidAuthenticationInfo",
             TaskDependenciesNotSpecifiedOnJob => "TaskDependenciesNotSpecifiedOnJob",
+            TaskDependencyListTooLong => "TaskDependencyListTooLong",
             AuthenticationFailed => "AuthenticationFailed",
             ResourceNotFound => "ResourceNotFound",
             PoolNotFound => "PoolNotFound",
@@ -125,6 +127,7 @@ impl BatchErrorCode {
             InvalidUri => "The requested URI does not represent any resource on the server.",
             InvalidAuthenticationInfo => "The authentication information was not provided in the correct format. Verify the value of Authorization header.",
             TaskDependenciesNotSpecifiedOnJob => "The task has dependencies but the job does not allow tasks with dependencies.",
+            TaskDependencyListTooLong => "The task dependency list is too long.",
             AuthenticationFailed => {
                 "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature."
             }

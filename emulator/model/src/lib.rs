@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod command;
+pub mod dependencies;
 pub mod endpoint;
 pub mod error;
 pub mod ids;

@@ -46,7 +46,8 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | InvalidHeaderValue
         | InvalidUri
         | InvalidAuthenticationInfo
-        | TaskDependenciesNotSpecifiedOnJob => StatusCode::BAD_REQUEST,
+        | TaskDependenciesNotSpecifiedOnJob
+        | TaskDependencyListTooLong => StatusCode::BAD_REQUEST,
         AuthenticationFailed => StatusCode::FORBIDDEN,
         ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound => StatusCode::NOT_FOUND,
         UnsupportedHttpVerb => StatusCode::METHOD_NOT_ALLOWED,
