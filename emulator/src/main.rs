@@ -35,6 +35,7 @@ async fn main() -> std::process::ExitCode {
         Ok(d) => format!("container engine: {}", d.describe()),
         Err(e) => format!("container engine: not reachable ({e}); container pools get unusable nodes, plain pools work"),
     };
+    let shutdown_containers = containers.clone().ok();
     let runtimes = Runtimes { processes: runner.clone(), containers };
     let running = match batch_emulator::server::start(config, runtimes, Arc::new(SystemClock)).await {
         Ok(r) => r,
@@ -44,6 +45,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let url = running.url.clone();
+    let instance = running.state.instance_id();
     println!("batch-emulator ready: url={url} account={account} key={key}{}", if loose { " auth=loose" } else { "" });
     println!("  Python (azure-batch 15.x): BatchClient(\"{url}\", AzureNamedKeyCredential(\"{account}\", \"{key}\"))");
     println!("  {engine_line}");
@@ -58,8 +60,12 @@ async fn main() -> std::process::ExitCode {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminated() => {}
     }
-    // Task processes do not outlive the emulator; the journal reruns them on the next start.
+    // Tasks do not outlive the emulator (the journal reruns them on the next start): stop the
+    // processes and remove this instance's containers.
     runner.kill_all();
+    if let Some(c) = shutdown_containers {
+        c.remove_labelled(vec![(batch_emulator::agent::labels::INSTANCE.into(), instance)]).await;
+    }
     std::process::ExitCode::SUCCESS
 }
 

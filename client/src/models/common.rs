@@ -89,6 +89,8 @@ pub struct AutoUserSpecification {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerSettings {
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub image_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_run_options: Option<String>,

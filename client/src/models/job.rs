@@ -30,6 +30,8 @@ pub struct BatchJobConstraints {
 pub struct BatchJobPreparationTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub command_line: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_settings: Option<super::ContainerSettings>,
@@ -53,6 +55,8 @@ pub struct BatchJobPreparationTask {
 pub struct BatchJobReleaseTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub command_line: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_settings: Option<super::ContainerSettings>,
@@ -117,6 +121,8 @@ pub struct BatchJobPreparationAndReleaseTaskStatus {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchJobCreateOptions {
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
@@ -138,6 +144,8 @@ pub struct BatchJobCreateOptions {
     pub job_release_task: Option<BatchJobReleaseTask>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_environment_settings: Option<Vec<EnvironmentSetting>>,
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub pool_info: BatchPoolInfo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_all_tasks_complete: Option<String>,

@@ -8,9 +8,13 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchPoolCreateOptions {
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub vm_size: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtual_machine_configuration: Option<VirtualMachineConfiguration>,
@@ -93,6 +97,8 @@ pub struct TaskSchedulingPolicy {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartTask {
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub command_line: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_settings: Option<ContainerSettings>,
@@ -206,6 +212,8 @@ pub struct BatchPoolResizeOptions {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchNodeRemoveOptions {
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub node_list: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resize_timeout: Option<BatchDuration>,

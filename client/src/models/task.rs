@@ -20,9 +20,13 @@ pub struct BatchTaskConstraints {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchTaskCreateOptions {
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// Required on create; may be absent in a `$select`ed read (serde default).
+    #[serde(default)]
     pub command_line: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_settings: Option<ContainerSettings>,

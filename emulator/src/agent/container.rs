@@ -69,6 +69,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ) -> BoxFuture<'static, ContainerRun>;
     /// Removes (forcibly) every container carrying all of these labels.
     fn remove_labelled(&self, labels: Vec<(String, String)>) -> BoxFuture<'static, ()>;
+    /// Removes (forcibly) one container.
+    fn remove(&self, id: &str) -> BoxFuture<'static, ()>;
 }
 
 /// The Docker Engine, through bollard.
@@ -155,11 +157,15 @@ impl ContainerRuntime for DockerRuntime {
         plan: ContainerPlan,
         stdout: PathBuf,
         stderr: PathBuf,
-        kill: oneshot::Receiver<()>,
+        mut kill: oneshot::Receiver<()>,
         timeout: Option<Duration>,
     ) -> BoxFuture<'static, ContainerRun> {
         let docker = self.docker.clone();
         Box::pin(async move {
+            // Stopped before it was created (terminate, delete): create nothing.
+            if !matches!(kill.try_recv(), Err(oneshot::error::TryRecvError::Empty)) {
+                return ContainerRun { container_id: None, result: Ok(ContainerEnd::Killed) };
+            }
             let mut body = plan.body;
             // `--rm` is carried out here, after the exit code and the output are collected, so
             // nothing races the engine's own removal.
@@ -200,6 +206,10 @@ impl ContainerRuntime for DockerRuntime {
                     ContainerRun { container_id: Some(id), result }
                 }
             };
+            if !matches!(kill.try_recv(), Err(oneshot::error::TryRecvError::Empty)) {
+                let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+                return ContainerRun { container_id: Some(id), result: Ok(ContainerEnd::Killed) };
+            }
             if let Err(e) = docker.start_container(&id, None::<StartContainerOptions>).await {
                 return finish(Err(ContainerFailure::Start(engine_message(e)))).await;
             }
@@ -237,6 +247,14 @@ impl ContainerRuntime for DockerRuntime {
                 }
             };
             finish(result).await
+        })
+    }
+
+    fn remove(&self, id: &str) -> BoxFuture<'static, ()> {
+        let docker = self.docker.clone();
+        let id = id.to_string();
+        Box::pin(async move {
+            let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
         })
     }
 

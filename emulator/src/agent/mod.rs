@@ -168,6 +168,11 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runti
     }
 }
 
+/// Removes one container (by the instance and node labels it carries, through the runtime).
+async fn remove_container_by_id(engine: &Arc<dyn ContainerRuntime>, id: &str) {
+    engine.remove(id).await;
+}
+
 /// Removes this emulator's containers that carry the given labels.
 async fn remove_containers(state: &AppState, rt: &Runtimes, mut selector: Vec<(String, String)>) {
     if let Ok(c) = &rt.containers {
@@ -422,6 +427,18 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
         return failed(pull_failure(&cs.image_name, creds.as_ref(), message), None);
     }
     let run = engine.run(plan, task_dir.join("stdout.txt"), task_dir.join("stderr.txt"), kill, launch.max_wall_clock_time.map(|d| d.to_std())).await;
+    // The task, its job or its pool may have been deleted while the container was being
+    // created: the label sweep of that deletion can have run before the container existed.
+    let gone = state.read(|a| {
+        let pool_gone = a.pool(&launch.pool_id).map_or(true, |p| p.state != batch_model::pool::PoolState::Active);
+        let task_gone = launch.kind == LaunchKind::Task && a.task(&launch.job_id, &launch.task_id).is_err();
+        pool_gone || task_gone || a.job(&launch.job_id).is_ok_and(|j| j.state == batch_model::job::JobState::Deleting)
+    });
+    if gone {
+        if let Some(id) = &run.container_id {
+            remove_container_by_id(&engine, id).await;
+        }
+    }
     let end = state.now();
     let info = |state: &str, error: Option<String>| Some(ContainerInfo { container_id: run.container_id.clone(), state: Some(state.into()), error });
     match run.result.clone() {
