@@ -133,16 +133,14 @@ fn compare(path: &str, want: &Value, got: Option<&Value>, misses: &mut Vec<Strin
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => {
             for (k, wv) in w {
-                let key = path.rsplit('.').next().unwrap_or_default();
                 if k == "odata.metadata" {
                     checks += 1;
                     let suffix = |v: &Value| v.as_str().and_then(|s| s.split_once('#')).map(|(_, s)| s.to_string());
-                    if suffix(wv) != g.get(k).and_then(|v| suffix(v)) {
-                        misses.push(format!("{path}.odata.metadata: #{:?} instead of #{:?}", g.get(k).and_then(|v| suffix(v)), suffix(wv)));
+                    if suffix(wv) != g.get(k).and_then(&suffix) {
+                        misses.push(format!("{path}.odata.metadata: #{:?} instead of #{:?}", g.get(k).and_then(&suffix), suffix(wv)));
                     }
                     continue;
                 }
-                let _ = key;
                 checks += compare(&format!("{path}.{k}"), wv, g.get(k), misses);
                 if ENUM_KEYS.contains(&k.as_str()) {
                     if let (Some(a), Some(b)) = (wv.as_str(), g.get(k).and_then(Value::as_str)) {
