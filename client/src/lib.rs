@@ -16,7 +16,7 @@ pub mod timefmt;
 #[cfg(feature = "http")]
 mod client;
 #[cfg(feature = "http")]
-pub use client::{ApiError, BatchClient, Credentials, RawResponse, RetryPolicy};
+pub use client::{encode_segment, ApiError, BatchClient, Credentials, RawResponse, RetryPolicy};
 
 pub use duration::BatchDuration;
 

@@ -265,16 +265,28 @@ impl Ctx {
         }
     }
 
-    /// Deletes what the scenario created (jobs first, then pools), ignoring what is gone.
+    /// Deletes what the scenario created, ignoring what is gone.
     async fn clean_up(&self) {
         let items = std::mem::take(&mut *self.cleanup.lock().unwrap_or_else(|e| e.into_inner()));
-        for (kind, id) in items.iter().rev().filter(|(k, _)| k == "job") {
-            let _ = self.client.send_raw(reqwest::Method::DELETE, &format!("/{kind}s/{id}"), &[], &[], None).await;
-        }
-        for (_, id) in items.iter().rev().filter(|(k, _)| k == "pool") {
-            let _ = self.client.delete_pool(id).await;
+        for path in cleanup_plan(&items) {
+            let _ = self.client.send_raw(reqwest::Method::DELETE, &path, &[], &[], None).await;
         }
     }
+}
+
+/// The deletions that clean up after a scenario: jobs first (newest first, so their tasks stop
+/// before their pools go), then pools; each id once.
+pub fn cleanup_plan(created: &[(String, String)]) -> Vec<String> {
+    let mut plan = Vec::new();
+    for kind in ["job", "pool"] {
+        for (_, id) in created.iter().rev().filter(|(k, _)| k == kind) {
+            let path = format!("/{kind}s/{}", batch_client::encode_segment(id));
+            if !plan.contains(&path) {
+                plan.push(path);
+            }
+        }
+    }
+    plan
 }
 
 /// A scenario's body.
@@ -356,6 +368,14 @@ mod tests {
         assert_eq!(t.patience(), Duration::from_secs(1800));
         let bad: HashMap<&str, &str> = HashMap::from([("BATCH_ACCOUNT_URL", "u"), ("BATCH_ACCESS_TOKEN", "t"), ("BATCH_CONFORMANCE_IMAGE", "only-one-part")]);
         assert!(Target::azure_from(|k| bad.get(k).map(|v| v.to_string())).is_err());
+    }
+
+    #[test]
+    fn cleanup_deletes_jobs_before_pools_once_each() {
+        let created: Vec<(String, String)> =
+            [("pool", "p1"), ("job", "j1"), ("pool", "p2"), ("job", "j2"), ("job", "j1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(cleanup_plan(&created), vec!["/jobs/j1", "/jobs/j2", "/pools/p2", "/pools/p1"]);
+        assert!(cleanup_plan(&[]).is_empty());
     }
 
     #[test]

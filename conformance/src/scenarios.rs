@@ -60,6 +60,9 @@ register! {
     container_rm_workdir_doc_example: "containers", "shared/sources/microsoft-docs-batch-container-workloads-2024.md (--rm --workdir /)";
     container_doazureparallel_contract: "containers", "shared/sources/doazureparallel-docker-containers.md";
     container_one_container_per_node_on_a_fixed_port: "containers", "shared/sources/reef-on-azure-batch-with-docker.md";
+    container_private_registry_pool_runs_tasks: "containers", "shared/sources/microsoft-docs-batch-container-workloads-2024.md (private registry)";
+    task_max_wall_clock_time_ends_the_task: "tasks", "node-and-container-semantics.md §1.9, §6 TaskEnded";
+    job_release_runs_on_terminate: "lifecycle", "node-and-container-semantics.md §5.3";
 }
 
 async fn plain_pool(ctx: &Ctx, nodes: i32) -> Result<String, Failure> {
@@ -410,6 +413,8 @@ async fn dependent_task_waits_for_its_parent(ctx: &Ctx) -> R {
 
 async fn container_job(ctx: &Ctx, nodes: i32, extra_pool: Value) -> Result<String, Failure> {
     let mut spec = ctx.container_pool_spec("cpool", nodes, &["plain:1", "entrypoint:1"]);
+    // REEF's pools: inter-node communication on, one task per node.
+    spec.enable_inter_node_communication = Some(extra_pool.get("networkConfiguration").is_some());
     if let Some(nc) = extra_pool.get("networkConfiguration") {
         spec.network_configuration = Some(nc.clone());
     }
@@ -481,5 +486,48 @@ async fn container_one_container_per_node_on_a_fixed_port(ctx: &Ctx) -> R {
     for id in ["a", "b"] {
         ctx.client.send_raw(Method::POST, &format!("/jobs/{job}/tasks/{id}/terminate"), &[], &[], None).await?;
     }
+    Ok(())
+}
+
+async fn container_private_registry_pool_runs_tasks(ctx: &Ctx) -> R {
+    // The pool names the registry and its credentials; the task names it again (Learn's
+    // private-registry example). The emulator pulls only a missing image; a real account
+    // pulls from BATCH_CONFORMANCE_REGISTRY_SERVER.
+    let registry =
+        ctx.target.profile.registry.clone().unwrap_or_else(|| json!({"registryServer": "myregistry.azurecr.io", "username": "user", "password": "secret"}));
+    let mut spec = ctx.container_pool_spec("cpool", 1, &["plain:1"]);
+    if let Some(cc) = spec.virtual_machine_configuration.as_mut().and_then(|v| v.container_configuration.as_mut()) {
+        cc.container_registries = Some(vec![registry.clone()]);
+    }
+    ctx.create_pool(&spec).await?;
+    let job = ctx.create_job("cjob", &spec.id, json!({})).await?;
+    ctx.add_task(&job, json!({"id": "t", "commandLine": "/bin/sh -c 'echo from the registry image'", "containerSettings": {"imageName": ctx.image("plain:1"), "registry": registry, "containerRunOptions": "--rm"}})).await?;
+    let t = ctx.completed(&job, "t").await?;
+    check!(t.execution_info.as_ref().and_then(|i| i.exit_code) == Some(0), "{:?}", t.execution_info);
+    let out = ctx.file(&job, "t", "stdout.txt").await?;
+    check!(out == "from the registry image\n", "stdout {out:?}");
+    Ok(())
+}
+
+async fn task_max_wall_clock_time_ends_the_task(ctx: &Ctx) -> R {
+    let (_, t) = one_task(ctx, "/bin/sleep 600", json!({"constraints": {"maxWallClockTime": "PT5S"}})).await?;
+    let info = t.execution_info.unwrap_or_default();
+    check!(info.result.as_deref() == Some("failure"), "{info:?}");
+    let code = info.failure_info.and_then(|f| f.code);
+    check!(code.as_deref() == Some("TaskEnded"), "failureInfo code {code:?}");
+    Ok(())
+}
+
+async fn job_release_runs_on_terminate(ctx: &Ctx) -> R {
+    let pool = plain_pool(ctx, 1).await?;
+    let job = ctx
+        .create_job("job", &pool, json!({"jobPreparationTask": {"commandLine": "/bin/true"}, "jobReleaseTask": {"commandLine": "/bin/sh -c 'echo released'"}}))
+        .await?;
+    ctx.add_task(&job, json!({"id": "t", "commandLine": "/bin/true"})).await?;
+    ctx.completed(&job, "t").await?;
+    ctx.client.send_raw(Method::POST, &format!("/jobs/{job}/terminate"), &[], &[], None).await?;
+    wait_job_state(ctx, &job, "completed").await?;
+    let status: Vec<Value> = ctx.client.list_all(&format!("/jobs/{job}/jobpreparationandreleasetaskstatus"), &[]).await?;
+    check!(status.len() == 1 && status[0]["jobReleaseTaskExecutionInfo"]["result"] == "success", "{status:?}");
     Ok(())
 }
