@@ -1,0 +1,360 @@
+//! `batch-bench`: measures the emulator against baselines taken in the same run (absolute times
+//! on shared machines are noise; ratios are what is reported):
+//!
+//! 1. container task turnaround (add → completed seen by a client) vs the same container
+//!    created, started, waited for and removed directly on the Engine API;
+//! 2. process task turnaround for `/bin/true` vs spawning it directly;
+//! 3. pool ready time: a 10-node plain pool until every node is idle;
+//! 4. throughput: N container tasks (add collection) through S slots vs the same containers run
+//!    S at a time on the Engine API, and M process tasks vs M spawns S at a time;
+//! 5. API: GET task and list tasks with `$filter`, K tasks stored, Shared Key signed, C
+//!    concurrent connections from this (separate) process: requests/s, p50, p99;
+//! 6. memory: the emulator's RSS with K tasks stored, and how it grows from K/100 to K.
+//!
+//! `--smoke` shrinks every size so CI can check that the benchmark keeps working; no time is
+//! ever asserted.
+
+use batch_client::{BatchClient, Credentials};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions};
+use clap::Parser;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Benchmark of batch-emulator against same-run baselines.
+#[derive(Debug, Parser)]
+#[command(name = "batch-bench")]
+struct Args {
+    /// The emulator binary (default: `batch-emulator` beside this binary).
+    #[arg(long)]
+    emulator_bin: Option<PathBuf>,
+    /// Small sizes, for CI: checks the benchmark runs, measures nothing worth reading.
+    #[arg(long)]
+    smoke: bool,
+    /// Write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Tasks stored for the API and memory figures.
+    #[arg(long, default_value_t = 100_000)]
+    stored_tasks: usize,
+}
+
+struct Emulator {
+    child: std::process::Child,
+    url: String,
+    client: BatchClient,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_emulator(bin: &PathBuf) -> Emulator {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(bin)
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("BATCH_EMULATOR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let ready = loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("batch-emulator ready:") => break l,
+            Some(Ok(_)) => {}
+            _ => panic!("the emulator exited before it was ready"),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let field = |n: &str| ready.split_whitespace().find_map(|w| w.strip_prefix(&format!("{n}="))).unwrap_or_default().to_string();
+    let url = field("url");
+    let client = BatchClient::new(&url, Credentials::SharedKey { account: field("account"), key: field("key") });
+    Emulator { child, url, client, _dir: dir }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    v.get(((v.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Waits until a task is completed, polling as fast as a client reasonably can.
+async fn until_completed(c: &BatchClient, job: &str, task: &str) {
+    loop {
+        if let Ok(t) = c.get_task(job, task).await {
+            if t.state.as_deref() == Some("completed") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn pool(c: &BatchClient, id: &str, nodes: i32, slots: i32, containers: bool) {
+    let mut vm = json!({"imageReference": {"publisher": "canonical", "offer": "x", "sku": "y"}, "nodeAgentSKUId": "batch.node.ubuntu 22.04"});
+    if containers {
+        vm["containerConfiguration"] = json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]});
+    }
+    let body = json!({"id": id, "vmSize": "standard_d2s_v3", "targetDedicatedNodes": nodes, "taskSlotsPerNode": slots, "virtualMachineConfiguration": vm});
+    c.send_json(reqwest::Method::POST, "/pools", &body).await.expect("create pool");
+    loop {
+        let ns = c.list_nodes(id).await.expect("list nodes");
+        if ns.len() == nodes as usize && ns.iter().all(|n| n.state.as_deref() == Some("idle")) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn job(c: &BatchClient, id: &str, pool: &str) {
+    c.send_json(reqwest::Method::POST, "/jobs", &json!({"id": id, "poolInfo": {"poolId": pool}})).await.expect("create job");
+}
+
+async fn add_collection(c: &BatchClient, job: &str, tasks: Vec<Value>) {
+    for chunk in tasks.chunks(100) {
+        c.send_json(reqwest::Method::POST, &format!("/jobs/{job}/addtaskcollection"), &json!({"value": chunk})).await.expect("add collection");
+    }
+}
+
+async fn docker_run(docker: &bollard::Docker, cmd: &[&str]) {
+    let body = bollard::models::ContainerCreateBody {
+        image: Some("batch-emulator-fixture/plain:1".into()),
+        cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    let id = docker.create_container(None::<CreateContainerOptions>, body).await.expect("create").id;
+    docker.start_container(&id, None::<StartContainerOptions>).await.expect("start");
+    let _ = docker.wait_container(&id, None::<WaitContainerOptions>).next().await;
+    let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+struct Row {
+    name: String,
+    emulator: String,
+    baseline: String,
+    ratio: String,
+    target: String,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = Args::parse();
+    let bin = args.emulator_bin.clone().unwrap_or_else(|| std::env::current_exe().unwrap_or_default().with_file_name("batch-emulator"));
+    let (iterations, containers_n, processes_n, slots, stored, seconds, conns) =
+        if args.smoke { (3, 8, 20, 4, 200, 1, 8) } else { (21, 1000, 10_000, 8, args.stored_tasks, 5, 64) };
+    let mut rows: Vec<Row> = Vec::new();
+    let docker = bollard::Docker::connect_with_local_defaults().expect("docker").negotiate_version().await.expect("a Docker engine is needed");
+    let emu = start_emulator(&bin);
+    let c = &emu.client;
+
+    // 1. Container task turnaround, interleaved with its baseline.
+    pool(c, "cpool", 1, 1, true).await;
+    job(c, "cjob", "cpool").await;
+    let (mut emu_t, mut base_t) = (Vec::new(), Vec::new());
+    for i in 0..iterations {
+        let t0 = Instant::now();
+        let body = json!({"id": format!("c{i}"), "commandLine": "true", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm"}});
+        c.send_json(reqwest::Method::POST, "/jobs/cjob/tasks", &body).await.expect("add");
+        until_completed(c, "cjob", &format!("c{i}")).await;
+        emu_t.push(t0.elapsed());
+        let t0 = Instant::now();
+        docker_run(&docker, &["true"]).await;
+        base_t.push(t0.elapsed());
+    }
+    let (e, b) = (median(emu_t), median(base_t));
+    rows.push(Row {
+        name: "container task turnaround (median)".into(),
+        emulator: format!("{:.1} ms", ms(e)),
+        baseline: format!("{:.1} ms (Engine API)", ms(b)),
+        ratio: format!("{:.2}x", e.as_secs_f64() / b.as_secs_f64()),
+        target: "≤ 1.15x".into(),
+    });
+
+    // 2. Process task turnaround.
+    pool(c, "ppool", 1, 1, false).await;
+    job(c, "pjob", "ppool").await;
+    let (mut emu_t, mut base_t) = (Vec::new(), Vec::new());
+    for i in 0..iterations {
+        let t0 = Instant::now();
+        c.send_json(reqwest::Method::POST, "/jobs/pjob/tasks", &json!({"id": format!("p{i}"), "commandLine": "/bin/true"})).await.expect("add");
+        until_completed(c, "pjob", &format!("p{i}")).await;
+        emu_t.push(t0.elapsed());
+        let t0 = Instant::now();
+        let _ = tokio::process::Command::new("/bin/true").status().await;
+        base_t.push(t0.elapsed());
+    }
+    let (e, b) = (median(emu_t), median(base_t));
+    rows.push(Row {
+        name: "process task turnaround (median)".into(),
+        emulator: format!("{:.1} ms", ms(e)),
+        baseline: format!("{:.1} ms (spawn)", ms(b)),
+        ratio: format!("+{:.1} ms", ms(e) - ms(b)),
+        target: "< 20 ms, ≤ 5 ms overhead".into(),
+    });
+
+    // 3. Pool ready time.
+    let mut ready = Vec::new();
+    for i in 0..iterations.min(5) {
+        let t0 = Instant::now();
+        pool(c, &format!("ready{i}"), 10, 1, false).await;
+        ready.push(t0.elapsed());
+    }
+    rows.push(Row {
+        name: "10-node pool ready (median)".into(),
+        emulator: format!("{:.1} ms", ms(median(ready))),
+        baseline: "–".into(),
+        ratio: "–".into(),
+        target: "< 100 ms".into(),
+    });
+
+    // 4. Throughput: containers, then processes, through `slots` slots.
+    pool(c, "tpool", 1, slots, true).await;
+    job(c, "tjob", "tpool").await;
+    let t0 = Instant::now();
+    let tasks: Vec<Value> = (0..containers_n).map(|i| json!({"id": format!("t{i}"), "commandLine": "true", "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm"}})).collect();
+    add_collection(c, "tjob", tasks).await;
+    loop {
+        let counts: Value = c.get_json("/jobs/tjob/taskcounts", &[]).await.expect("counts");
+        if counts["taskCounts"]["completed"].as_u64() == Some(containers_n as u64) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let e = t0.elapsed();
+    let t0 = Instant::now();
+    futures::stream::iter(0..containers_n).for_each_concurrent(slots as usize, |_| docker_run(&docker, &["true"])).await;
+    let b = t0.elapsed();
+    rows.push(Row {
+        name: format!("{containers_n} container tasks, {slots} slots"),
+        emulator: format!("{:.2} s", e.as_secs_f64()),
+        baseline: format!("{:.2} s (Engine API, {slots} at a time)", b.as_secs_f64()),
+        ratio: format!("{:.2}x", e.as_secs_f64() / b.as_secs_f64()),
+        target: "≤ 1.2x".into(),
+    });
+
+    pool(c, "ppool2", 1, slots, false).await;
+    job(c, "pjob2", "ppool2").await;
+    let t0 = Instant::now();
+    add_collection(c, "pjob2", (0..processes_n).map(|i| json!({"id": format!("t{i}"), "commandLine": "/bin/true"})).collect()).await;
+    loop {
+        let counts: Value = c.get_json("/jobs/pjob2/taskcounts", &[]).await.expect("counts");
+        if counts["taskCounts"]["completed"].as_u64() == Some(processes_n as u64) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let e = t0.elapsed();
+    let t0 = Instant::now();
+    futures::stream::iter(0..processes_n)
+        .for_each_concurrent(slots as usize, |_| async {
+            let _ = tokio::process::Command::new("/bin/true").status().await;
+        })
+        .await;
+    let b = t0.elapsed();
+    rows.push(Row {
+        name: format!("{processes_n} process tasks, {slots} slots"),
+        emulator: format!("{:.2} s", e.as_secs_f64()),
+        baseline: format!("{:.2} s (spawn, {slots} at a time)", b.as_secs_f64()),
+        ratio: format!("{:.2}x", e.as_secs_f64() / b.as_secs_f64()),
+        target: "–".into(),
+    });
+
+    // 5 and 6. Tasks stored in a job whose pool does not exist (they stay active), growth of
+    // memory from stored/100 to stored, then GET and filtered list under load.
+    job(c, "store", "no-such-pool").await;
+    let pid = emu.child.id();
+    let mut memory = Vec::new();
+    let baseline_rss = rss_kib(pid);
+    let mut added = 0;
+    for step in [stored / 100, stored / 10, stored] {
+        let batch: Vec<Value> = (added..step).map(|i| json!({"id": format!("s{i:06}"), "commandLine": "/bin/true"})).collect();
+        add_collection(c, "store", batch).await;
+        added = step;
+        memory.push((step, rss_kib(pid)));
+    }
+    let growth = memory.iter().map(|(n, kib)| format!("{n}: {:.0} MB", *kib as f64 / 1024.0)).collect::<Vec<_>>().join(", ");
+    rows.push(Row {
+        name: format!("emulator RSS, {stored} tasks stored"),
+        emulator: format!("{:.0} MB", memory.last().map_or(0, |m| m.1) as f64 / 1024.0),
+        baseline: format!("{:.0} MB empty", baseline_rss as f64 / 1024.0),
+        ratio: growth,
+        target: "< 300 MB".into(),
+    });
+
+    for (label, path, query) in [
+        ("GET task", "/jobs/store/tasks/s000042".to_string(), vec![]),
+        (
+            "list tasks $filter",
+            "/jobs/store/tasks".to_string(),
+            vec![("$filter".to_string(), "id eq 's000042'".to_string()), ("maxresults".to_string(), "10".to_string())],
+        ),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let lat = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let workers = (0..conns).map(|_| {
+            let c = c.clone();
+            let lat = lat.clone();
+            let path = path.clone();
+            let query = query.clone();
+            tokio::spawn(async move {
+                let q: Vec<(&str, &str)> = query.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+                while Instant::now() < deadline {
+                    let t0 = Instant::now();
+                    if c.send_raw(reqwest::Method::GET, &path, &q, &[], None).await.is_ok() {
+                        lat.lock().unwrap_or_else(|e| e.into_inner()).push(t0.elapsed());
+                    }
+                }
+            })
+        });
+        futures::future::join_all(workers).await;
+        let lat = std::mem::take(&mut *lat.lock().unwrap_or_else(|e| e.into_inner()));
+        let rps = lat.len() as f64 / seconds as f64;
+        rows.push(Row {
+            name: format!("API {label}, {stored} stored, {conns} conns"),
+            emulator: format!("{rps:.0} req/s"),
+            baseline: format!("p50 {:.2} ms, p99 {:.2} ms", ms(pct(lat.clone(), 0.5)), ms(pct(lat, 0.99))),
+            ratio: "–".into(),
+            target: "≥ 15,000 GET/s, p99 < 10 ms".into(),
+        });
+    }
+
+    println!(
+        "batch-bench{} against {} (machine: {} cores)",
+        if args.smoke { " --smoke" } else { "" },
+        emu.url,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("{:<48} {:>14}  {:<36} {:<34} target", "measurement", "emulator", "baseline", "ratio");
+    for r in &rows {
+        println!("{:<48} {:>14}  {:<36} {:<34} {}", r.name, r.emulator, r.baseline, r.ratio, r.target);
+    }
+    if let Some(p) = args.json {
+        let v: Vec<Value> =
+            rows.iter().map(|r| json!({"measurement": r.name, "emulator": r.emulator, "baseline": r.baseline, "ratio": r.ratio, "target": r.target})).collect();
+        let _ = std::fs::write(p, serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+}
