@@ -40,6 +40,12 @@ struct Args {
     /// Tasks stored for the API and memory figures.
     #[arg(long, default_value_t = 100_000)]
     stored_tasks: usize,
+    /// Container tasks for the throughput figure.
+    #[arg(long, default_value_t = 1000)]
+    containers: usize,
+    /// Process tasks for the throughput figure.
+    #[arg(long, default_value_t = 10_000)]
+    processes: usize,
 }
 
 struct Emulator {
@@ -165,7 +171,7 @@ async fn main() {
     let args = Args::parse();
     let bin = args.emulator_bin.clone().unwrap_or_else(|| std::env::current_exe().unwrap_or_default().with_file_name("batch-emulator"));
     let (iterations, containers_n, processes_n, slots, stored, seconds, conns) =
-        if args.smoke { (3, 8, 20, 4, 200, 1, 8) } else { (21, 1000, 10_000, 8, args.stored_tasks, 5, 64) };
+        if args.smoke { (3, 8, 20, 4, 200, 1, 8) } else { (21, args.containers, args.processes, 8, args.stored_tasks, 5, 64) };
     let mut rows: Vec<Row> = Vec::new();
     let docker = bollard::Docker::connect_with_local_defaults().expect("docker").negotiate_version().await.expect("a Docker engine is needed");
     let emu = start_emulator(&bin);

@@ -63,6 +63,8 @@ register! {
     container_private_registry_pool_runs_tasks: "containers", "shared/sources/microsoft-docs-batch-container-workloads-2024.md (private registry)";
     task_max_wall_clock_time_ends_the_task: "tasks", "node-and-container-semantics.md §1.9, §6 TaskEnded";
     job_release_runs_on_terminate: "lifecycle", "node-and-container-semantics.md §5.3";
+    container_bind_mount_selection_isolates_the_task: "containers", "node-and-container-semantics.md §1.8 (containerHostBatchBindMounts)";
+    container_same_host_port_collides_on_one_node: "containers", "shared/sources/reef-on-azure-batch-with-docker.md; node-and-container-semantics.md §1.7";
 }
 
 async fn plain_pool(ctx: &Ctx, nodes: i32) -> Result<String, Failure> {
@@ -529,5 +531,44 @@ async fn job_release_runs_on_terminate(ctx: &Ctx) -> R {
     wait_job_state(ctx, &job, "completed").await?;
     let status: Vec<Value> = ctx.client.list_all(&format!("/jobs/{job}/jobpreparationandreleasetaskstatus"), &[]).await?;
     check!(status.len() == 1 && status[0]["jobReleaseTaskExecutionInfo"]["result"] == "success", "{status:?}");
+    Ok(())
+}
+
+async fn container_bind_mount_selection_isolates_the_task(ctx: &Ctx) -> R {
+    let job = container_job(ctx, 1, json!({})).await?;
+    let script = "echo root=${AZ_BATCH_NODE_ROOT_DIR:-unset}; (echo x > $AZ_BATCH_NODE_SHARED_DIR/x) 2>/dev/null && echo shared-writable || echo shared-read-only; echo ok > mine.txt";
+    ctx.add_task(
+        &job,
+        json!({"id": "t", "commandLine": format!("/bin/sh -c '{script}'"), "containerSettings": {
+            "imageName": ctx.image("plain:1"), "containerRunOptions": "--rm",
+            "containerHostBatchBindMounts": [{"source": "Task"}, {"source": "Shared", "isReadOnly": true}]
+        }}),
+    )
+    .await?;
+    ctx.completed(&job, "t").await?;
+    let out = ctx.file(&job, "t", "stdout.txt").await?;
+    check!(out == "root=unset\nshared-read-only\n", "stdout {out:?}");
+    let mine = ctx.file(&job, "t", "wd/mine.txt").await?;
+    check!(mine == "ok\n", "the task directory is mounted read-write: {mine:?}");
+    Ok(())
+}
+
+async fn container_same_host_port_collides_on_one_node(ctx: &Ctx) -> R {
+    let mut spec = ctx.container_pool_spec("cpool", 1, &["plain:1"]);
+    spec.task_slots_per_node = Some(2);
+    ctx.create_pool(&spec).await?;
+    let job = ctx.create_job("cjob", &spec.id, json!({})).await?;
+    let task = |id: &str| json!({"id": id, "commandLine": "sleep 600", "containerSettings": {"imageName": ctx.image("plain:1"), "containerRunOptions": "--rm -p 18520:18520"}});
+    ctx.add_task(&job, task("first")).await?;
+    ctx.client.wait_for_task(&job, "first", |s| s == "running", ctx.target.patience()).await?;
+    // The first container must hold the port before the second asks for it.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    ctx.add_task(&job, task("second")).await?;
+    let second = ctx.completed(&job, "second").await?;
+    let info = second.execution_info.unwrap_or_default();
+    check!(info.result.as_deref() == Some("failure"), "the second container on the node got the port: {info:?}");
+    let first = ctx.client.get_task(&job, "first").await?;
+    check!(first.state.as_deref() == Some("running"), "first is {:?}", first.state);
+    ctx.client.send_raw(Method::POST, &format!("/jobs/{job}/tasks/first/terminate"), &[], &[], None).await?;
     Ok(())
 }
