@@ -128,6 +128,32 @@ pub enum TaskOutcome {
     },
 }
 
+/// What an ended attempt comes to for start, preparation and release tasks.
+pub(crate) struct OutcomeSummary {
+    pub exit_code: Option<i32>,
+    pub failure: Option<FailureInfo>,
+    pub container_info: Option<ContainerInfo>,
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+}
+
+impl TaskOutcome {
+    /// The exit code, the failure (nonzero exit, launch failure or timeout), and the times.
+    pub(crate) fn summary(self) -> OutcomeSummary {
+        match self {
+            TaskOutcome::Exited { exit_code, start, end, container_info } => {
+                OutcomeSummary { exit_code: Some(exit_code), failure: (exit_code != 0).then(failure_exit_code), container_info, start, end }
+            }
+            TaskOutcome::FailedToStart { failure, start, end, container_info } => {
+                OutcomeSummary { exit_code: None, failure: Some(failure), container_info, start, end }
+            }
+            TaskOutcome::TimedOut { exit_code, start, end, container_info } => {
+                OutcomeSummary { exit_code, failure: Some(failure_max_wall_clock()), container_info, start, end }
+            }
+        }
+    }
+}
+
 /// What a run belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RunTarget {
@@ -678,13 +704,7 @@ impl Account {
         n.start_task_run = None;
         let max_retries = n.start_task.as_ref().and_then(|s| s.max_task_retry_count).unwrap_or(0);
         let mut info = n.start_task_info.clone().unwrap_or_default();
-        let (exit_code, failure, container_info, start, end) = match outcome {
-            TaskOutcome::Exited { exit_code, start, end, container_info } => {
-                (Some(exit_code), (exit_code != 0).then(failure_exit_code), container_info, start, end)
-            }
-            TaskOutcome::FailedToStart { failure, start, end, container_info } => (None, Some(failure), container_info, start, end),
-            TaskOutcome::TimedOut { exit_code, start, end, container_info } => (exit_code, Some(failure_max_wall_clock()), container_info, start, end),
-        };
+        let OutcomeSummary { exit_code, failure, container_info, start, end } = outcome.summary();
         info.start_time = Some(start);
         info.exit_code = exit_code;
         info.container_info = container_info;

@@ -8,7 +8,7 @@
 //!   the job is terminated or deleted (not a second time on delete after terminate); the job
 //!   stays `terminating` (or `deleting`) until every release task has ended, whatever its exit.
 
-use crate::account::{failure_exit_code, failure_max_wall_clock, Account, Effect, Launch, LaunchKind, RunTarget, TaskOutcome};
+use crate::account::{Account, Effect, Launch, LaunchKind, OutcomeSummary, RunTarget, TaskOutcome};
 use crate::ids::IdKey;
 use crate::job::{JobState, NodePrep};
 use crate::task::TaskState;
@@ -135,11 +135,7 @@ impl Account {
             return;
         }
         entry.prep_run = None;
-        let (exit_code, failure, container_info, end) = match outcome {
-            TaskOutcome::Exited { exit_code, end, container_info, .. } => (Some(exit_code), (exit_code != 0).then(failure_exit_code), container_info, end),
-            TaskOutcome::FailedToStart { failure, end, container_info, .. } => (None, Some(failure), container_info, end),
-            TaskOutcome::TimedOut { exit_code, end, container_info, .. } => (exit_code, Some(failure_max_wall_clock()), container_info, end),
-        };
+        let OutcomeSummary { exit_code, failure, container_info, end, .. } = outcome.summary();
         let retry_count = entry.prep.retry_count.unwrap_or(0);
         entry.prep.exit_code = exit_code;
         entry.prep.container_info = container_info;
@@ -231,11 +227,7 @@ impl Account {
             return;
         }
         entry.release_run = None;
-        let (exit_code, failure, container_info, end) = match outcome {
-            TaskOutcome::Exited { exit_code, end, container_info, .. } => (Some(exit_code), (exit_code != 0).then(failure_exit_code), container_info, end),
-            TaskOutcome::FailedToStart { failure, end, container_info, .. } => (None, Some(failure), container_info, end),
-            TaskOutcome::TimedOut { exit_code, end, container_info, .. } => (exit_code, Some(failure_max_wall_clock()), container_info, end),
-        };
+        let OutcomeSummary { exit_code, failure, container_info, end, .. } = outcome.summary();
         if let Some(info) = entry.release.as_mut() {
             info.state = "completed".into();
             info.end_time = Some(end);
