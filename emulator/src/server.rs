@@ -68,6 +68,7 @@ pub async fn start(config: EmulatorConfig, runtimes: Runtimes, clock: Arc<dyn Cl
         c.remove_labelled(vec![(crate::agent::labels::INSTANCE.into(), state.instance_id())]).await;
     }
     tokio::spawn(crate::agent::run(state.clone(), effects, runtimes));
+    tokio::spawn(crate::agent::timers::run(state.clone()));
     let app = crate::api::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

@@ -3,6 +3,7 @@
 //! agent after the lock is released.
 
 use crate::agent::layout::NodeLayout;
+use crate::agent::timers::Timers;
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
 use crate::store::{Record, Store};
@@ -29,6 +30,7 @@ struct Inner {
     /// Effects sent to the agent and not yet finished (for `run_until_idle`).
     pending: AtomicUsize,
     idle: Notify,
+    timers: Timers,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
             node_id_seed,
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
+            timers: Timers::default(),
         };
         (Self(Arc::new(inner)), rx)
     }
@@ -69,6 +72,13 @@ impl AppState {
     }
     pub fn now(&self) -> OffsetDateTime {
         self.0.clock.now()
+    }
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.0.clock
+    }
+    /// The deadlines the domain asked for ([`Effect::At`]).
+    pub fn timers(&self) -> &Timers {
+        &self.0.timers
     }
     pub fn layout(&self) -> &NodeLayout {
         &self.0.layout

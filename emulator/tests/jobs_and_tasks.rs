@@ -334,3 +334,56 @@ async fn replace_task_changes_constraints_only() {
     assert_eq!(emu.client.send_raw(Method::DELETE, "/jobs/j/tasks/t", &[], &[], None).await.unwrap().status, 200);
     assert_batch_error(emu.client.get_task("j", "t").await, 404, "TaskNotFound");
 }
+
+/// Filtered task lists read an index chosen from the filter (`id eq`, `state eq`,
+/// `startswith(id, …)`); whatever index is read, the answer (over several pages) equals the
+/// filter evaluated on every task's JSON.
+#[tokio::test]
+async fn filtered_task_lists_answer_the_same_whatever_index_they_read() {
+    use batch_emulator::api::odata::{matches, parse_filter};
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("p", 1, 2, "spread").await;
+    emu.job("j", "p").await;
+    for i in 0..9 {
+        emu.task("j", &format!("Done-{i}"), &format!("exit {}", i % 3)).await;
+    }
+    for i in 0..9 {
+        emu.completed("j", &format!("Done-{i}")).await;
+    }
+    for i in 0..2 {
+        emu.task("j", &format!("hang-{i}"), "hang").await;
+    }
+    let running = || emu.state().read(|a| a.job("j").map(|j| j.tasks.running()).unwrap_or(0));
+    eventually("both hang tasks running", || running() == 2).await;
+    for i in 0..7 {
+        emu.task("j", &format!("wait-{i}"), "exit 0").await;
+    }
+    let everything: Vec<Value> = emu.client.list_all("/jobs/j/tasks", &[]).await.unwrap();
+    assert_eq!(everything.len(), 18);
+    let filters = [
+        "id eq 'done-4'",
+        "id eq 'DONE-4' or id eq 'hang-1' or id eq 'nope'",
+        "state eq 'completed'",
+        "state eq 'Active' or state eq 'running'",
+        "state eq 'completed' and executionInfo/exitCode eq 2",
+        "state eq 'completed' and executionInfo/result eq 'failure'",
+        "startswith(id, 'done-') and executionInfo/exitCode ne 0",
+        "startswith(id,'W') eq true",
+        "startswith(id, 'hang') and state eq 'running'",
+        "state ne 'completed'",
+        "executionInfo/exitCode eq 1",
+        "nodeInfo/poolId eq 'p' and state eq 'completed'",
+        "state eq 'nonsense'",
+    ];
+    for f in filters {
+        let expr = parse_filter(f).unwrap();
+        let want: Vec<&str> = everything.iter().filter(|t| matches(&expr, *t)).map(|t| t["id"].as_str().unwrap()).collect();
+        let got: Vec<Value> = emu.client.list_all("/jobs/j/tasks", &[("$filter", f), ("maxresults", "2")]).await.unwrap();
+        let got: Vec<&str> = got.iter().map(|t| t["id"].as_str().unwrap()).collect();
+        assert_eq!(got, want, "{f}");
+    }
+    // Spot checks that the expectations themselves are not empty by accident.
+    let count = |f: &str| everything.iter().filter(|t| matches(&parse_filter(f).unwrap(), *t)).count();
+    assert_eq!((count("state eq 'completed'"), count("state eq 'running'"), count("state eq 'active'")), (9, 2, 7));
+    assert_eq!(count("executionInfo/exitCode eq 2"), 3);
+}

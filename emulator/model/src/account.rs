@@ -14,6 +14,7 @@ use crate::version::{Version, Versioner};
 use batch_client::models::*;
 use batch_client::BatchDuration;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use time::OffsetDateTime;
 
 /// The most nodes one emulated pool may have (each is a directory tree on this machine).
@@ -42,8 +43,9 @@ pub enum Effect {
     KillTask { run_id: u64 },
     /// Remove a node's directory tree, then call [`Account::node_removed`].
     RemoveNode { pool_id: String, node_id: String },
-    /// Call [`Account::retention_expired`] at `until` (the task's retention after completion).
-    RetainUntil { job_id: String, task_id: String, until: OffsetDateTime },
+    /// Apply `command` once the clock reaches `when` (retention, job wall-clock limits, job
+    /// schedules). Timers are not journalled: they are armed again by [`Account::recover`].
+    At { when: OffsetDateTime, command: Box<crate::command::Command> },
     /// Remove a task's directory on a node.
     DeleteTaskDirectory { pool_id: String, node_id: String, job_id: String, task_id: String },
     /// Remove a job's directories on the given nodes, then call [`Account::finish_job_deletion`].
@@ -1128,7 +1130,7 @@ impl Account {
             end_time: None,
             terminate_reason: None,
             version: version.clone(),
-            tasks: BTreeMap::new(),
+            tasks: Default::default(),
             queue: BTreeMap::new(),
             prep: BTreeMap::new(),
         };
@@ -1268,7 +1270,7 @@ impl Account {
     /// Ends every running task of a job with `failure` (terminate, delete).
     fn stop_running_tasks(&mut self, job: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
         let running: Vec<IdKey> = match self.jobs.get(job) {
-            Some(j) => j.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).map(|t| t.key()).collect(),
+            Some(j) => j.tasks.in_states(&[TaskState::Preparing, TaskState::Running], Bound::Unbounded).map(|(k, _)| k.clone()).collect(),
             None => return,
         };
         for t in running {
@@ -1318,7 +1320,7 @@ impl Account {
             return Err(Code::JobNotActive.into());
         }
         let key = job.key();
-        let running: Vec<IdKey> = job.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).map(|t| t.key()).collect();
+        let running: Vec<IdKey> = job.tasks.in_states(&[TaskState::Preparing, TaskState::Running], Bound::Unbounded).map(|(k, _)| k.clone()).collect();
         match opt.to_ascii_lowercase().as_str() {
             "requeue" => {
                 for t in running {
@@ -1374,13 +1376,13 @@ impl Account {
                 job.end_time = Some(now);
             }
             // `wait`: stays disabling until its running tasks finish.
-            JobState::Disabling if !job.tasks.values().any(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)) => {
+            JobState::Disabling if job.tasks.running() == 0 => {
                 job.set_state(JobState::Disabled, now);
             }
             JobState::Enabling => {
                 job.set_state(JobState::Active, now);
                 // Requeue what was left active while disabled.
-                let active: Vec<(u64, IdKey)> = job.tasks.values().filter(|t| t.state == TaskState::Active).map(|t| (t.seq, t.key())).collect();
+                let active: Vec<(u64, IdKey)> = job.tasks.in_states(&[TaskState::Active], Bound::Unbounded).map(|(k, t)| (t.seq, k.clone())).collect();
                 job.queue.extend(active);
                 self.schedule(now);
             }
@@ -1390,43 +1392,26 @@ impl Account {
 
     /// Task counts of a job (`taskcounts`).
     pub fn task_counts(job: &Job) -> BatchTaskCountsResult {
-        let mut counts = BatchTaskCounts::default();
-        let mut slots = BatchTaskCounts::default();
-        for t in job.tasks.values() {
-            let s = t.required_slots() as i32;
-            match t.state {
-                TaskState::Active => {
-                    counts.active += 1;
-                    slots.active += s;
-                }
-                TaskState::Preparing | TaskState::Running => {
-                    counts.running += 1;
-                    slots.running += s;
-                }
-                TaskState::Completed => {
-                    counts.completed += 1;
-                    slots.completed += s;
-                    if t.succeeded() {
-                        counts.succeeded += 1;
-                        slots.succeeded += s;
-                    } else {
-                        counts.failed += 1;
-                        slots.failed += s;
-                    }
-                }
-            }
-        }
-        BatchTaskCountsResult { odata_metadata: None, task_counts: counts, task_slot_counts: slots }
+        let t = job.tasks.totals();
+        let completed = (t.tasks_in(TaskState::Completed) as i32, t.slots_in(TaskState::Completed) as i32);
+        let succeeded = (t.succeeded_tasks as i32, t.succeeded_slots as i32);
+        let counts = |pick: fn((i32, i32)) -> i32, running: (usize, i64), active: (usize, i64)| BatchTaskCounts {
+            active: pick((active.0 as i32, active.1 as i32)),
+            running: pick((running.0 as i32, running.1 as i32)),
+            completed: pick(completed),
+            succeeded: pick(succeeded),
+            failed: pick(completed) - pick(succeeded),
+        };
+        let running = (t.tasks_in(TaskState::Preparing) + t.tasks_in(TaskState::Running), t.slots_in(TaskState::Preparing) + t.slots_in(TaskState::Running));
+        let active = (t.tasks_in(TaskState::Active), t.slots_in(TaskState::Active));
+        BatchTaskCountsResult { odata_metadata: None, task_counts: counts(|c| c.0, running, active), task_slot_counts: counts(|c| c.1, running, active) }
     }
 
     fn check_all_tasks_complete(&mut self, key: &IdKey, now: OffsetDateTime) {
         let Some(job) = self.jobs.get(key) else {
             return;
         };
-        if job.state == JobState::Active
-            && job.spec.on_all_tasks_complete.as_deref() == Some("terminatejob")
-            && job.tasks.values().all(|t| t.state == TaskState::Completed)
-        {
+        if job.state == JobState::Active && job.spec.on_all_tasks_complete.as_deref() == Some("terminatejob") && job.tasks.all_completed() {
             self.begin_termination(key, "AllTasksComplete".into(), now);
         }
     }
@@ -1618,13 +1603,13 @@ impl Account {
         c.retention_time.get_or_insert(BatchDuration::from_secs(7 * 86_400));
         c.max_task_retry_count.get_or_insert(job_retries);
         let version = self.version(now);
-        let task = self.task_mut(job_id, task_id)?;
+        let mut task = self.task_mut(job_id, task_id)?;
         task.spec.constraints = Some(c);
         task.version = version.clone();
         Ok(version)
     }
 
-    fn task_mut(&mut self, job_id: &str, task_id: &str) -> Result<&mut Task, DomainError> {
+    fn task_mut(&mut self, job_id: &str, task_id: &str) -> Result<crate::task_table::TaskMut<'_>, DomainError> {
         self.jobs
             .get_mut(&IdKey::of(job_id))
             .ok_or(DomainError::new(Code::JobNotFound))?
@@ -1673,7 +1658,7 @@ impl Account {
             _ => {
                 // UNCONFIRMED: an active task that is terminated completes with TaskEnded.
                 let job = self.jobs.get_mut(&jk).ok_or(DomainError::new(Code::JobNotFound))?;
-                if let Some(t) = job.tasks.get_mut(&tk) {
+                if let Some(mut t) = job.tasks.get_mut(&tk) {
                     job.queue.remove(&t.seq);
                     t.execution_info.result = Some("failure".into());
                     t.execution_info.failure_info = Some(failure_task_ended());
@@ -1704,7 +1689,7 @@ impl Account {
         }
         let version = self.version(now);
         let jk = IdKey::of(job_id);
-        let task = self.task_mut(job_id, task_id)?;
+        let mut task = self.task_mut(job_id, task_id)?;
         let requeue_count = task.execution_info.requeue_count;
         let last_requeue_time = task.execution_info.last_requeue_time;
         task.execution_info = BatchTaskExecutionInfo { requeue_count, last_requeue_time, ..Default::default() };
@@ -1712,6 +1697,7 @@ impl Account {
         task.set_state(TaskState::Active, now);
         task.version = version.clone();
         let (seq, tk) = (task.seq, task.key());
+        drop(task);
         if job_active {
             if let Some(j) = self.jobs.get_mut(&jk) {
                 j.queue.insert(seq, tk);
@@ -1730,14 +1716,14 @@ impl Account {
         let job_keys: Vec<IdKey> = self.jobs.keys().cloned().collect();
         for jk in &job_keys {
             let running: Vec<IdKey> =
-                self.jobs[jk].tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).map(|t| t.key()).collect();
+                self.jobs[jk].tasks.in_states(&[TaskState::Preparing, TaskState::Running], Bound::Unbounded).map(|(k, _)| k.clone()).collect();
             for tk in running {
                 self.release_node_slot(jk, &tk, now);
                 let Some(job) = self.jobs.get_mut(jk) else {
                     continue;
                 };
                 let active = job.state == JobState::Active;
-                if let Some(t) = job.tasks.get_mut(&tk) {
+                if let Some(mut t) = job.tasks.get_mut(&tk) {
                     t.run_id = None;
                     t.set_state(TaskState::Active, now);
                     if active {
@@ -1789,7 +1775,7 @@ impl Account {
         self.recover_prep_and_release(now);
         // Retention timers of completed tasks are armed again.
         let completed: Vec<(IdKey, IdKey)> =
-            self.jobs.values().flat_map(|j| j.tasks.values().filter(|t| t.state == TaskState::Completed).map(move |t| (j.key(), t.key()))).collect();
+            self.jobs.values().flat_map(|j| j.tasks.keys_in(TaskState::Completed).map(move |k| (j.key(), k.clone()))).collect();
         for (jk, tk) in completed {
             self.schedule_retention(&jk, &tk);
         }
@@ -1832,7 +1818,7 @@ impl Account {
             return;
         };
         let job_active = j.state == JobState::Active;
-        let Some(t) = j.tasks.get_mut(task) else {
+        let Some(mut t) = j.tasks.get_mut(task) else {
             return;
         };
         if let Some(run) = t.run_id.take() {
@@ -1853,17 +1839,19 @@ impl Account {
     /// Ends a running attempt as completed with `failure` (terminate, timeout).
     fn end_running_task(&mut self, job: &IdKey, task: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
         self.release_node_slot(job, task, now);
-        let Some(t) = self.jobs.get_mut(job).and_then(|j| j.tasks.get_mut(task)) else {
+        let Some(mut t) = self.jobs.get_mut(job).and_then(|j| j.tasks.get_mut(task)) else {
             return;
         };
-        if let Some(run) = t.run_id.take() {
-            self.runs.remove(&run);
-            self.outbox.push(Effect::KillTask { run_id: run });
-        }
+        let run = t.run_id.take();
         t.execution_info.end_time = Some(now);
         t.execution_info.result = Some("failure".into());
         t.execution_info.failure_info = Some(failure);
         t.set_state(TaskState::Completed, now);
+        drop(t);
+        if let Some(run) = run {
+            self.runs.remove(&run);
+            self.outbox.push(Effect::KillTask { run_id: run });
+        }
         self.on_task_completed(job, task, now);
     }
 
@@ -1881,7 +1869,8 @@ impl Account {
             return;
         }
         let until = end + time::Duration::nanoseconds(i64::try_from(i128::from(retention.ticks()) * 100).unwrap_or(i64::MAX));
-        self.outbox.push(Effect::RetainUntil { job_id: j.spec.id.clone(), task_id: t.spec.id.clone(), until });
+        let command = crate::command::Command::RetentionExpired { job_id: j.spec.id.clone(), task_id: t.spec.id.clone() };
+        self.outbox.push(Effect::At { when: until, command: Box::new(command) });
     }
 
     /// The agent's timer for a task's retention fired: if the task is still the completed one
@@ -1899,7 +1888,7 @@ impl Account {
         }
         let Some(p) = t.placement.clone() else { return };
         let (job_id, task_id) = (self.job(job_id).map(|j| j.spec.id.clone()).unwrap_or_default(), t.spec.id.clone());
-        if let Ok(t) = self.task_mut(&job_id, &task_id) {
+        if let Ok(mut t) = self.task_mut(&job_id, &task_id) {
             t.files_cleaned = true;
         }
         self.outbox.push(Effect::DeleteTaskDirectory { pool_id: p.pool_id, node_id: p.node_id, job_id, task_id });
@@ -1956,7 +1945,7 @@ impl Account {
             return;
         };
         let job_active = job.state == JobState::Active;
-        let Some(t) = job.tasks.get_mut(&tk) else {
+        let Some(mut t) = job.tasks.get_mut(&tk) else {
             return;
         };
         if t.run_id != Some(run_id) {
@@ -1982,6 +1971,7 @@ impl Account {
                     info.failure_info = None;
                     t.set_state(TaskState::Active, now);
                     let seq = t.seq;
+                    drop(t);
                     if job_active {
                         job.queue.insert(seq, tk.clone());
                     }
@@ -2013,6 +2003,7 @@ impl Account {
             }
         }
         t.set_state(TaskState::Completed, now);
+        drop(t);
         self.note_node_result(&jk, &tk, succeeded);
         self.on_task_completed(&jk, &tk, now);
         self.schedule(now);
@@ -2052,9 +2043,11 @@ impl Account {
             let fill = pool.node_fill_type();
             let max_parallel = job.spec.max_parallel_tasks.unwrap_or(-1);
             let blocked = self.prep_blocked_nodes(&jk);
-            let mut running = job.tasks.values().filter(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)).count() as i64;
-            let queued: Vec<(u64, IdKey)> = job.queue.iter().map(|(s, k)| (*s, k.clone())).collect();
-            for (seq, tk) in queued {
+            let mut running = job.tasks.running() as i64;
+            // Walks the queue lazily: most calls stop at the first task (no free slot).
+            let mut after = Bound::Unbounded;
+            while let Some((seq, tk)) = self.jobs.get(&jk).and_then(|j| j.queue.range((after, Bound::Unbounded)).next()).map(|(s, k)| (*s, k.clone())) {
+                after = Bound::Excluded(seq);
                 if max_parallel > 0 && running >= i64::from(max_parallel) {
                     break;
                 }
@@ -2094,23 +2087,25 @@ impl Account {
         let Some(job) = self.jobs.get_mut(jk) else { return };
         job.queue.remove(&seq);
         let job_id = job.spec.id.clone();
-        let Some(task) = job.tasks.get_mut(tk) else { return };
+        let Some(mut task) = job.tasks.get_mut(tk) else { return };
         let is_retry = task.execution_info.retry_count > 0 && task.placement.as_ref().is_some_and(|p| p.node_id == node_id);
         task.placement = Some(Placement { pool_id: pool_id.clone(), node_id: node_id.to_string() });
         task.execution_info.start_time = Some(now);
         task.execution_info.end_time = None;
         task.execution_info.exit_code = None;
         task.version = version;
-        node.running.push(RunningTask { job: jk.clone(), task: tk.clone(), slots: task.required_slots() });
+        let (slots, task_id) = (task.required_slots(), task.spec.id.clone());
+        drop(task);
+        node.running.push(RunningTask { job: jk.clone(), task: tk.clone(), slots });
         node.total_tasks_run += 1;
-        node.recent_tasks.push(RecentTask { job_id, task_id: task.spec.id.clone() });
+        node.recent_tasks.push(RecentTask { job_id, task_id });
         if node.recent_tasks.len() > 10 {
             node.recent_tasks.remove(0);
         }
         node.settle(now);
         // A job preparation task runs first on each node; the task waits in `preparing`.
         if self.prep_gate(jk, pool_key, node_id, now) == crate::jobprep::PrepGate::Wait {
-            if let Some(t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
+            if let Some(mut t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
                 t.set_state(TaskState::Preparing, now);
             }
             return;
@@ -2150,7 +2145,7 @@ impl Account {
             is_retry,
             job_prep_id: job.spec.job_preparation_task.as_ref().and_then(|p| p.id.clone()),
         };
-        if let Some(t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
+        if let Some(mut t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
             t.run_id = Some(run_id);
             t.set_state(TaskState::Running, now);
         }

@@ -1,7 +1,7 @@
 //! Jobs and their state machine.
 
 use crate::ids::IdKey;
-use crate::task::Task;
+use crate::task_table::TaskTable;
 use crate::version::Version;
 use batch_client::models::BatchJobCreateOptions;
 use std::collections::BTreeMap;
@@ -56,7 +56,7 @@ pub struct Job {
     pub end_time: Option<OffsetDateTime>,
     pub terminate_reason: Option<String>,
     pub version: Version,
-    pub tasks: BTreeMap<IdKey, Task>,
+    pub tasks: TaskTable,
     /// Active tasks waiting for a node, in the order they were added.
     pub queue: BTreeMap<u64, IdKey>,
     /// Preparation and release state per node id.

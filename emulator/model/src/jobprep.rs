@@ -151,9 +151,9 @@ impl Account {
         entry.prep.failure_info = failure.clone();
         let waiting: Vec<IdKey> = job
             .tasks
-            .values()
-            .filter(|t| t.state == TaskState::Preparing && t.placement.as_ref().is_some_and(|p| p.node_id == node_id))
-            .map(|t| t.key())
+            .in_states(&[TaskState::Preparing], std::ops::Bound::Unbounded)
+            .filter(|(_, t)| t.placement.as_ref().is_some_and(|p| p.node_id == node_id))
+            .map(|(k, _)| k.clone())
             .collect();
         if !wait {
             return;

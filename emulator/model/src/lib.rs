@@ -20,6 +20,7 @@ pub mod jobprep;
 pub mod node;
 pub mod pool;
 pub mod task;
+pub mod task_table;
 pub mod version;
 
 pub use account::{Account, Effect, Launch, LaunchKind, TaskOutcome};

@@ -75,7 +75,7 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, jou
             Effect::Launch(l) => runs.push(l.run_id),
             Effect::KillTask { run_id } => runs.retain(|r| *r != run_id),
             Effect::RemoveNode { pool_id, node_id } => apply(acct, Command::NodeRemoved { pool_id, node_id }),
-            Effect::DeleteTaskDirectory { .. } | Effect::ForwardPorts { .. } | Effect::RetainUntil { .. } => {}
+            Effect::DeleteTaskDirectory { .. } | Effect::ForwardPorts { .. } | Effect::At { .. } => {}
             Effect::DeleteJob { job_id, .. } => apply(acct, Command::FinishJobDeletion { job_id }),
             Effect::FinishJobTransition { job_id } => apply(acct, Command::FinishJobTransition { job_id }),
             Effect::DeletePool { pool_id, .. } => apply(acct, Command::FinishPoolDeletion { pool_id }),
@@ -100,6 +100,10 @@ fn check(acct: &Account) -> Result<(), TestCaseError> {
         }
     }
     for job in acct.jobs.values() {
+        // The state index and running totals agree with a fresh count of the tasks.
+        if let Err(e) = job.tasks.check_index() {
+            prop_assert!(false, "job {}: {}", job.spec.id, e);
+        }
         let c = Account::task_counts(job).task_counts;
         prop_assert_eq!(c.completed, c.succeeded + c.failed);
         prop_assert_eq!((c.active + c.running + c.completed) as usize, job.tasks.len());

@@ -8,6 +8,7 @@ pub mod docker_create;
 pub mod environment;
 pub mod layout;
 pub mod process;
+pub mod timers;
 
 use crate::state::AppState;
 use batch_client::models::{BatchNodeError, ContainerConfiguration, ContainerInfo, FailureInfo, NameValuePair};
@@ -119,14 +120,10 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runti
                     st.effect_done();
                 });
             }
-            Effect::RetainUntil { job_id, task_id, until } => {
+            Effect::At { when, command } => {
                 // A timer, not work in progress: it does not keep the agent busy.
+                st.timers().at(when, *command);
                 st.effect_done();
-                tokio::spawn(async move {
-                    let wait = (until - st.now()).clamp(time::Duration::ZERO, time::Duration::days(365));
-                    tokio::time::sleep(wait.unsigned_abs()).await;
-                    let _ = st.execute(Command::RetentionExpired { job_id, task_id });
-                });
             }
             Effect::DeleteTaskDirectory { node_id, job_id, task_id, .. } => {
                 tokio::spawn(async move {

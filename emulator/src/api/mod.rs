@@ -404,6 +404,18 @@ fn date_header(ctx: &Ctx, name: &'static str) -> Result<Option<OffsetDateTime>, 
 
 // --------------------------------------------------------------------- lists
 
+/// An entity a list pages over: the filter reads it through [`odata::Entity`], and only the
+/// entities on the page are turned into JSON.
+pub trait ListItem: odata::Entity {
+    fn into_json(self) -> Value;
+}
+
+impl ListItem for Value {
+    fn into_json(self) -> Value {
+        self
+    }
+}
+
 /// `$filter`, `$select`, `maxresults` and the continuation token of a list request.
 pub struct ListOptions {
     pub filter: Option<odata::Expr>,
@@ -438,7 +450,7 @@ impl ListOptions {
 
     /// Builds one page from entities in key order (already positioned after the token):
     /// filters, selects, and returns the page and the next link if more may follow.
-    pub fn page<'a>(&self, ctx: &Ctx, items: impl Iterator<Item = (String, Value)> + 'a) -> (Vec<Value>, Option<String>) {
+    pub fn page<I: ListItem>(&self, ctx: &Ctx, items: impl Iterator<Item = (String, I)>) -> (Vec<Value>, Option<String>) {
         let mut out = Vec::new();
         let mut last_key = None;
         let mut more = false;
@@ -452,11 +464,16 @@ impl ListOptions {
                 more = true;
                 break;
             }
-            out.push(odata::select(value, self.select.as_deref()));
+            out.push(odata::select(value.into_json(), self.select.as_deref()));
             last_key = Some(key);
         }
         let next = if more { last_key.map(|k| self.next_link(ctx, &k)) } else { None };
         (out, next)
+    }
+
+    /// Which entities the filter can possibly match, as far as an index can tell.
+    pub fn key_hint(&self) -> odata::KeyHint {
+        self.filter.as_ref().map_or(odata::KeyHint::All, odata::key_hint)
     }
 
     /// An absolute next link carrying everything needed to continue (14.x follows it verbatim).

@@ -8,6 +8,7 @@
 
 use batch_client::timefmt;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// A parsed `$filter`.
@@ -294,24 +295,35 @@ enum V {
     Time(time::OffsetDateTime),
 }
 
-fn lookup(entity: &Value, path: &[String]) -> V {
-    let mut cur = entity;
-    for seg in path {
-        match cur.get(seg.as_str()) {
-            Some(v) => cur = v,
-            None => return V::Null,
-        }
-    }
-    match cur {
-        Value::Null => V::Null,
-        Value::Bool(b) => V::Bool(*b),
-        Value::Number(n) => V::Num(n.as_f64().unwrap_or(0.0)),
-        Value::String(s) => V::Str(s.clone()),
-        other => V::Str(other.to_string()),
+/// Something a filter can be evaluated against: an entity's wire JSON, or a view of a domain
+/// object that answers the common properties without building its whole wire form.
+pub trait Entity {
+    /// The JSON value at `path` (`None` when absent).
+    fn property(&self, path: &[String]) -> Option<Cow<'_, Value>>;
+}
+
+impl Entity for Value {
+    fn property(&self, path: &[String]) -> Option<Cow<'_, Value>> {
+        walk(self, path).map(Cow::Borrowed)
     }
 }
 
-fn eval_operand(op: &Operand, entity: &Value) -> V {
+/// The value at `path` below `v`.
+pub fn walk<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |cur, seg| cur.get(seg.as_str()))
+}
+
+fn lookup<E: Entity + ?Sized>(entity: &E, path: &[String]) -> V {
+    match entity.property(path).as_deref() {
+        None | Some(Value::Null) => V::Null,
+        Some(Value::Bool(b)) => V::Bool(*b),
+        Some(Value::Number(n)) => V::Num(n.as_f64().unwrap_or(0.0)),
+        Some(Value::String(s)) => V::Str(s.clone()),
+        Some(other) => V::Str(other.to_string()),
+    }
+}
+
+fn eval_operand<E: Entity + ?Sized>(op: &Operand, entity: &E) -> V {
     match op {
         Operand::Property(p) => lookup(entity, p),
         Operand::Literal(Literal::String(s)) => V::Str(s.clone()),
@@ -362,7 +374,7 @@ fn compare(a: &V, b: &V) -> Option<Ordering> {
 }
 
 /// Whether `entity` (wire JSON) satisfies the filter.
-pub fn matches(e: &Expr, entity: &Value) -> bool {
+pub fn matches<E: Entity + ?Sized>(e: &Expr, entity: &E) -> bool {
     match e {
         Expr::Or(a, b) => matches(a, entity) || matches(b, entity),
         Expr::And(a, b) => matches(a, entity) && matches(b, entity),
@@ -379,6 +391,81 @@ pub fn matches(e: &Expr, entity: &Value) -> bool {
                 CmpOp::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
             }
         }
+    }
+}
+
+/// Which entities a filter can possibly match, as far as an index can tell: lists read only
+/// these instead of every stored entity, and still evaluate the whole filter on each.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyHint {
+    /// Nothing narrows the search.
+    All,
+    /// `id eq '…'` (or several joined by `or`).
+    Ids(Vec<String>),
+    /// `startswith(id, '…')`.
+    IdPrefix(String),
+    /// `state eq '…'` (or several joined by `or`).
+    States(Vec<String>),
+}
+
+impl KeyHint {
+    fn rank(&self) -> u8 {
+        match self {
+            KeyHint::Ids(_) => 0,
+            KeyHint::IdPrefix(_) => 1,
+            KeyHint::States(_) => 2,
+            KeyHint::All => 3,
+        }
+    }
+}
+
+/// The narrowest [`KeyHint`] implied by `e`.
+pub fn key_hint(e: &Expr) -> KeyHint {
+    let property_eq = |l: &Operand, r: &Operand| match (l, r) {
+        (Operand::Property(p), Operand::Literal(Literal::String(v))) | (Operand::Literal(Literal::String(v)), Operand::Property(p)) if p.len() == 1 => {
+            Some((p[0].clone(), v.clone()))
+        }
+        _ => None,
+    };
+    let id_prefix = |op: &Operand| match op {
+        Operand::Call(name, args) if name == "startswith" => match args.as_slice() {
+            [Operand::Property(p), Operand::Literal(Literal::String(v))] if p.len() == 1 && p[0] == "id" => Some(v.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    match e {
+        Expr::Cmp(CmpOp::Eq, l, r) => match property_eq(l, r) {
+            Some((p, v)) if p == "id" => KeyHint::Ids(vec![v]),
+            Some((p, v)) if p == "state" => KeyHint::States(vec![v]),
+            _ => match (l, r) {
+                (call, Operand::Literal(Literal::Bool(true))) | (Operand::Literal(Literal::Bool(true)), call) => {
+                    id_prefix(call).map_or(KeyHint::All, KeyHint::IdPrefix)
+                }
+                _ => KeyHint::All,
+            },
+        },
+        Expr::Test(op) => id_prefix(op).map_or(KeyHint::All, KeyHint::IdPrefix),
+        Expr::And(a, b) => {
+            let (a, b) = (key_hint(a), key_hint(b));
+            if a.rank() <= b.rank() {
+                a
+            } else {
+                b
+            }
+        }
+        Expr::Or(a, b) => match (key_hint(a), key_hint(b)) {
+            (KeyHint::Ids(mut x), KeyHint::Ids(y)) => {
+                x.extend(y);
+                KeyHint::Ids(x)
+            }
+            (KeyHint::States(mut x), KeyHint::States(y)) => {
+                x.extend(y);
+                KeyHint::States(x)
+            }
+            _ => KeyHint::All,
+        },
+        Expr::Not(_) | Expr::Cmp(..) => KeyHint::All,
     }
 }
 
@@ -420,6 +507,51 @@ mod tests {
         assert!(m("substringof('sk-7', id)", &task));
         assert!(m("nodeInfo eq null", &task));
         assert!(m("id eq 'it''s' or true", &task));
+    }
+
+    #[test]
+    fn key_hints_never_narrow_below_what_matches() {
+        let h = |f: &str| key_hint(&parse_filter(f).unwrap_or_else(|e| panic!("{f}: {e}")));
+        assert_eq!(h("id eq 'a'"), KeyHint::Ids(vec!["a".into()]));
+        assert_eq!(h("'a' eq id"), KeyHint::Ids(vec!["a".into()]));
+        assert_eq!(h("state eq 'completed' and id eq 'a'"), KeyHint::Ids(vec!["a".into()]));
+        assert_eq!(h("state eq 'active' or state eq 'running'"), KeyHint::States(vec!["active".into(), "running".into()]));
+        assert_eq!(h("state eq 'active' or id eq 'a'"), KeyHint::All);
+        assert_eq!(h("startswith(id, 'x-') and executionInfo/exitCode ne 0"), KeyHint::IdPrefix("x-".into()));
+        assert_eq!(h("startswith(id, 'x-') eq true"), KeyHint::IdPrefix("x-".into()));
+        assert_eq!(h("not (state eq 'active')"), KeyHint::All);
+        assert_eq!(h("state ne 'active'"), KeyHint::All);
+        assert_eq!(h("executionInfo/exitCode eq 0"), KeyHint::All);
+        assert_eq!(h("startswith(displayName, 'x')"), KeyHint::All);
+    }
+
+    proptest::proptest! {
+        /// Whatever the filter, an entity it matches is inside its key hint.
+        #[test]
+        fn a_key_hint_covers_every_match(
+            id in "[a-cA-C]{1,2}", state in "(active|running|completed)",
+            f_id in "[a-c]{1,2}", f_state in "(active|running|completed|Active)", op in 0..6usize,
+        ) {
+            let entity = serde_json::json!({"id": id, "state": state});
+            let filters = [
+                format!("id eq '{f_id}'"),
+                format!("state eq '{f_state}' or id eq '{f_id}'"),
+                format!("state eq '{f_state}' and startswith(id, '{f_id}')"),
+                format!("(id eq '{f_id}' or id eq 'a') and state eq '{f_state}'"),
+                format!("state eq '{f_state}' or state eq 'running'"),
+                format!("not (id eq '{f_id}') and state eq '{f_state}'"),
+            ];
+            let f = parse_filter(&filters[op]).unwrap();
+            if matches(&f, &entity) {
+                let inside = match key_hint(&f) {
+                    KeyHint::All => true,
+                    KeyHint::Ids(ids) => ids.iter().any(|i| i.eq_ignore_ascii_case(&id)),
+                    KeyHint::IdPrefix(p) => id.to_lowercase().starts_with(&p.to_lowercase()),
+                    KeyHint::States(s) => s.iter().any(|x| x.eq_ignore_ascii_case(&state)),
+                };
+                proptest::prop_assert!(inside, "{} matched {entity} outside its hint", filters[op]);
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Tasks: add, add collection, get, list, replace, delete, terminate, reactivate, subtasks.
 
 use super::error::{error_body, ApiError};
+use super::odata::{walk, Entity, KeyHint};
 use super::operations::Operation;
+use super::ListItem;
 use super::{check_read, created, empty, encode_segment, entity, json_response, list_body, to_json, updated, Ctx, ListOptions};
 use crate::agent::layout::NodeLayout;
 use crate::state::AppState;
@@ -10,9 +12,15 @@ use axum::response::Response;
 use batch_client::models::*;
 use batch_model::account::TaskAddOutcome;
 use batch_model::task::Task;
+use batch_model::task::TaskState;
 use batch_model::{Applied, Command, IdKey};
 use serde_json::Value;
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::BTreeSet;
 use std::ops::Bound;
+
+const TASK_STATES: [TaskState; 4] = [TaskState::Active, TaskState::Preparing, TaskState::Running, TaskState::Completed];
 
 pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     match ctx.op {
@@ -132,13 +140,73 @@ fn list_tasks(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let (items, next) = state.read(|a| {
         let job = a.job(&ctx.params[0])?;
         let start = opts.skip_token.as_deref().map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
-        let iter = job
-            .tasks
-            .range((start, Bound::Unbounded))
-            .map(|(k, t)| (k.to_string(), serde_json::to_value(to_wire(ctx, &job.spec.id, t)).unwrap_or(Value::Null)));
-        Ok::<_, ApiError>(opts.page(ctx, iter))
+        let after_start = |k: &IdKey| match &start {
+            Bound::Excluded(s) => k > s,
+            _ => true,
+        };
+        // The filter picks the index to read; the whole filter is still evaluated on each
+        // candidate, so the index only decides how much is read.
+        let candidates: Box<dyn Iterator<Item = &Task>> = match opts.key_hint() {
+            KeyHint::All => Box::new(job.tasks.range(start.clone()).map(|(_, t)| t)),
+            KeyHint::Ids(ids) => {
+                let keys: BTreeSet<IdKey> = ids.iter().map(|i| IdKey::of(i)).filter(|k| after_start(k)).collect();
+                Box::new(keys.into_iter().filter_map(|k| job.tasks.get(&k)))
+            }
+            KeyHint::IdPrefix(prefix) => {
+                let prefix = IdKey::of(&prefix);
+                let from = match &start {
+                    Bound::Excluded(s) if *s >= prefix => Bound::Excluded(s.clone()),
+                    _ => Bound::Included(prefix.clone()),
+                };
+                Box::new(job.tasks.range(from).take_while(move |(k, _)| k.as_str().starts_with(prefix.as_str())).map(|(_, t)| t))
+            }
+            KeyHint::States(names) => {
+                let states: Vec<TaskState> = TASK_STATES.into_iter().filter(|s| names.iter().any(|n| n.eq_ignore_ascii_case(s.as_str()))).collect();
+                Box::new(job.tasks.in_states(&states, start.clone()).map(|(_, t)| t))
+            }
+        };
+        let items = candidates.map(|t| (t.key().to_string(), TaskView { ctx, job_id: &job.spec.id, task: t, full: OnceCell::new() }));
+        Ok::<_, ApiError>(opts.page(ctx, items))
     })?;
     Ok(list_body(ctx, "tasks", items, next))
+}
+
+/// A stored task as a list filter sees it: `id`, `state` and `executionInfo` are read from the
+/// domain object; anything else builds the wire form once.
+struct TaskView<'a> {
+    ctx: &'a Ctx,
+    job_id: &'a str,
+    task: &'a Task,
+    full: OnceCell<Value>,
+}
+
+impl TaskView<'_> {
+    fn full(&self) -> &Value {
+        self.full.get_or_init(|| serde_json::to_value(to_wire(self.ctx, self.job_id, self.task)).unwrap_or(Value::Null))
+    }
+}
+
+impl Entity for TaskView<'_> {
+    fn property(&self, path: &[String]) -> Option<Cow<'_, Value>> {
+        match path.first().map(String::as_str) {
+            Some("id") if path.len() == 1 => Some(Cow::Owned(Value::String(self.task.spec.id.clone()))),
+            Some("state") if path.len() == 1 => Some(Cow::Owned(Value::String(self.task.state.as_str().into()))),
+            Some("executionInfo") if self.full.get().is_none() => {
+                let info = serde_json::to_value(&self.task.execution_info).ok()?;
+                walk(&info, &path[1..]).cloned().map(Cow::Owned)
+            }
+            _ => walk(self.full(), path).map(Cow::Borrowed),
+        }
+    }
+}
+
+impl ListItem for TaskView<'_> {
+    fn into_json(self) -> Value {
+        match self.full.into_inner() {
+            Some(v) => v,
+            None => serde_json::to_value(to_wire(self.ctx, self.job_id, self.task)).unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// Runs a task write after checking the caller's conditions against the task's version.
