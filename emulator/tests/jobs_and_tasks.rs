@@ -318,7 +318,7 @@ async fn task_dependencies_need_the_job_flag() {
     let emu = emulator(Runner::Fake).await;
     emu.job("j", "p").await;
     let mut t = task_spec("t", "exit 0");
-    t.depends_on = Some(json!({"taskIds": ["a"]}));
+    t.depends_on = Some(Box::new(json!({"taskIds": ["a"]})));
     assert_batch_error(emu.client.create_task("j", &t).await, 400, "TaskDependenciesNotSpecifiedOnJob");
 }
 

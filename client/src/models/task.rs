@@ -17,6 +17,9 @@ pub struct BatchTaskConstraints {
 }
 
 /// Body of `POST /jobs/{job}/tasks` (`BatchTaskCreateOptions`, 14.x `TaskAddParameter`).
+///
+/// The emulator keeps one per stored task, so the rarely used large members are boxed: an
+/// absent one costs 8 bytes instead of up to 216 (measured by the benchmark's memory figure).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchTaskCreateOptions {
@@ -29,9 +32,9 @@ pub struct BatchTaskCreateOptions {
     #[serde(default)]
     pub command_line: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_settings: Option<ContainerSettings>,
+    pub container_settings: Option<Box<ContainerSettings>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_conditions: Option<Value>,
+    pub exit_conditions: Option<Box<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_files: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,7 +42,7 @@ pub struct BatchTaskCreateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_settings: Option<Vec<EnvironmentSetting>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub affinity_info: Option<Value>,
+    pub affinity_info: Option<Box<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraints: Option<BatchTaskConstraints>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,13 +50,13 @@ pub struct BatchTaskCreateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_identity: Option<UserIdentity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multi_instance_settings: Option<Value>,
+    pub multi_instance_settings: Option<Box<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub depends_on: Option<Value>,
+    pub depends_on: Option<Box<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_package_references: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication_token_settings: Option<Value>,
+    pub authentication_token_settings: Option<Box<Value>>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }

@@ -43,9 +43,9 @@ pub enum Effect {
     KillTask { run_id: u64 },
     /// Remove a node's directory tree, then call [`Account::node_removed`].
     RemoveNode { pool_id: String, node_id: String },
-    /// Apply `command` once the clock reaches `when` (retention, job wall-clock limits, job
+    /// Apply `timer`'s command once the clock reaches `when` (retention, job wall-clock limits, job
     /// schedules). Timers are not journalled: they are armed again by [`Account::recover`].
-    At { when: OffsetDateTime, command: Box<crate::command::Command> },
+    At { when: OffsetDateTime, timer: crate::command::Timer },
     /// Remove a task's directory on a node.
     DeleteTaskDirectory { pool_id: String, node_id: String, job_id: String, task_id: String },
     /// Remove a job's directories on the given nodes, then call [`Account::finish_job_deletion`].
@@ -1869,8 +1869,8 @@ impl Account {
             return;
         }
         let until = end + time::Duration::nanoseconds(i64::try_from(i128::from(retention.ticks()) * 100).unwrap_or(i64::MAX));
-        let command = crate::command::Command::RetentionExpired { job_id: j.spec.id.clone(), task_id: t.spec.id.clone() };
-        self.outbox.push(Effect::At { when: until, command: Box::new(command) });
+        let timer = crate::command::Timer::RetentionExpired { job_id: j.spec.id.clone(), task_id: t.spec.id.clone() };
+        self.outbox.push(Effect::At { when: until, timer });
     }
 
     /// The agent's timer for a task's retention fired: if the task is still the completed one
@@ -2138,7 +2138,7 @@ impl Account {
             task_id: task.spec.id.clone(),
             command_line: task.spec.command_line.clone(),
             environment,
-            container_settings: task.spec.container_settings.clone(),
+            container_settings: task.spec.container_settings.as_deref().cloned(),
             user_identity: task.spec.user_identity.clone(),
             pool_containers: pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone()),
             max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),

@@ -129,6 +129,22 @@ pub enum Command {
     Recover,
 }
 
+/// A deadline the domain asked for ([`crate::Effect::At`]); when the clock reaches it, the
+/// emulator applies [`Timer::command`]. Kept small: an emulator holds one per retained task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Timer {
+    /// A completed task's retention time passed.
+    RetentionExpired { job_id: String, task_id: String },
+}
+
+impl Timer {
+    pub fn command(self) -> Command {
+        match self {
+            Timer::RetentionExpired { job_id, task_id } => Command::RetentionExpired { job_id, task_id },
+        }
+    }
+}
+
 /// What an applied command produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {

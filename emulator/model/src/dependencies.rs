@@ -128,7 +128,7 @@ pub fn parse_exit_conditions(v: &Value, job_uses_dependencies: bool, job_perform
 /// exit 0 gets non-default behaviour only when listed; anything else falls back to `default`;
 /// a task that never started uses `preProcessingError`.
 pub fn effective_exit_options(task: &Task) -> ExitOptions {
-    let conditions: ExitConditions = task.spec.exit_conditions.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    let conditions: ExitConditions = task.spec.exit_conditions.as_ref().and_then(|v| serde_json::from_value((**v).clone()).ok()).unwrap_or_default();
     let info = &task.execution_info;
     let succeeded = info.result.as_deref() == Some("success");
     let matched = match info.exit_code {
@@ -155,7 +155,7 @@ pub fn satisfies_dependents(parent: &Task) -> bool {
 /// The parent ids of a task (ranges expanded).
 pub fn parent_ids(task: &Task) -> Vec<String> {
     let Some(v) = &task.spec.depends_on else { return Vec::new() };
-    let d: Dependencies = serde_json::from_value(v.clone()).unwrap_or_default();
+    let d: Dependencies = serde_json::from_value((**v).clone()).unwrap_or_default();
     let mut ids = d.task_ids;
     for r in d.task_id_ranges {
         ids.extend((r.start..=r.end).map(|i| i.to_string()));

@@ -24,7 +24,7 @@ pub mod task_table;
 pub mod version;
 
 pub use account::{Account, Effect, Launch, LaunchKind, TaskOutcome};
-pub use command::{Applied, Command};
+pub use command::{Applied, Command, Timer};
 pub use error::{BatchErrorCode, DomainError};
 pub use ids::IdKey;
 pub use version::{Version, Versioner};

@@ -120,9 +120,9 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runti
                     st.effect_done();
                 });
             }
-            Effect::At { when, command } => {
+            Effect::At { when, timer } => {
                 // A timer, not work in progress: it does not keep the agent busy.
-                st.timers().at(when, *command);
+                st.timers().at(when, timer);
                 st.effect_done();
             }
             Effect::DeleteTaskDirectory { node_id, job_id, task_id, .. } => {

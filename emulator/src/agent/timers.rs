@@ -5,7 +5,7 @@
 //! [`Effect::At`]: batch_model::Effect::At
 
 use crate::state::AppState;
-use batch_model::Command;
+use batch_model::Timer;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -14,18 +14,18 @@ use tokio::sync::Notify;
 
 #[derive(Default)]
 pub struct Timers {
-    due: Mutex<BTreeMap<(OffsetDateTime, u64), Command>>,
+    due: Mutex<BTreeMap<(OffsetDateTime, u64), Timer>>,
     seq: AtomicU64,
     wake: Notify,
 }
 
 impl Timers {
-    /// Applies `command` once the clock reaches `when`.
-    pub fn at(&self, when: OffsetDateTime, command: Command) {
+    /// Applies the timer's command once the clock reaches `when`.
+    pub fn at(&self, when: OffsetDateTime, timer: Timer) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
         let earliest = due.first_key_value().is_none_or(|((t, _), _)| when < *t);
-        due.insert((when, seq), command);
+        due.insert((when, seq), timer);
         drop(due);
         if earliest {
             self.wake.notify_one();
@@ -45,7 +45,7 @@ impl Timers {
         self.due.lock().unwrap_or_else(|e| e.into_inner()).first_key_value().map(|((t, _), _)| *t)
     }
 
-    fn take_due(&self, now: OffsetDateTime) -> Vec<Command> {
+    fn take_due(&self, now: OffsetDateTime) -> Vec<Timer> {
         let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
         let later = due.split_off(&(now, u64::MAX));
         std::mem::replace(&mut *due, later).into_values().collect()
@@ -59,8 +59,8 @@ pub async fn run(st: AppState) {
         match timers.next() {
             None => timers.wake.notified().await,
             Some(t) if st.now() >= t => {
-                for command in timers.take_due(st.now()) {
-                    let _ = st.execute(command);
+                for timer in timers.take_due(st.now()) {
+                    let _ = st.execute(timer.command());
                 }
             }
             Some(t) => {
