@@ -152,7 +152,7 @@ async fn features_not_emulated_yet_are_refused_with_501_not_ignored() {
     spec.auto_scale_formula = Some("$TargetDedicatedNodes = 1;".into());
     assert_batch_error(emu.client.create_pool(&spec).await, 501, "NotImplemented");
     let mut job = job_spec("j", "s");
-    job.job_manager_task = Some(json!({"id": "jm", "commandLine": "true"}));
+    job.pool_info = serde_json::from_value(json!({"autoPoolSpecification": {"poolLifetimeOption": "job", "pool": {"vmSize": "standard_d2s_v3"}}})).unwrap();
     assert_batch_error(emu.client.create_job(&job).await, 501, "NotImplemented");
     let r = emu.client.send_raw(Method::GET, "/pools", &[], &[], None).await.unwrap();
     let v: Value = serde_json::from_slice(&r.body).unwrap();

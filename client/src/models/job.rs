@@ -117,6 +117,47 @@ pub struct BatchJobPreparationAndReleaseTaskStatus {
     pub job_release_task_execution_info: Option<JobPrepReleaseExecutionInfo>,
 }
 
+/// `jobManagerTask` of a job (`BatchJobManagerTask`, 14.x `JobManagerTask`): a task the service
+/// starts when the job is created, before the job's other tasks.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobManagerTask {
+    /// Required.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Required.
+    #[serde(default)]
+    pub command_line: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_settings: Option<Box<super::ContainerSettings>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_files: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_files: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_settings: Option<Vec<EnvironmentSetting>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<super::BatchTaskConstraints>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_slots: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_job_on_completion: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_identity: Option<super::UserIdentity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_exclusive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_package_references: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_token_settings: Option<Box<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_low_priority_node: Option<bool>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
 /// Body of `POST /jobs` (`BatchJobCreateOptions`, 14.x `JobAddParameter`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,7 +178,7 @@ pub struct BatchJobCreateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraints: Option<BatchJobConstraints>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_manager_task: Option<Value>,
+    pub job_manager_task: Option<BatchJobManagerTask>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_preparation_task: Option<BatchJobPreparationTask>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,7 @@ use crate::ids::{validate_id, IdKey};
 use crate::job::{Job, JobState};
 use crate::node::{node_id, node_ip, Node, NodeState, RecentTask, RunningTask};
 use crate::pool::{fill_pool_defaults, AllocationState, NodeFillType, Pool, PoolState};
-use crate::task::{Placement, Task, TaskState};
+use crate::task::{JobManager, Placement, Task, TaskState};
 use crate::version::{Version, Versioner};
 use batch_client::models::*;
 use batch_client::BatchDuration;
@@ -1095,11 +1095,6 @@ impl Account {
             }
         }
         validate_prep_and_release(&spec)?;
-        for (name, set) in [("Job manager tasks (jobManagerTask)", spec.job_manager_task.is_some())] {
-            if set {
-                return Err(not_implemented(name));
-            }
-        }
         if self.jobs.contains_key(&key) {
             return Err(Code::JobExists.into());
         }
@@ -1114,14 +1109,10 @@ impl Account {
         let c = spec.constraints.get_or_insert_with(Default::default);
         c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
         c.max_task_retry_count.get_or_insert(0);
-        if spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).is_some_and(|d| !d.is_unlimited()) {
-            return Err(not_implemented("Job constraints.maxWallClockTime"));
-        }
         let version = self.version(now);
-        self.job_seq += 1;
-        let job = Job {
+        let mut job = Job {
             spec,
-            seq: self.job_seq,
+            seq: 0,
             state: JobState::Active,
             state_transition_time: now,
             previous_state: None,
@@ -1134,7 +1125,28 @@ impl Account {
             queue: BTreeMap::new(),
             prep: BTreeMap::new(),
         };
+        // The job manager task is an ordinary task of the job, validated as one, added first.
+        let manager = match job.spec.job_manager_task.take() {
+            Some(mut jm) => {
+                let (task, settings) = job_manager_task(&mut jm);
+                let task = Self::prepare_task(&job, task)?;
+                // UNCONFIRMED: a job manager id equal to the preparation or release task id is
+                // refused like such a task id (batch-rest-api.md §2 error codes).
+                Self::check_not_prep_or_release_id(&job, &task.id)?;
+                jm.constraints = task.constraints.clone();
+                jm.user_identity = task.user_identity.clone();
+                job.spec.job_manager_task = Some(jm);
+                Some((task, settings))
+            }
+            None => None,
+        };
+        self.job_seq += 1;
+        let job = Job { seq: self.job_seq, ..job };
         self.jobs.insert(key.clone(), job);
+        if let Some((task, settings)) = manager {
+            self.insert_task(&key, task, Some(settings), now);
+        }
+        self.arm_job_wall_clock(&key);
         // A job with no tasks counts as all-complete (node-and-container-semantics.md §5.7).
         self.check_all_tasks_complete(&key, now);
         self.schedule(now);
@@ -1157,9 +1169,6 @@ impl Account {
         Self::validate_job_settings(patch.priority, patch.max_parallel_tasks, patch.on_all_tasks_complete.as_deref(), patch.constraints.as_ref())?;
         if let Some(pi) = &patch.pool_info {
             self.validate_pool_info_change(job, pi)?;
-        }
-        if patch.constraints.as_ref().and_then(|c| c.max_wall_clock_time).is_some_and(|d| !d.is_unlimited()) {
-            return Err(not_implemented("Job constraints.maxWallClockTime"));
         }
         let version = self.version(now);
         let key = IdKey::of(id);
@@ -1192,9 +1201,35 @@ impl Account {
             s.network_configuration = Some(v)
         }
         job.version = version.clone();
+        self.arm_job_wall_clock(&key);
         self.check_all_tasks_complete(&key, now);
         self.schedule(now);
         Ok(version)
+    }
+
+    /// Arms the timer of the job's `constraints.maxWallClockTime` (counted from job creation).
+    fn arm_job_wall_clock(&mut self, key: &IdKey) {
+        let Some(job) = self.jobs.get(key) else { return };
+        if matches!(job.state, JobState::Terminating | JobState::Completed | JobState::Deleting) {
+            return;
+        }
+        if let Some(when) = job_deadline(job) {
+            self.outbox.push(Effect::At { when, timer: crate::command::Timer::JobWallClock { job_id: job.spec.id.clone() } });
+        }
+    }
+
+    /// The timer of a job's `maxWallClockTime` fired: a job still running past its limit (the
+    /// limit may have changed since the timer was armed) is terminated with
+    /// `MaxWallClockTimeExpiry` (node-and-container-semantics.md §5.7).
+    pub fn job_wall_clock_expired(&mut self, job_id: &str, now: OffsetDateTime) {
+        let Ok(job) = self.job(job_id) else { return };
+        if !matches!(job.state, JobState::Active | JobState::Disabling | JobState::Disabled | JobState::Enabling) {
+            return;
+        }
+        if job_deadline(job).is_some_and(|d| d <= now) {
+            let key = job.key();
+            self.begin_termination(&key, "MaxWallClockTimeExpiry".into(), now);
+        }
     }
 
     fn validate_pool_info_change(&self, job: &Job, pi: &BatchPoolInfo) -> Result<(), DomainError> {
@@ -1505,7 +1540,7 @@ impl Account {
         }
     }
 
-    fn insert_task(&mut self, job_key: &IdKey, spec: BatchTaskCreateOptions, now: OffsetDateTime) -> Version {
+    fn insert_task(&mut self, job_key: &IdKey, spec: BatchTaskCreateOptions, job_manager: Option<JobManager>, now: OffsetDateTime) -> Version {
         let version = self.version(now);
         self.task_seq += 1;
         let seq = self.task_seq;
@@ -1522,6 +1557,7 @@ impl Account {
             placement: None,
             run_id: None,
             files_cleaned: false,
+            job_manager,
         };
         if let Some(job) = self.jobs.get_mut(job_key) {
             if matches!(job.state, JobState::Active) {
@@ -1542,7 +1578,7 @@ impl Account {
             return Err(Code::TaskExists.into());
         }
         let key = job.key();
-        let v = self.insert_task(&key, spec, now);
+        let v = self.insert_task(&key, spec, None, now);
         self.schedule(now);
         Ok(v)
     }
@@ -1578,7 +1614,7 @@ impl Account {
                     TaskAddOutcome::Failed(Self::check_not_prep_or_release_id(job, &id).err().unwrap_or_else(|| Code::TaskExists.into()))
                 }
                 Ok(_) if job.tasks.contains_key(&IdKey::of(&id)) => TaskAddOutcome::Failed(Code::TaskExists.into()),
-                Ok(spec) => TaskAddOutcome::Added(self.insert_task(&key, spec, now)),
+                Ok(spec) => TaskAddOutcome::Added(self.insert_task(&key, spec, None, now)),
             };
             results.push((id, outcome));
         }
@@ -1773,6 +1809,11 @@ impl Account {
             }
         }
         self.recover_prep_and_release(now);
+        // Job wall-clock timers are armed again (one that passed fires at once).
+        let job_keys: Vec<IdKey> = self.jobs.keys().cloned().collect();
+        for jk in &job_keys {
+            self.arm_job_wall_clock(jk);
+        }
         // Retention timers of completed tasks are armed again.
         let completed: Vec<(IdKey, IdKey)> =
             self.jobs.values().flat_map(|j| j.tasks.keys_in(TaskState::Completed).map(move |k| (j.key(), k.clone()))).collect();
@@ -1919,6 +1960,15 @@ impl Account {
     }
 
     fn on_task_completed(&mut self, job: &IdKey, task: &IdKey, now: OffsetDateTime) {
+        // A job manager task with killJobOnCompletion ends its job, whatever its result
+        // (node-and-container-semantics.md §5.7).
+        let kills_job = self.jobs.get(job).and_then(|j| j.tasks.get(task)).and_then(|t| t.job_manager).is_some_and(|m| m.kill_job_on_completion);
+        if kills_job && self.jobs.get(job).is_some_and(|j| matches!(j.state, JobState::Active | JobState::Disabling | JobState::Disabled | JobState::Enabling))
+        {
+            self.schedule_retention(job, task);
+            self.begin_termination(job, "JMComplete".into(), now);
+            return;
+        }
         self.apply_job_action(job, task, now);
         self.schedule_retention(job, task);
         self.check_all_tasks_complete(job, now);
@@ -2063,10 +2113,13 @@ impl Account {
                 if task.spec.depends_on.is_some() && !Self::dependencies_satisfied(job, task) {
                     continue;
                 }
-                let need = task.required_slots();
+                let need = task.node_slots(slots_per_node);
                 // requiredSlots > taskSlotsPerNode is not validated: the task stays active
                 // (node-and-container-semantics.md §5.8).
-                let candidates = pool.nodes.values().filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node && !blocked.contains(&n.id));
+                let candidates = pool
+                    .nodes
+                    .values()
+                    .filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node && !blocked.contains(&n.id) && task.may_run_on(n.is_dedicated));
                 let chosen = match fill {
                     NodeFillType::Spread => candidates.min_by_key(|n| n.running_slots()),
                     NodeFillType::Pack => candidates.max_by_key(|n| n.running_slots()),
@@ -2083,6 +2136,7 @@ impl Account {
         let version = self.version(now);
         let Some(pool) = self.pools.get_mut(pool_key) else { return };
         let pool_id = pool.spec.id.clone();
+        let node_slots_per_pool = pool.task_slots_per_node();
         let Some(node) = pool.nodes.get_mut(node_id) else { return };
         let Some(job) = self.jobs.get_mut(jk) else { return };
         job.queue.remove(&seq);
@@ -2094,7 +2148,7 @@ impl Account {
         task.execution_info.end_time = None;
         task.execution_info.exit_code = None;
         task.version = version;
-        let (slots, task_id) = (task.required_slots(), task.spec.id.clone());
+        let (slots, task_id) = (task.node_slots(node_slots_per_pool), task.spec.id.clone());
         drop(task);
         node.running.push(RunningTask { job: jk.clone(), task: tk.clone(), slots });
         node.total_tasks_run += 1;
@@ -2177,4 +2231,39 @@ impl DeallocationOption {
             )),
         }
     }
+}
+
+/// When a job's `constraints.maxWallClockTime` runs out (none when unlimited).
+fn job_deadline(job: &Job) -> Option<OffsetDateTime> {
+    let limit = job.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited())?;
+    let nanos = i64::try_from(i128::from(limit.ticks()) * 100).ok()?;
+    job.creation_time.checked_add(time::Duration::nanoseconds(nanos))
+}
+
+/// The ordinary task a `jobManagerTask` runs as, and what makes it the manager; fills the
+/// manager's defaults in the job's echo (batch-rest-api.md §5.3: requiredSlots 1,
+/// killJobOnCompletion, runExclusive and allowLowPriorityNode true).
+fn job_manager_task(jm: &mut batch_client::models::BatchJobManagerTask) -> (BatchTaskCreateOptions, JobManager) {
+    let settings = JobManager {
+        kill_job_on_completion: *jm.kill_job_on_completion.get_or_insert(true),
+        run_exclusive: *jm.run_exclusive.get_or_insert(true),
+        allow_low_priority_node: *jm.allow_low_priority_node.get_or_insert(true),
+    };
+    jm.required_slots.get_or_insert(1);
+    let task = BatchTaskCreateOptions {
+        id: jm.id.clone(),
+        display_name: jm.display_name.clone(),
+        command_line: jm.command_line.clone(),
+        container_settings: jm.container_settings.clone(),
+        resource_files: jm.resource_files.clone(),
+        output_files: jm.output_files.clone(),
+        environment_settings: jm.environment_settings.clone(),
+        constraints: jm.constraints.clone(),
+        required_slots: jm.required_slots,
+        user_identity: jm.user_identity.clone(),
+        application_package_references: jm.application_package_references.clone(),
+        authentication_token_settings: jm.authentication_token_settings.clone(),
+        ..Default::default()
+    };
+    (task, settings)
 }

@@ -122,6 +122,9 @@ pub enum Command {
     FinishJobDeletion {
         job_id: String,
     },
+    JobWallClockExpired {
+        job_id: String,
+    },
     FinishPoolDeletion {
         pool_id: String,
     },
@@ -135,12 +138,15 @@ pub enum Command {
 pub enum Timer {
     /// A completed task's retention time passed.
     RetentionExpired { job_id: String, task_id: String },
+    /// A job's `maxWallClockTime` may have run out.
+    JobWallClock { job_id: String },
 }
 
 impl Timer {
     pub fn command(self) -> Command {
         match self {
             Timer::RetentionExpired { job_id, task_id } => Command::RetentionExpired { job_id, task_id },
+            Timer::JobWallClock { job_id } => Command::JobWallClockExpired { job_id },
         }
     }
 }
@@ -217,6 +223,10 @@ impl Account {
             }
             Command::TaskExited { run_id, outcome } => {
                 self.task_exited(run_id, outcome, now);
+                Done
+            }
+            Command::JobWallClockExpired { job_id } => {
+                self.job_wall_clock_expired(&job_id, now);
                 Done
             }
             Command::RetentionExpired { job_id, task_id } => {

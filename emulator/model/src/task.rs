@@ -33,6 +33,17 @@ pub struct Placement {
     pub node_id: String,
 }
 
+/// What makes a task its job's manager task (otherwise it is an ordinary task of the job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobManager {
+    /// Its completion terminates the job (`terminateReason: JMComplete`).
+    pub kill_job_on_completion: bool,
+    /// It runs alone on its node: it takes every slot.
+    pub run_exclusive: bool,
+    /// It may run on a spot/low-priority node.
+    pub allow_low_priority_node: bool,
+}
+
 /// A task of a job.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -51,6 +62,8 @@ pub struct Task {
     pub run_id: Option<u64>,
     /// The task directory was removed when the retention time passed.
     pub files_cleaned: bool,
+    /// Set for the job manager task.
+    pub job_manager: Option<JobManager>,
 }
 
 impl Task {
@@ -59,6 +72,18 @@ impl Task {
     }
     pub fn required_slots(&self) -> u32 {
         self.spec.required_slots.unwrap_or(1).max(1) as u32
+    }
+    /// The slots the task holds on a node with `per_node` slots: all of them for an exclusive
+    /// job manager task.
+    pub fn node_slots(&self, per_node: u32) -> u32 {
+        match self.job_manager {
+            Some(m) if m.run_exclusive => per_node.max(self.required_slots()),
+            _ => self.required_slots(),
+        }
+    }
+    /// Whether the task may run on a node (dedicated or not).
+    pub fn may_run_on(&self, dedicated: bool) -> bool {
+        dedicated || self.job_manager.is_none_or(|m| m.allow_low_priority_node)
     }
     pub fn max_task_retry_count(&self) -> i32 {
         self.spec.constraints.as_ref().and_then(|c| c.max_task_retry_count).unwrap_or(0)

@@ -13,18 +13,57 @@ use time::{Duration, OffsetDateTime};
 
 #[derive(Debug, Clone)]
 enum Op {
-    CreatePool { pool: u8, nodes: u8, slots: u8, pack: bool },
-    DeletePool { pool: u8 },
-    Resize { pool: u8, nodes: u8 },
-    CreateJob { job: u8, pool: u8, max_parallel: i8 },
-    AddTask { job: u8, task: u8, slots: u8, retries: i8 },
-    Exit { nth_run: u8, code: i32 },
-    TerminateTask { job: u8, task: u8 },
-    DeleteTask { job: u8, task: u8 },
-    TerminateJob { job: u8 },
-    DeleteJob { job: u8 },
-    DisableJob { job: u8, mode: u8 },
-    EnableJob { job: u8 },
+    CreatePool {
+        pool: u8,
+        nodes: u8,
+        slots: u8,
+        pack: bool,
+    },
+    DeletePool {
+        pool: u8,
+    },
+    Resize {
+        pool: u8,
+        nodes: u8,
+    },
+    CreateJob {
+        job: u8,
+        pool: u8,
+        max_parallel: i8,
+    },
+    AddTask {
+        job: u8,
+        task: u8,
+        slots: u8,
+        retries: i8,
+    },
+    Exit {
+        nth_run: u8,
+        code: i32,
+    },
+    TerminateTask {
+        job: u8,
+        task: u8,
+    },
+    DeleteTask {
+        job: u8,
+        task: u8,
+    },
+    TerminateJob {
+        job: u8,
+    },
+    DeleteJob {
+        job: u8,
+    },
+    DisableJob {
+        job: u8,
+        mode: u8,
+    },
+    EnableJob {
+        job: u8,
+    },
+    /// A second passes and job 2's wall-clock timer fires.
+    WallClock,
     Agent,
 }
 
@@ -42,6 +81,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0..3u8).prop_map(|job| Op::DeleteJob { job }),
         (0..3u8, 0..3u8).prop_map(|(job, mode)| Op::DisableJob { job, mode }),
         (0..3u8).prop_map(|job| Op::EnableJob { job }),
+        Just(Op::WallClock),
         Just(Op::Agent),
         Just(Op::Agent),
     ]
@@ -83,7 +123,8 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, jou
     }
 }
 
-fn check(acct: &Account) -> Result<(), TestCaseError> {
+/// `wall_clock_fired`: when job 2's wall-clock timer last fired.
+fn check(acct: &Account, wall_clock_fired: Option<OffsetDateTime>) -> Result<(), TestCaseError> {
     for pool in acct.pools.values() {
         for node in pool.nodes.values() {
             if node.state == NodeState::WaitingForStartTask {
@@ -95,6 +136,9 @@ fn check(acct: &Account) -> Result<(), TestCaseError> {
             }
             for r in &node.running {
                 let t = acct.jobs.get(&r.job).and_then(|j| j.tasks.get(&r.task));
+                if t.is_some_and(|t| t.job_manager.is_some_and(|m| m.run_exclusive)) {
+                    prop_assert_eq!(node.running.len(), 1, "an exclusive job manager task shares its node");
+                }
                 prop_assert!(t.is_some_and(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)), "a node holds a task that is not running");
             }
         }
@@ -130,6 +174,13 @@ fn check(acct: &Account) -> Result<(), TestCaseError> {
                 prop_assert!(t.execution_info.result.is_some());
             }
         }
+        if let Some(d) = job.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()) {
+            // Past its limit (and its timer fired), a job is no longer active.
+            let limit = job.creation_time + Duration::milliseconds(d.ticks() / 10_000);
+            if job.state == JobState::Active && wall_clock_fired.is_some_and(|t| t >= limit) {
+                prop_assert!(false, "job {} active past its maxWallClockTime", job.spec.id);
+            }
+        }
         if matches!(job.state, JobState::Completed) {
             prop_assert!(job.queue.is_empty());
             prop_assert!(job.prep.values().all(|p| p.release_run.is_none()), "a job completed while a release task runs");
@@ -147,6 +198,7 @@ proptest! {
         let mut pending = Vec::new();
         let mut runs: Vec<u64> = Vec::new();
         let mut journal: Vec<(Command, OffsetDateTime)> = Vec::new();
+        let mut wall_clock_fired = None;
         for op in ops {
             now += Duration::milliseconds(7);
             let cmd = match op {
@@ -162,6 +214,11 @@ proptest! {
                     if job == 1 {
                         spec["jobPreparationTask"] = serde_json::json!({"commandLine": "prep", "waitForSuccess": p % 2 == 0, "constraints": {"maxTaskRetryCount": 1}});
                         spec["jobReleaseTask"] = serde_json::json!({"commandLine": "release"});
+                    }
+                    // Job 2 has a job manager task (exclusive on even pools) and a 3 s limit.
+                    if job == 2 {
+                        spec["jobManagerTask"] = serde_json::json!({"id": "t0", "commandLine": "manage", "runExclusive": p % 2 == 0, "killJobOnCompletion": max_parallel != 1});
+                        spec["constraints"] = serde_json::json!({"maxWallClockTime": "PT3S"});
                     }
                     Some(Command::CreateJob { spec: serde_json::from_value(spec).unwrap() })
                 }
@@ -182,6 +239,11 @@ proptest! {
                     body: BatchJobDisableOptions { disable_tasks: Some(["requeue", "terminate", "wait"][usize::from(mode)].into()) },
                 }),
                 Op::EnableJob { job } => Some(Command::EnableJob { job_id: format!("j{job}") }),
+                Op::WallClock => {
+                    now += Duration::seconds(1);
+                    wall_clock_fired = Some(now);
+                    Some(Command::JobWallClockExpired { job_id: "j2".into() })
+                }
                 Op::Agent => {
                     agent(&mut acct, &mut pending, &mut runs, &mut journal, now);
                     None
@@ -193,7 +255,7 @@ proptest! {
                 let _ = acct.apply(cmd, now);
             }
             pending.extend(acct.drain_effects());
-            check(&acct)?;
+            check(&acct, wall_clock_fired)?;
         }
         // Replaying the journal (through its serialized form) rebuilds the same state.
         let mut replayed = Account::new();
@@ -207,7 +269,7 @@ proptest! {
         // launched afresh (nothing that ran before the restart is counted as still running).
         replayed.drain_effects();
         let _ = replayed.apply(Command::Recover, now);
-        check(&replayed)?;
+        check(&replayed, None)?;
         let launched = replayed.drain_effects().into_iter().filter(|e| matches!(e, Effect::Launch(_))).count();
         let running = replayed.jobs.values().flat_map(|j| j.tasks.values()).filter(|t| t.state == TaskState::Running).count()
             + replayed.pools.values().flat_map(|p| p.nodes.values()).filter(|n| n.start_task_run.is_some()).count()

@@ -41,7 +41,8 @@ impl Timers {
         self.len() == 0
     }
 
-    fn next(&self) -> Option<OffsetDateTime> {
+    /// The earliest armed deadline.
+    pub fn next(&self) -> Option<OffsetDateTime> {
         self.due.lock().unwrap_or_else(|e| e.into_inner()).first_key_value().map(|((t, _), _)| *t)
     }
 

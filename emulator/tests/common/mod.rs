@@ -6,7 +6,7 @@ use batch_client::{BatchClient, Credentials};
 use batch_emulator::agent::container::{ContainerRuntime, DockerRuntime};
 use batch_emulator::agent::process::{FakeProcessRunner, LocalProcessRunner, ProcessRunner};
 use batch_emulator::agent::Runtimes;
-use batch_emulator::clock::SystemClock;
+use batch_emulator::clock::{Clock, SystemClock};
 use batch_emulator::config::{EmulatorConfig, DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME};
 use batch_emulator::server::{start, RunningEmulator};
 use batch_emulator::state::AppState;
@@ -30,6 +30,12 @@ pub enum Runner {
 }
 
 pub async fn emulator(runner: Runner) -> TestEmulator {
+    emulator_with_clock(runner, Arc::new(SystemClock)).await
+}
+
+/// An emulator on the given clock (a [`ManualClock`](batch_emulator::clock::ManualClock) lets a
+/// test move time instead of sleeping).
+pub async fn emulator_with_clock(runner: Runner, clock: Arc<dyn Clock>) -> TestEmulator {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = EmulatorConfig::for_tests(dir.path().join("data"));
     let processes: Arc<dyn ProcessRunner> = match runner {
@@ -45,7 +51,7 @@ pub async fn emulator(runner: Runner) -> TestEmulator {
         }
         _ => Err("this test runs without a container engine".into()),
     };
-    let running = start(config, Runtimes { processes, containers }, Arc::new(SystemClock)).await.expect("emulator starts");
+    let running = start(config, Runtimes { processes, containers }, clock).await.expect("emulator starts");
     let client = BatchClient::new(&running.url, Credentials::SharedKey { account: DEV_ACCOUNT_NAME.into(), key: DEV_ACCOUNT_KEY.into() });
     TestEmulator { running, client, dir }
 }

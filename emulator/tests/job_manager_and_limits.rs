@@ -1,0 +1,172 @@
+//! Job manager tasks and job `maxWallClockTime`, through the REST API. Time is a manual clock
+//! the tests move forward: nothing here sleeps for a limit to pass.
+
+mod common;
+
+use batch_emulator::clock::ManualClock;
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+fn manual_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(OffsetDateTime::now_utc().replace_nanosecond(0).expect("whole second")))
+}
+
+async fn create_job(emu: &TestEmulator, body: Value) {
+    emu.client.send_json(Method::POST, "/jobs", &body).await.expect("create job");
+}
+
+async fn job(emu: &TestEmulator, id: &str) -> Value {
+    emu.client.get_json(&format!("/jobs/{id}"), &[]).await.unwrap()
+}
+
+async fn job_state_becomes(emu: &TestEmulator, id: &str, state: &str) -> Value {
+    for _ in 0..400 {
+        let j = job(emu, id).await;
+        if j["state"] == state {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("job {id} never became {state}: {}", job(emu, id).await);
+}
+
+async fn task(emu: &TestEmulator, job: &str, id: &str) -> Value {
+    emu.client.get_json(&format!("/jobs/{job}/tasks/{id}"), &[]).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_job_past_its_max_wall_clock_time_is_terminated_with_max_wall_clock_time_expiry() {
+    let clock = manual_clock();
+    let emu = emulator_with_clock(Runner::Fake, clock.clone()).await;
+    emu.pool("p", 1, 1, "spread").await;
+    create_job(&emu, json!({"id": "j", "poolInfo": {"poolId": "p"}, "constraints": {"maxWallClockTime": "PT1H"}})).await;
+    emu.task("j", "long", "hang").await;
+    emu.task("j", "queued", "exit 0").await;
+    eventually("the first task runs", || emu.state().read(|a| a.job("j").map(|j| j.tasks.running()).unwrap_or(0)) == 1).await;
+    let echoed = job(&emu, "j").await;
+    assert_eq!(echoed["constraints"]["maxWallClockTime"], "PT1H");
+
+    // The deadline is creation + 1 h; just before it nothing happens.
+    let created = batch_client::timefmt::parse_body(echoed["creationTime"].as_str().unwrap()).unwrap();
+    assert_eq!(emu.state().timers().next(), Some(created + time::Duration::hours(1)));
+    clock.advance(time::Duration::minutes(59));
+    assert_eq!(job(&emu, "j").await["state"], "active");
+
+    clock.advance(time::Duration::minutes(1));
+    let j = job_state_becomes(&emu, "j", "completed").await;
+    assert_eq!(j["executionInfo"]["terminateReason"], "MaxWallClockTimeExpiry");
+    let long = task(&emu, "j", "long").await;
+    assert_eq!(long["state"], "completed");
+    assert_eq!(long["executionInfo"]["failureInfo"]["code"], "TaskEnded");
+    // UNCONFIRMED (as for Terminate Job): a task that never started stays active.
+    assert_eq!(task(&emu, "j", "queued").await["state"], "active");
+}
+
+#[tokio::test]
+async fn changing_a_jobs_max_wall_clock_time_moves_its_deadline() {
+    let clock = manual_clock();
+    let emu = emulator_with_clock(Runner::Fake, clock.clone()).await;
+    emu.pool("p", 1, 1, "spread").await;
+    create_job(&emu, json!({"id": "j", "poolInfo": {"poolId": "p"}, "constraints": {"maxWallClockTime": "PT1H"}})).await;
+    clock.advance(time::Duration::minutes(30));
+    emu.client.send_json(Method::PATCH, "/jobs/j", &json!({"constraints": {"maxWallClockTime": "PT2H"}})).await.unwrap();
+    assert_eq!(emu.state().timers().len(), 2);
+    clock.advance(time::Duration::minutes(31));
+    // The old deadline passed; its timer fired and found the job within its new limit.
+    eventually("the first timer fired", || emu.state().timers().len() == 1).await;
+    assert_eq!(job(&emu, "j").await["state"], "active");
+    clock.advance(time::Duration::minutes(60));
+    let j = job_state_becomes(&emu, "j", "completed").await;
+    assert_eq!(j["executionInfo"]["terminateReason"], "MaxWallClockTimeExpiry");
+
+    // A job without a limit arms no timer at all.
+    eventually("the second timer fired", || emu.state().timers().is_empty()).await;
+    create_job(&emu, json!({"id": "free", "poolInfo": {"poolId": "p"}})).await;
+    assert!(emu.state().timers().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_manager_task_starts_with_the_job_and_its_completion_terminates_the_job() {
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("p", 1, 2, "spread").await;
+    create_job(&emu, json!({"id": "j", "poolInfo": {"poolId": "p"}, "jobManagerTask": {"id": "manager", "commandLine": "exit 3"}})).await;
+    let m = emu.completed("j", "manager").await;
+    let info = m.execution_info.unwrap();
+    assert_eq!((info.exit_code, info.result.as_deref()), (Some(3), Some("failure")));
+    // killJobOnCompletion defaults to true: whatever the manager's result, the job ends.
+    let j = job_state_becomes(&emu, "j", "completed").await;
+    assert_eq!(j["executionInfo"]["terminateReason"], "JMComplete");
+    // The service's defaults are echoed.
+    let jm = &j["jobManagerTask"];
+    assert_eq!((jm["killJobOnCompletion"].clone(), jm["runExclusive"].clone(), jm["allowLowPriorityNode"].clone()), (json!(true), json!(true), json!(true)));
+    assert_eq!(jm["requiredSlots"], 1);
+    assert_eq!(jm["constraints"]["maxTaskRetryCount"], 0);
+    // It is one of the job's tasks, counted like any other.
+    let counts: Value = emu.client.get_json("/jobs/j/taskcounts", &[]).await.unwrap();
+    assert_eq!(counts["taskCounts"], json!({"active": 0, "running": 0, "completed": 1, "succeeded": 0, "failed": 1}));
+    // Its id is taken.
+    assert_batch_error(emu.client.create_task("j", &task_spec("manager", "exit 0")).await, 409, "JobCompleted");
+}
+
+#[tokio::test]
+async fn an_exclusive_job_manager_has_its_node_to_itself_and_a_shared_one_does_not() {
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("p", 1, 2, "spread").await;
+    create_job(&emu, json!({"id": "excl", "poolInfo": {"poolId": "p"}, "jobManagerTask": {"id": "m", "commandLine": "hang", "killJobOnCompletion": false}}))
+        .await;
+    eventually("the manager runs", || emu.state().read(|a| a.job("excl").map(|j| j.tasks.running()).unwrap_or(0)) == 1).await;
+    // Scheduling happens as the task is added: had a slot been free, it would be running now.
+    emu.task("excl", "worker", "exit 0").await;
+    assert_eq!(task(&emu, "excl", "worker").await["state"], "active", "a task ran beside an exclusive job manager");
+    let node = &emu.client.list_nodes("p").await.unwrap()[0];
+    assert_eq!(node.running_task_slots_count, Some(2));
+    // Once the manager ends (and, without killJobOnCompletion, the job goes on) the worker runs.
+    emu.client.send_raw(Method::POST, "/jobs/excl/tasks/m/terminate", &[], &[], None).await.unwrap();
+    emu.completed("excl", "worker").await;
+    assert_eq!(job(&emu, "excl").await["state"], "active");
+
+    create_job(&emu, json!({"id": "shared", "poolInfo": {"poolId": "p"}, "jobManagerTask": {"id": "m", "commandLine": "hang", "runExclusive": false}})).await;
+    eventually("the manager runs", || emu.state().read(|a| a.job("shared").map(|j| j.tasks.running()).unwrap_or(0)) == 1).await;
+    emu.task("shared", "worker", "exit 0").await;
+    emu.completed("shared", "worker").await;
+    // The manager still runs; ending it ends the job (killJobOnCompletion defaults to true).
+    emu.client.send_raw(Method::POST, "/jobs/shared/tasks/m/terminate", &[], &[], None).await.unwrap();
+    let j = job_state_becomes(&emu, "shared", "completed").await;
+    assert_eq!(j["executionInfo"]["terminateReason"], "JMComplete");
+}
+
+#[tokio::test]
+async fn a_job_manager_that_may_not_use_spot_nodes_waits_for_a_dedicated_one() {
+    let emu = emulator(Runner::Fake).await;
+    let mut spec = pool_spec("spot", 0, 1, "spread");
+    spec.target_low_priority_nodes = Some(1);
+    emu.client.create_pool(&spec).await.unwrap();
+    emu.idle().await;
+    create_job(&emu, json!({"id": "j", "poolInfo": {"poolId": "spot"}, "jobManagerTask": {"id": "m", "commandLine": "exit 0", "allowLowPriorityNode": false}}))
+        .await;
+    emu.idle().await;
+    assert_eq!(task(&emu, "j", "m").await["state"], "active");
+    emu.client.send_json(Method::POST, "/pools/spot/resize", &json!({"targetDedicatedNodes": 1, "targetLowPriorityNodes": 1})).await.unwrap();
+    let m = emu.completed("j", "m").await;
+    let node = m.node_info.unwrap().node_id.unwrap();
+    let nodes = emu.client.list_nodes("spot").await.unwrap();
+    assert_eq!(nodes.iter().find(|n| n.id == node).and_then(|n| n.is_dedicated), Some(true));
+}
+
+#[tokio::test]
+async fn a_bad_job_manager_task_refuses_the_whole_job() {
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("p", 1, 1, "spread").await;
+    let r = emu.client.send_json(Method::POST, "/jobs", &json!({"id": "j", "poolInfo": {"poolId": "p"}, "jobManagerTask": {"id": "m"}})).await;
+    let e = assert_batch_error(r, 400, "MissingRequiredProperty");
+    assert!(format!("{e:?}").contains("commandLine"), "{e:?}");
+    let r = emu
+        .client
+        .send_json(Method::POST, "/jobs", &json!({"id": "j", "poolInfo": {"poolId": "p"}, "jobManagerTask": {"id": "bad id", "commandLine": "x"}}))
+        .await;
+    assert_batch_error(r, 400, "InvalidPropertyValue");
+    assert_batch_error(emu.client.get_job("j").await, 404, "JobNotFound");
+}
