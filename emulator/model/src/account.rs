@@ -41,6 +41,9 @@ pub enum Effect {
     Launch(Box<Launch>),
     /// Stop a running attempt; its exit report will be ignored.
     KillTask { run_id: u64 },
+    /// Restart a node (a reimage first removes its directory tree and kept containers), then
+    /// call [`Account::node_restarted`].
+    RestartNode { pool_id: String, node_id: String, reimage: bool },
     /// Remove a node's directory tree, then call [`Account::node_removed`].
     RemoveNode { pool_id: String, node_id: String },
     /// Apply `timer`'s command once the clock reaches `when` (retention, job wall-clock limits, job
@@ -536,6 +539,7 @@ impl Account {
                         start_task_info: None,
                         start_task_run: None,
                         errors: Vec::new(),
+                        pending_restart: None,
                     };
                     self.push_port_forwards(key, &node);
                     self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: node.id.clone(), containers: containers.clone() });
@@ -582,7 +586,7 @@ impl Account {
     }
 
     /// Stops a node's start task if it runs.
-    fn stop_start_task(&mut self, key: &IdKey, node_id: &str) {
+    pub(crate) fn stop_start_task(&mut self, key: &IdKey, node_id: &str) {
         if let Some(run) = self.pools.get_mut(key).and_then(|p| p.nodes.get_mut(node_id)).and_then(|n| n.start_task_run.take()) {
             self.runs.remove(&run);
             self.outbox.push(Effect::KillTask { run_id: run });
@@ -1032,6 +1036,8 @@ impl Account {
                 NodeState::LeavingPool => c.leaving_pool += 1,
                 NodeState::Unusable => c.unusable += 1,
                 NodeState::Offline => c.offline += 1,
+                NodeState::Rebooting => c.rebooting += 1,
+                NodeState::Reimaging => c.reimaging += 1,
             }
             c.total += 1;
         }
@@ -1849,6 +1855,8 @@ impl Account {
         }
         if remove {
             self.outbox.push(Effect::RemoveNode { pool_id: p.pool_id, node_id: p.node_id });
+        } else {
+            self.restart_if_pending(&pool_key, &p.node_id, now);
         }
     }
 
@@ -1878,7 +1886,7 @@ impl Account {
     }
 
     /// Ends a running attempt as completed with `failure` (terminate, timeout).
-    fn end_running_task(&mut self, job: &IdKey, task: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
+    pub(crate) fn end_running_task(&mut self, job: &IdKey, task: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
         self.release_node_slot(job, task, now);
         let Some(mut t) = self.jobs.get_mut(job).and_then(|j| j.tasks.get_mut(task)) else {
             return;
@@ -2219,15 +2227,25 @@ pub enum DeallocationOption {
 
 impl DeallocationOption {
     fn parse(v: Option<&str>) -> Result<Self, DomainError> {
+        Self::parse_property(v, "nodeDeallocationOption", true)
+    }
+
+    /// The same choice under another property name (`nodeRebootOption`, `nodeReimageOption`,
+    /// `nodeDisableSchedulingOption`, which has no `retaineddata`).
+    pub(crate) fn parse_property(v: Option<&str>, property: &str, retained_data: bool) -> Result<Self, DomainError> {
         match v.map(str::to_ascii_lowercase).as_deref() {
             None | Some("requeue") => Ok(Self::Requeue),
             Some("terminate") => Ok(Self::Terminate),
             Some("taskcompletion") => Ok(Self::TaskCompletion),
-            Some("retaineddata") => Ok(Self::RetainedData),
+            Some("retaineddata") if retained_data => Ok(Self::RetainedData),
             Some(_) => Err(DomainError::invalid_property(
-                "nodeDeallocationOption",
+                property,
                 v.unwrap_or_default(),
-                "The value must be requeue, terminate, taskcompletion or retaineddata",
+                if retained_data {
+                    "The value must be requeue, terminate, taskcompletion or retaineddata"
+                } else {
+                    "The value must be requeue, terminate or taskcompletion"
+                },
             )),
         }
     }

@@ -90,7 +90,30 @@ pub enum Command {
         job_id: String,
         task_id: String,
     },
+    RebootNode {
+        pool_id: String,
+        node_id: String,
+        option: Option<String>,
+    },
+    ReimageNode {
+        pool_id: String,
+        node_id: String,
+        option: Option<String>,
+    },
+    DisableNodeScheduling {
+        pool_id: String,
+        node_id: String,
+        option: Option<String>,
+    },
+    EnableNodeScheduling {
+        pool_id: String,
+        node_id: String,
+    },
     // Reports of the node agent.
+    NodeRestarted {
+        pool_id: String,
+        node_id: String,
+    },
     NodeProvisioned {
         pool_id: String,
         node_id: String,
@@ -205,6 +228,26 @@ impl Account {
             }
             Command::TerminateTask { job_id, task_id } => V(self.terminate_task(&job_id, &task_id, now)?),
             Command::ReactivateTask { job_id, task_id } => V(self.reactivate_task(&job_id, &task_id, now)?),
+            Command::RebootNode { pool_id, node_id, option } => {
+                self.restart_node(&pool_id, &node_id, crate::node::Restart::Reboot, option.as_deref(), now)?;
+                Done
+            }
+            Command::ReimageNode { pool_id, node_id, option } => {
+                self.restart_node(&pool_id, &node_id, crate::node::Restart::Reimage, option.as_deref(), now)?;
+                Done
+            }
+            Command::DisableNodeScheduling { pool_id, node_id, option } => {
+                self.disable_node_scheduling(&pool_id, &node_id, option.as_deref(), now)?;
+                Done
+            }
+            Command::EnableNodeScheduling { pool_id, node_id } => {
+                self.enable_node_scheduling(&pool_id, &node_id, now)?;
+                Done
+            }
+            Command::NodeRestarted { pool_id, node_id } => {
+                self.node_restarted(&pool_id, &node_id, now);
+                Done
+            }
             Command::NodeProvisioned { pool_id, node_id } => {
                 self.node_provisioned(&pool_id, &node_id, now);
                 Done

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod job;
 pub mod jobprep;
 pub mod node;
+pub mod node_ops;
 pub mod pool;
 pub mod task;
 pub mod task_table;

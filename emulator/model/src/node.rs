@@ -16,6 +16,15 @@ pub enum NodeState {
     LeavingPool,
     Unusable,
     Offline,
+    Rebooting,
+    Reimaging,
+}
+
+/// A reboot or a reimage of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    Reboot,
+    Reimage,
 }
 
 impl NodeState {
@@ -30,6 +39,8 @@ impl NodeState {
             NodeState::LeavingPool => "leavingpool",
             NodeState::Unusable => "unusable",
             NodeState::Offline => "offline",
+            NodeState::Rebooting => "rebooting",
+            NodeState::Reimaging => "reimaging",
         }
     }
 }
@@ -80,6 +91,8 @@ pub struct Node {
     pub start_task_run: Option<u64>,
     /// Why the node is `unusable` (`errors`).
     pub errors: Vec<batch_client::models::BatchNodeError>,
+    /// A reboot or reimage waiting for the running tasks to end (`taskcompletion`).
+    pub pending_restart: Option<Restart>,
 }
 
 impl Node {
@@ -88,7 +101,7 @@ impl Node {
     }
     /// Whether new tasks may be placed on the node.
     pub fn accepts_tasks(&self) -> bool {
-        self.scheduling_enabled && !self.leave_when_done && matches!(self.state, NodeState::Idle | NodeState::Running)
+        self.scheduling_enabled && !self.leave_when_done && self.pending_restart.is_none() && matches!(self.state, NodeState::Idle | NodeState::Running)
     }
     pub fn set_state(&mut self, state: NodeState, now: OffsetDateTime) {
         if self.state != state {
@@ -96,10 +109,15 @@ impl Node {
             self.state_transition_time = now;
         }
     }
-    /// `idle` or `running` depending on what runs, for a node that is up.
+    /// `idle`, `running` or `offline` (scheduling disabled and nothing running) depending on
+    /// what runs, for a node that is up.
     pub fn settle(&mut self, now: OffsetDateTime) {
-        if matches!(self.state, NodeState::Idle | NodeState::Running) {
-            let s = if self.running.is_empty() { NodeState::Idle } else { NodeState::Running };
+        if matches!(self.state, NodeState::Idle | NodeState::Running | NodeState::Offline) {
+            let s = match (self.running.is_empty(), self.scheduling_enabled) {
+                (false, _) => NodeState::Running,
+                (true, true) => NodeState::Idle,
+                (true, false) => NodeState::Offline,
+            };
             self.set_state(s, now);
         }
     }

@@ -62,6 +62,14 @@ enum Op {
     EnableJob {
         job: u8,
     },
+    /// Reboot (0), reimage (1), disable (2) or enable (3) scheduling of the nth node of a pool,
+    /// with option requeue/terminate/taskcompletion.
+    NodeOp {
+        pool: u8,
+        nth: u8,
+        what: u8,
+        option: u8,
+    },
     /// A second passes and job 2's wall-clock timer fires.
     WallClock,
     Agent,
@@ -82,6 +90,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0..3u8, 0..3u8).prop_map(|(job, mode)| Op::DisableJob { job, mode }),
         (0..3u8).prop_map(|job| Op::EnableJob { job }),
         Just(Op::WallClock),
+        (0..3u8, 0..4u8, 0..4u8, 0..3u8).prop_map(|(pool, nth, what, option)| Op::NodeOp { pool, nth, what, option }),
         Just(Op::Agent),
         Just(Op::Agent),
     ]
@@ -115,6 +124,7 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, jou
             Effect::Launch(l) => runs.push(l.run_id),
             Effect::KillTask { run_id } => runs.retain(|r| *r != run_id),
             Effect::RemoveNode { pool_id, node_id } => apply(acct, Command::NodeRemoved { pool_id, node_id }),
+            Effect::RestartNode { pool_id, node_id, .. } => apply(acct, Command::NodeRestarted { pool_id, node_id }),
             Effect::DeleteTaskDirectory { .. } | Effect::ForwardPorts { .. } | Effect::At { .. } => {}
             Effect::DeleteJob { job_id, .. } => apply(acct, Command::FinishJobDeletion { job_id }),
             Effect::FinishJobTransition { job_id } => apply(acct, Command::FinishJobTransition { job_id }),
@@ -134,6 +144,10 @@ fn check(acct: &Account, wall_clock_fired: Option<OffsetDateTime>) -> Result<(),
             if node.state == NodeState::Running {
                 prop_assert!(!node.running.is_empty());
             }
+            if matches!(node.state, NodeState::Rebooting | NodeState::Reimaging | NodeState::Offline) {
+                prop_assert!(node.running.is_empty(), "a {} node runs tasks", node.state.as_str());
+            }
+            prop_assert!(!(node.state == NodeState::Idle && !node.scheduling_enabled), "an idle node with scheduling disabled is not offline");
             for r in &node.running {
                 let t = acct.jobs.get(&r.job).and_then(|j| j.tasks.get(&r.task));
                 if t.is_some_and(|t| t.job_manager.is_some_and(|m| m.run_exclusive)) {
@@ -239,6 +253,19 @@ proptest! {
                     body: BatchJobDisableOptions { disable_tasks: Some(["requeue", "terminate", "wait"][usize::from(mode)].into()) },
                 }),
                 Op::EnableJob { job } => Some(Command::EnableJob { job_id: format!("j{job}") }),
+                Op::NodeOp { pool: p, nth, what, option } => {
+                    let pool_id = format!("p{p}");
+                    let node = acct.pools.get(&batch_model::IdKey::of(&pool_id)).and_then(|pl| pl.nodes.keys().nth(usize::from(nth)).cloned());
+                    node.map(|node_id| {
+                        let option = Some(["requeue", "terminate", "taskcompletion"][usize::from(option)].to_string());
+                        match what {
+                            0 => Command::RebootNode { pool_id, node_id, option },
+                            1 => Command::ReimageNode { pool_id, node_id, option },
+                            2 => Command::DisableNodeScheduling { pool_id, node_id, option },
+                            _ => Command::EnableNodeScheduling { pool_id, node_id },
+                        }
+                    })
+                }
                 Op::WallClock => {
                     now += Duration::seconds(1);
                     wall_clock_fired = Some(now);

@@ -111,6 +111,22 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runti
                 forwards.lock().unwrap_or_else(|e| e.into_inner()).insert(node_id, handles);
                 st.effect_done();
             }
+            Effect::RestartNode { pool_id, node_id, reimage } => {
+                tokio::spawn(async move {
+                    if reimage {
+                        // A fresh disk: the node's directories and kept containers go.
+                        remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
+                        remove_dir(st.layout().node_dir(&node_id)).await;
+                        for dir in st.layout().node_skeleton(&node_id) {
+                            if let Err(e) = tokio::fs::create_dir_all(&dir).await {
+                                tracing::error!(node_id, error = %e, "cannot create node directory");
+                            }
+                        }
+                    }
+                    let _ = st.execute(Command::NodeRestarted { pool_id, node_id });
+                    st.effect_done();
+                });
+            }
             Effect::RemoveNode { pool_id, node_id } => {
                 stop_forwards(&forwards, &node_id);
                 tokio::spawn(async move {

@@ -68,6 +68,12 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | TaskSucceeded
         | TaskFilesUnavailable
         | TaskFilesCleanedup
+        | NodeBeingCreated
+        | NodeBeingStarted
+        | NodeBeingRebooted
+        | NodeBeingReimaged
+        | NodeAlreadyInTargetSchedulingState
+        | OperationNotValidOnNode
         | OperationInvalidForCurrentState
         | NodeStateUnusable => StatusCode::CONFLICT,
         ConditionNotMet => StatusCode::PRECONDITION_FAILED,

@@ -1,14 +1,15 @@
-//! Compute nodes: list and get.
+//! Compute nodes: list, get, reboot, reimage, disable and enable scheduling.
 
 use super::error::ApiError;
 use super::operations::Operation;
 use super::{encode_segment, entity_unversioned, list_body, to_json, Ctx, ListOptions};
 use crate::state::AppState;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use batch_client::models::{BatchNode, BatchTaskInfo};
 use batch_model::node::Node;
 use batch_model::pool::Pool;
-use batch_model::{BatchErrorCode, DomainError};
+use batch_model::{BatchErrorCode, Command, DomainError};
 use serde_json::Value;
 use std::ops::Bound;
 
@@ -16,6 +17,20 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     match ctx.op {
         Operation::ListNodes => list_nodes(state, ctx),
         Operation::GetNode => get_node(state, ctx),
+        Operation::RebootNode => {
+            node_action(state, ctx, "reboot", StatusCode::ACCEPTED, |p, n, b| Command::RebootNode { pool_id: p, node_id: n, option: b.node_reboot_option })
+        }
+        Operation::ReimageNode => {
+            node_action(state, ctx, "reimage", StatusCode::ACCEPTED, |p, n, b| Command::ReimageNode { pool_id: p, node_id: n, option: b.node_reimage_option })
+        }
+        Operation::DisableNodeScheduling => node_action(state, ctx, "disablescheduling", StatusCode::OK, |p, n, b| Command::DisableNodeScheduling {
+            pool_id: p,
+            node_id: n,
+            option: b.node_disable_scheduling_option,
+        }),
+        Operation::EnableNodeScheduling => {
+            node_action(state, ctx, "enablescheduling", StatusCode::OK, |p, n, _| Command::EnableNodeScheduling { pool_id: p, node_id: n })
+        }
         other => Err(ApiError::internal(format!("nodes::handle got {other:?}"))),
     }
 }
@@ -85,6 +100,32 @@ fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
             .map(|img| serde_json::json!({ "imageReference": img })),
         errors: if node.errors.is_empty() { None } else { Some(node.errors.clone()) },
     }
+}
+
+/// The optional body of the node actions (each reads its own option).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeActionBody {
+    node_reboot_option: Option<String>,
+    node_reimage_option: Option<String>,
+    node_disable_scheduling_option: Option<String>,
+}
+
+/// Reboot, reimage, disable or enable scheduling: 202 or 200 with `DataServiceId`.
+fn node_action(
+    state: &AppState,
+    ctx: &Ctx,
+    action: &str,
+    status: StatusCode,
+    command: impl FnOnce(String, String, NodeActionBody) -> Command,
+) -> Result<Response, ApiError> {
+    let body: NodeActionBody = ctx.json_or_default()?;
+    state.execute(command(ctx.params[0].clone(), ctx.params[1].clone(), body))?;
+    let mut r = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{}/{action}", node_url(ctx, &ctx.params[0], &ctx.params[1]))) {
+        r.headers_mut().insert("dataserviceid", v);
+    }
+    Ok(r)
 }
 
 fn list_nodes(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {

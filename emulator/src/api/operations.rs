@@ -684,7 +684,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "nodes",
         success_status: 202,
         sdk14: "compute_node.reboot",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::StartNode,
@@ -704,7 +704,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "nodes",
         success_status: 202,
         sdk14: "compute_node.reimage",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::DeallocateNode,
@@ -724,7 +724,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "nodes",
         success_status: 200,
         sdk14: "compute_node.disable_scheduling",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::EnableNodeScheduling,
@@ -734,7 +734,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "nodes",
         success_status: 200,
         sdk14: "compute_node.enable_scheduling",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::GetNodeRemoteLoginSettings,

@@ -1,0 +1,201 @@
+//! Operations on one compute node: reboot, reimage, disable and enable scheduling
+//! (batch-rest-api.md §2.3, node-and-container-semantics.md §5.1–5.2).
+//!
+//! * Running tasks are handled by the option: `requeue` (default) puts them back to `active`
+//!   (counted in `requeueCount`, UNCONFIRMED: documented for pool shrink and job disable,
+//!   "presumably" for node operations), `terminate` completes them with failure `TaskEnded`,
+//!   `taskcompletion` (and `retaineddata` for reboot/reimage) lets them finish first.
+//! * A reboot keeps the node's disk; a reimage wipes it. Either way the node goes
+//!   `rebooting`/`reimaging` → `starting` → (start task) → `idle`, with the pool's current
+//!   start task. Job preparation tasks rerun after a reboot when `rerunOnNodeRebootAfterSuccess`
+//!   (default true) and always after a reimage; a node blocked by a failed preparation task is
+//!   released only by a reimage.
+//! * Disabling scheduling makes the node take no new tasks; it is `offline` once nothing runs.
+
+use crate::account::{failure_task_ended, Account, DeallocationOption, Effect};
+use crate::error::{BatchErrorCode as Code, DomainError};
+use crate::ids::IdKey;
+use crate::node::{NodeState, Restart, RunningTask};
+use time::OffsetDateTime;
+
+impl Account {
+    /// The node an operation addresses, after the checks every node operation shares.
+    fn node_for_operation(&self, pool_id: &str, node_id: &str) -> Result<(IdKey, NodeState, Option<Restart>), DomainError> {
+        let key = IdKey::of(pool_id);
+        let pool = self.pools.get(&key).ok_or(DomainError::new(Code::PoolNotFound))?;
+        let node = pool.nodes.get(node_id).ok_or(DomainError::new(Code::NodeNotFound))?;
+        if pool.state == crate::pool::PoolState::Deleting {
+            return Err(Code::PoolBeingDeleted.into());
+        }
+        Ok((key, node.state, node.pending_restart))
+    }
+
+    /// Reboot Node (`nodeRebootOption`) and Reimage Node (`nodeReimageOption`).
+    pub fn restart_node(&mut self, pool_id: &str, node_id: &str, kind: Restart, option: Option<&str>, now: OffsetDateTime) -> Result<(), DomainError> {
+        let (key, state, pending) = self.node_for_operation(pool_id, node_id)?;
+        let property = match kind {
+            Restart::Reboot => "nodeRebootOption",
+            Restart::Reimage => "nodeReimageOption",
+        };
+        let option = DeallocationOption::parse_property(option, property, true)?;
+        match (state, pending) {
+            (NodeState::Creating, _) => return Err(Code::NodeBeingCreated.into()),
+            (NodeState::Starting, _) => return Err(Code::NodeBeingStarted.into()),
+            (NodeState::Rebooting, _) | (_, Some(Restart::Reboot)) => return Err(Code::NodeBeingRebooted.into()),
+            (NodeState::Reimaging, _) | (_, Some(Restart::Reimage)) => return Err(Code::NodeBeingReimaged.into()),
+            // UNCONFIRMED: the code for a node that is leaving its pool.
+            (NodeState::LeavingPool, _) => return Err(Code::OperationNotValidOnNode.into()),
+            _ => {}
+        }
+        if self.handle_running_tasks(&key, node_id, option, now) {
+            self.begin_restart(&key, node_id, kind, now);
+        } else if let Some(n) = self.pools.get_mut(&key).and_then(|p| p.nodes.get_mut(node_id)) {
+            n.pending_restart = Some(kind);
+        }
+        Ok(())
+    }
+
+    /// Requeues or terminates the node's running tasks as `option` says; whether the node is
+    /// free now (`taskcompletion` leaves them running).
+    fn handle_running_tasks(&mut self, key: &IdKey, node_id: &str, option: DeallocationOption, now: OffsetDateTime) -> bool {
+        let running: Vec<RunningTask> = self.pools.get(key).and_then(|p| p.nodes.get(node_id)).map(|n| n.running.clone()).unwrap_or_default();
+        match option {
+            DeallocationOption::Requeue => {
+                for r in &running {
+                    self.requeue_task(&r.job, &r.task, true, now);
+                }
+                true
+            }
+            DeallocationOption::Terminate => {
+                for r in &running {
+                    self.end_running_task(&r.job, &r.task, failure_task_ended(), now);
+                }
+                true
+            }
+            DeallocationOption::TaskCompletion | DeallocationOption::RetainedData => running.is_empty(),
+        }
+    }
+
+    /// The node goes down: its start task stops, its preparation state is dropped as the
+    /// restart kind says, and the agent restarts it (a reimage wipes its disk).
+    pub(crate) fn begin_restart(&mut self, key: &IdKey, node_id: &str, kind: Restart, now: OffsetDateTime) {
+        self.stop_start_task(key, node_id);
+        match kind {
+            Restart::Reimage => self.forget_node_for_jobs(node_id, now),
+            Restart::Reboot => self.forget_prep_after_reboot(node_id, now),
+        }
+        let Some(pool) = self.pools.get_mut(key) else { return };
+        let pool_id = pool.spec.id.clone();
+        let start_task = pool.spec.start_task.clone();
+        let Some(n) = pool.nodes.get_mut(node_id) else { return };
+        n.pending_restart = None;
+        // A changed pool start task applies from the next boot (§5.1).
+        n.start_task = start_task;
+        n.start_task_info = None;
+        if kind == Restart::Reimage {
+            n.errors.clear();
+        }
+        n.set_state(if kind == Restart::Reboot { NodeState::Rebooting } else { NodeState::Reimaging }, now);
+        self.outbox.push(Effect::RestartNode { pool_id, node_id: node_id.to_string(), reimage: kind == Restart::Reimage });
+    }
+
+    /// After a reboot a preparation task that succeeded reruns before the job's next task there
+    /// when `rerunOnNodeRebootAfterSuccess` (default true); one that was running reruns; a failed
+    /// one keeps the node blocked for that job (only a reimage clears it).
+    /// UNCONFIRMED: a release task running during the reboot is not rerun (the job moves on).
+    fn forget_prep_after_reboot(&mut self, node_id: &str, now: OffsetDateTime) {
+        let mut forget = false;
+        for job in self.jobs.values() {
+            let Some(p) = job.prep.get(node_id) else { continue };
+            let rerun = job.spec.job_preparation_task.as_ref().and_then(|jp| jp.rerun_on_node_reboot_after_success).unwrap_or(true);
+            let running = p.prep_run.is_some() || p.release_run.is_some();
+            if running || (rerun && p.prep.result.as_deref() == Some("success")) {
+                forget = true;
+            }
+        }
+        if !forget {
+            return;
+        }
+        // Entries to keep are put back after the node is forgotten.
+        let keep: Vec<(IdKey, crate::job::NodePrep)> = self
+            .jobs
+            .iter()
+            .filter_map(|(jk, job)| {
+                let p = job.prep.get(node_id)?;
+                let rerun = job.spec.job_preparation_task.as_ref().and_then(|jp| jp.rerun_on_node_reboot_after_success).unwrap_or(true);
+                let running = p.prep_run.is_some() || p.release_run.is_some();
+                let kept = !running && (p.prep.result.as_deref() == Some("failure") || !rerun);
+                kept.then(|| (jk.clone(), p.clone()))
+            })
+            .collect();
+        self.forget_node_for_jobs(node_id, now);
+        for (jk, p) in keep {
+            if let Some(job) = self.jobs.get_mut(&jk) {
+                job.prep.insert(node_id.to_string(), p);
+            }
+        }
+    }
+
+    /// The agent restarted the node: it starts again like a new node (start task first).
+    pub fn node_restarted(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
+        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
+            if !matches!(n.state, NodeState::Rebooting | NodeState::Reimaging) {
+                return;
+            }
+            n.set_state(NodeState::Starting, now);
+            n.last_boot_time = Some(now);
+        }
+        self.node_ready(pool_id, node_id, now);
+    }
+
+    /// A task left a node with a pending restart: the restart begins once nothing runs.
+    pub(crate) fn restart_if_pending(&mut self, key: &IdKey, node_id: &str, now: OffsetDateTime) {
+        let pending = self.pools.get(key).and_then(|p| p.nodes.get(node_id)).filter(|n| n.running.is_empty()).and_then(|n| n.pending_restart);
+        if let Some(kind) = pending {
+            self.begin_restart(key, node_id, kind, now);
+        }
+    }
+
+    /// Disable Node Scheduling (`nodeDisableSchedulingOption`).
+    pub fn disable_node_scheduling(&mut self, pool_id: &str, node_id: &str, option: Option<&str>, now: OffsetDateTime) -> Result<(), DomainError> {
+        let (key, state, _) = self.node_for_operation(pool_id, node_id)?;
+        let option = DeallocationOption::parse_property(option, "nodeDisableSchedulingOption", false)?;
+        Self::check_scheduling_change(state)?;
+        if self.pools.get(&key).and_then(|p| p.nodes.get(node_id)).is_some_and(|n| !n.scheduling_enabled) {
+            return Err(Code::NodeAlreadyInTargetSchedulingState.into());
+        }
+        if let Some(n) = self.pools.get_mut(&key).and_then(|p| p.nodes.get_mut(node_id)) {
+            n.scheduling_enabled = false;
+        }
+        self.handle_running_tasks(&key, node_id, option, now);
+        if let Some(n) = self.pools.get_mut(&key).and_then(|p| p.nodes.get_mut(node_id)) {
+            n.settle(now);
+        }
+        self.schedule(now);
+        Ok(())
+    }
+
+    /// Enable Node Scheduling.
+    /// UNCONFIRMED: enabling an enabled node answers `NodeAlreadyInTargetSchedulingState` like the
+    /// opposite case (batch-rest-api.md §2.3 names the code for disable).
+    pub fn enable_node_scheduling(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) -> Result<(), DomainError> {
+        let (key, state, _) = self.node_for_operation(pool_id, node_id)?;
+        Self::check_scheduling_change(state)?;
+        let Some(n) = self.pools.get_mut(&key).and_then(|p| p.nodes.get_mut(node_id)) else { return Ok(()) };
+        if n.scheduling_enabled {
+            return Err(Code::NodeAlreadyInTargetSchedulingState.into());
+        }
+        n.scheduling_enabled = true;
+        n.settle(now);
+        self.schedule(now);
+        Ok(())
+    }
+
+    fn check_scheduling_change(state: NodeState) -> Result<(), DomainError> {
+        match state {
+            NodeState::Creating => Err(Code::NodeBeingCreated.into()),
+            NodeState::LeavingPool => Err(Code::OperationNotValidOnNode.into()),
+            _ => Ok(()),
+        }
+    }
+}
