@@ -64,7 +64,7 @@ enum Op {
     },
     /// Reboot (0), reimage (1), disable (2) or enable (3) scheduling of the nth node of a pool,
     /// with option requeue/terminate/taskcompletion.
-    NodeOp {
+    OnNode {
         pool: u8,
         nth: u8,
         what: u8,
@@ -90,7 +90,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0..3u8, 0..3u8).prop_map(|(job, mode)| Op::DisableJob { job, mode }),
         (0..3u8).prop_map(|job| Op::EnableJob { job }),
         Just(Op::WallClock),
-        (0..3u8, 0..4u8, 0..4u8, 0..3u8).prop_map(|(pool, nth, what, option)| Op::NodeOp { pool, nth, what, option }),
+        (0..3u8, 0..4u8, 0..4u8, 0..3u8).prop_map(|(pool, nth, what, option)| Op::OnNode { pool, nth, what, option }),
         Just(Op::Agent),
         Just(Op::Agent),
     ]
@@ -253,7 +253,7 @@ proptest! {
                     body: BatchJobDisableOptions { disable_tasks: Some(["requeue", "terminate", "wait"][usize::from(mode)].into()) },
                 }),
                 Op::EnableJob { job } => Some(Command::EnableJob { job_id: format!("j{job}") }),
-                Op::NodeOp { pool: p, nth, what, option } => {
+                Op::OnNode { pool: p, nth, what, option } => {
                     let pool_id = format!("p{p}");
                     let node = acct.pools.get(&batch_model::IdKey::of(&pool_id)).and_then(|pl| pl.nodes.keys().nth(usize::from(nth)).cloned());
                     node.map(|node_id| {
