@@ -147,7 +147,7 @@ fn check(acct: &Account, wall_clock_fired: Option<OffsetDateTime>) -> Result<(),
             if matches!(node.state, NodeState::Rebooting | NodeState::Reimaging | NodeState::Offline) {
                 prop_assert!(node.running.is_empty(), "a {} node runs tasks", node.state.as_str());
             }
-            prop_assert!(!(node.state == NodeState::Idle && !node.scheduling_enabled), "an idle node with scheduling disabled is not offline");
+            prop_assert!(node.state != NodeState::Idle || node.scheduling_enabled, "an idle node with scheduling disabled is not offline");
             for r in &node.running {
                 let t = acct.jobs.get(&r.job).and_then(|j| j.tasks.get(&r.task));
                 if t.is_some_and(|t| t.job_manager.is_some_and(|m| m.run_exclusive)) {
