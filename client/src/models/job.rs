@@ -162,8 +162,9 @@ pub struct BatchJobManagerTask {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchJobCreateOptions {
-    /// Required on create; may be absent in a `$select`ed read (serde default).
-    #[serde(default)]
+    /// Required on create; may be absent in a `$select`ed read (serde default), and is absent
+    /// in a schedule's `jobSpecification`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,

@@ -8,10 +8,12 @@ mod common;
 mod job;
 mod node;
 mod pool;
+mod schedule;
 mod task;
 
 pub use common::*;
 pub use job::*;
 pub use node::*;
 pub use pool::*;
+pub use schedule::*;
 pub use task::*;

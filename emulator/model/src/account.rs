@@ -22,6 +22,13 @@ pub const MAX_NODES_PER_POOL: i32 = 1000;
 /// The most tasks one add-collection request may carry.
 pub const MAX_TASKS_PER_COLLECTION: usize = 100;
 
+/// A validated job, not yet added, and its manager task.
+#[derive(Debug, Clone)]
+pub struct BuiltJob {
+    pub job: Job,
+    pub manager: Option<(BatchTaskCreateOptions, JobManager)>,
+}
+
 /// Work the node agent must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -180,6 +187,7 @@ pub enum TaskAddOutcome {
 pub struct Account {
     pub pools: BTreeMap<IdKey, Pool>,
     pub jobs: BTreeMap<IdKey, Job>,
+    pub schedules: BTreeMap<IdKey, crate::schedule::JobSchedule>,
     versioner: Versioner,
     node_seq: u64,
     job_seq: u64,
@@ -393,7 +401,7 @@ impl Account {
         std::mem::take(&mut self.outbox)
     }
 
-    fn version(&mut self, now: OffsetDateTime) -> Version {
+    pub(crate) fn version(&mut self, now: OffsetDateTime) -> Version {
         self.versioner.next(now)
     }
 
@@ -1086,8 +1094,21 @@ impl Account {
     }
 
     /// Add Job.
-    pub fn create_job(&mut self, mut spec: BatchJobCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
+    pub fn create_job(&mut self, spec: BatchJobCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let key = validate_id("id", &spec.id)?;
+        let built = Self::build_job(spec, now)?;
+        if self.jobs.contains_key(&key) {
+            return Err(Code::JobExists.into());
+        }
+        if self.schedules.contains_key(&key) {
+            return Err(Code::JobScheduleWithSameIdExists.into());
+        }
+        Ok(self.insert_job(key, built, None, now))
+    }
+
+    /// Validates a job body (also a schedule's `jobSpecification`) and builds the job with the
+    /// service's defaults filled in, without adding it. The id is not checked here.
+    pub(crate) fn build_job(mut spec: BatchJobCreateOptions, now: OffsetDateTime) -> Result<BuiltJob, DomainError> {
         if spec.pool_info.pool_id.is_none() && spec.pool_info.auto_pool_specification.is_none() {
             return Err(DomainError::missing_property("poolInfo"));
         }
@@ -1101,9 +1122,6 @@ impl Account {
             }
         }
         validate_prep_and_release(&spec)?;
-        if self.jobs.contains_key(&key) {
-            return Err(Code::JobExists.into());
-        }
         // Defaults as the service echoes them (batch-rest-api.md §5.3).
         spec.uses_task_dependencies.get_or_insert(false);
         spec.priority.get_or_insert(0);
@@ -1115,7 +1133,6 @@ impl Account {
         let c = spec.constraints.get_or_insert_with(Default::default);
         c.max_wall_clock_time.get_or_insert(BatchDuration::UNLIMITED);
         c.max_task_retry_count.get_or_insert(0);
-        let version = self.version(now);
         let mut job = Job {
             spec,
             seq: 0,
@@ -1126,10 +1143,11 @@ impl Account {
             start_time: now,
             end_time: None,
             terminate_reason: None,
-            version: version.clone(),
+            version: Version { etag: String::new(), last_modified: now },
             tasks: Default::default(),
             queue: BTreeMap::new(),
             prep: BTreeMap::new(),
+            schedule: None,
         };
         // The job manager task is an ordinary task of the job, validated as one, added first.
         let manager = match job.spec.job_manager_task.take() {
@@ -1146,17 +1164,23 @@ impl Account {
             }
             None => None,
         };
+        Ok(BuiltJob { job, manager })
+    }
+
+    /// Adds a built job (of a schedule when `schedule` is set) and starts its manager task.
+    pub(crate) fn insert_job(&mut self, key: IdKey, built: BuiltJob, schedule: Option<IdKey>, now: OffsetDateTime) -> Version {
+        let version = self.version(now);
         self.job_seq += 1;
-        let job = Job { seq: self.job_seq, ..job };
+        let job = Job { seq: self.job_seq, version: version.clone(), schedule, ..built.job };
         self.jobs.insert(key.clone(), job);
-        if let Some((task, settings)) = manager {
+        if let Some((task, settings)) = built.manager {
             self.insert_task(&key, task, Some(settings), now);
         }
         self.arm_job_wall_clock(&key);
         // A job with no tasks counts as all-complete (node-and-container-semantics.md §5.7).
         self.check_all_tasks_complete(&key, now);
         self.schedule(now);
-        Ok(version)
+        version
     }
 
     fn job_writable(job: &Job) -> Result<(), DomainError> {
@@ -1304,8 +1328,10 @@ impl Account {
     }
 
     /// The agent removed a deleted job's directories.
-    pub fn finish_job_deletion(&mut self, job_id: &str) {
-        self.jobs.remove(&IdKey::of(job_id));
+    pub fn finish_job_deletion(&mut self, job_id: &str, now: OffsetDateTime) {
+        if let Some(schedule) = self.jobs.remove(&IdKey::of(job_id)).and_then(|j| j.schedule) {
+            self.schedule_job_ended(&schedule, now);
+        }
     }
 
     /// Ends every running task of a job with `failure` (terminate, delete).
@@ -1335,7 +1361,7 @@ impl Account {
         Ok(version)
     }
 
-    fn begin_termination(&mut self, key: &IdKey, reason: String, now: OffsetDateTime) {
+    pub(crate) fn begin_termination(&mut self, key: &IdKey, reason: String, now: OffsetDateTime) {
         self.stop_running_tasks(key, failure_task_ended(), now);
         if let Some(job) = self.jobs.get_mut(key) {
             job.set_state(JobState::Terminating, now);
@@ -1415,6 +1441,9 @@ impl Account {
             JobState::Terminating => {
                 job.set_state(JobState::Completed, now);
                 job.end_time = Some(now);
+                if let Some(schedule) = job.schedule.clone() {
+                    self.schedule_job_ended(&schedule, now);
+                }
             }
             // `wait`: stays disabling until its running tasks finish.
             JobState::Disabling if job.tasks.running() == 0 => {
@@ -1815,6 +1844,7 @@ impl Account {
             }
         }
         self.recover_prep_and_release(now);
+        self.recover_schedules(now);
         // Job wall-clock timers are armed again (one that passed fires at once).
         let job_keys: Vec<IdKey> = self.jobs.keys().cloned().collect();
         for jk in &job_keys {

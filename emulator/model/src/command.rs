@@ -13,7 +13,6 @@ use time::OffsetDateTime;
 /// must keep their shape (journals written by older builds must still load).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
-#[expect(clippy::large_enum_variant, reason = "one command lives at a time; boxing the specs would only add indirection")]
 pub enum Command {
     CreatePool {
         spec: BatchPoolCreateOptions,
@@ -64,6 +63,27 @@ pub enum Command {
     },
     EnableJob {
         job_id: String,
+    },
+    CreateJobSchedule {
+        spec: BatchJobScheduleCreateOptions,
+    },
+    UpdateJobSchedule {
+        schedule_id: String,
+        patch: BatchJobScheduleUpdateOptions,
+        /// PUT: omitted properties are reset.
+        replace: bool,
+    },
+    DisableJobSchedule {
+        schedule_id: String,
+    },
+    EnableJobSchedule {
+        schedule_id: String,
+    },
+    TerminateJobSchedule {
+        schedule_id: String,
+    },
+    DeleteJobSchedule {
+        schedule_id: String,
     },
     AddTask {
         job_id: String,
@@ -148,6 +168,9 @@ pub enum Command {
     JobWallClockExpired {
         job_id: String,
     },
+    JobScheduleDue {
+        schedule_id: String,
+    },
     FinishPoolDeletion {
         pool_id: String,
     },
@@ -163,6 +186,8 @@ pub enum Timer {
     RetentionExpired { job_id: String, task_id: String },
     /// A job's `maxWallClockTime` may have run out.
     JobWallClock { job_id: String },
+    /// A job schedule may have a job due (or a start window ending).
+    ScheduleDue { schedule_id: String },
 }
 
 impl Timer {
@@ -170,6 +195,7 @@ impl Timer {
         match self {
             Timer::RetentionExpired { job_id, task_id } => Command::RetentionExpired { job_id, task_id },
             Timer::JobWallClock { job_id } => Command::JobWallClockExpired { job_id },
+            Timer::ScheduleDue { schedule_id } => Command::JobScheduleDue { schedule_id },
         }
     }
 }
@@ -268,6 +294,19 @@ impl Account {
                 self.task_exited(run_id, outcome, now);
                 Done
             }
+            Command::CreateJobSchedule { spec } => V(self.create_job_schedule(spec, now)?),
+            Command::UpdateJobSchedule { schedule_id, patch, replace } => V(self.update_job_schedule(&schedule_id, patch, replace, now)?),
+            Command::DisableJobSchedule { schedule_id } => V(self.disable_job_schedule(&schedule_id, now)?),
+            Command::EnableJobSchedule { schedule_id } => V(self.enable_job_schedule(&schedule_id, now)?),
+            Command::TerminateJobSchedule { schedule_id } => V(self.terminate_job_schedule(&schedule_id, now)?),
+            Command::DeleteJobSchedule { schedule_id } => {
+                self.delete_job_schedule(&schedule_id, now)?;
+                Done
+            }
+            Command::JobScheduleDue { schedule_id } => {
+                self.schedule_job_ended(&crate::IdKey::of(&schedule_id), now);
+                Done
+            }
             Command::JobWallClockExpired { job_id } => {
                 self.job_wall_clock_expired(&job_id, now);
                 Done
@@ -281,7 +320,7 @@ impl Account {
                 Done
             }
             Command::FinishJobDeletion { job_id } => {
-                self.finish_job_deletion(&job_id);
+                self.finish_job_deletion(&job_id, now);
                 Done
             }
             Command::FinishPoolDeletion { pool_id } => {

@@ -61,6 +61,8 @@ pub struct Job {
     pub queue: BTreeMap<u64, IdKey>,
     /// Preparation and release state per node id.
     pub prep: BTreeMap<String, NodePrep>,
+    /// The job schedule that created the job.
+    pub schedule: Option<IdKey>,
 }
 
 impl Job {

@@ -20,6 +20,7 @@ pub mod jobprep;
 pub mod node;
 pub mod node_ops;
 pub mod pool;
+pub mod schedule;
 pub mod task;
 pub mod task_table;
 pub mod version;

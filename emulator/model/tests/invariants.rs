@@ -70,6 +70,12 @@ enum Op {
         what: u8,
         option: u8,
     },
+    /// Job schedule `s0` (every minute, jobs on pool `pool`): create (0), tick a minute on (1),
+    /// disable (2), enable (3), terminate (4), delete (5).
+    Schedule {
+        pool: u8,
+        what: u8,
+    },
     /// A second passes and job 2's wall-clock timer fires.
     WallClock,
     Agent,
@@ -90,6 +96,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0..3u8, 0..3u8).prop_map(|(job, mode)| Op::DisableJob { job, mode }),
         (0..3u8).prop_map(|job| Op::EnableJob { job }),
         Just(Op::WallClock),
+        (0..3u8, 0..6u8).prop_map(|(pool, what)| Op::Schedule { pool, what }),
         (0..3u8, 0..4u8, 0..4u8, 0..3u8).prop_map(|(pool, nth, what, option)| Op::OnNode { pool, nth, what, option }),
         Just(Op::Agent),
         Just(Op::Agent),
@@ -157,7 +164,18 @@ fn check(acct: &Account, wall_clock_fired: Option<OffsetDateTime>) -> Result<(),
             }
         }
     }
+    for (key, schedule) in &acct.schedules {
+        let open: Vec<&str> =
+            acct.jobs.values().filter(|j| j.schedule.as_ref() == Some(key) && j.state != JobState::Completed).map(|j| j.spec.id.as_str()).collect();
+        prop_assert!(open.len() <= 1, "schedule {} has several active jobs: {:?}", schedule.spec.id, open);
+        if schedule.state == batch_model::schedule::ScheduleState::Completed {
+            prop_assert!(open.is_empty(), "a completed schedule has an active job");
+        }
+    }
     for job in acct.jobs.values() {
+        if let Some(k) = &job.schedule {
+            prop_assert!(acct.schedules.contains_key(k), "job {} outlived its schedule", job.spec.id);
+        }
         // The state index and running totals agree with a fresh count of the tasks.
         if let Err(e) = job.tasks.check_index() {
             prop_assert!(false, "job {}: {}", job.spec.id, e);
@@ -266,6 +284,25 @@ proptest! {
                         }
                     })
                 }
+                Op::Schedule { pool: p, what } => {
+                    let schedule_id = "s0".to_string();
+                    Some(match what {
+                        0 => Command::CreateJobSchedule {
+                            spec: serde_json::from_value(serde_json::json!({
+                                "id": "s0", "schedule": {"recurrenceInterval": "PT1M"}, "jobSpecification": {"poolInfo": {"poolId": format!("p{p}")}}
+                            }))
+                            .unwrap(),
+                        },
+                        1 => {
+                            now += Duration::seconds(61);
+                            Command::JobScheduleDue { schedule_id }
+                        }
+                        2 => Command::DisableJobSchedule { schedule_id },
+                        3 => Command::EnableJobSchedule { schedule_id },
+                        4 => Command::TerminateJobSchedule { schedule_id },
+                        _ => Command::DeleteJobSchedule { schedule_id },
+                    })
+                }
                 Op::WallClock => {
                     now += Duration::seconds(1);
                     wall_clock_fired = Some(now);
@@ -292,6 +329,7 @@ proptest! {
         }
         prop_assert_eq!(format!("{:?}", replayed.pools), format!("{:?}", acct.pools));
         prop_assert_eq!(format!("{:?}", replayed.jobs), format!("{:?}", acct.jobs));
+        prop_assert_eq!(format!("{:?}", replayed.schedules), format!("{:?}", acct.schedules));
         // Recovery after a restart keeps the invariants, and whatever runs afterwards was
         // launched afresh (nothing that ran before the restart is counted as still running).
         replayed.drain_effects();

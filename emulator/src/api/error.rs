@@ -49,7 +49,7 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | TaskDependenciesNotSpecifiedOnJob
         | TaskDependencyListTooLong => StatusCode::BAD_REQUEST,
         AuthenticationFailed => StatusCode::FORBIDDEN,
-        ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound => StatusCode::NOT_FOUND,
+        ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound | JobScheduleNotFound => StatusCode::NOT_FOUND,
         UnsupportedHttpVerb => StatusCode::METHOD_NOT_ALLOWED,
         PoolExists
         | JobExists
@@ -74,6 +74,12 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | NodeBeingReimaged
         | NodeAlreadyInTargetSchedulingState
         | OperationNotValidOnNode
+        | JobScheduleExists
+        | JobWithSameIdExists
+        | JobScheduleWithSameIdExists
+        | JobScheduleBeingDeleted
+        | JobScheduleBeingTerminated
+        | JobScheduleCompleted
         | OperationInvalidForCurrentState
         | NodeStateUnusable => StatusCode::CONFLICT,
         ConditionNotMet => StatusCode::PRECONDITION_FAILED,

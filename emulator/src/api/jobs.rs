@@ -1,4 +1,4 @@
-//! Jobs: create, get, list, update, replace, delete, disable, enable, terminate, task counts.
+//! Jobs: create, get, list (also a schedule's jobs), update, replace, delete, disable, enable, terminate, task counts.
 
 use super::error::ApiError;
 use super::operations::Operation;
@@ -17,6 +17,7 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         Operation::CreateJob => create_job(state, ctx),
         Operation::GetJob => get_job(state, ctx),
         Operation::ListJobs => list_jobs(state, ctx),
+        Operation::ListJobsFromSchedule => list_jobs_from_schedule(state, ctx),
         Operation::UpdateJob => update_job(state, ctx),
         Operation::ReplaceJob => replace_job(state, ctx),
         Operation::DeleteJob => delete_job(state, ctx),
@@ -82,6 +83,22 @@ fn list_jobs(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         let iter = a.jobs.range((start, Bound::Unbounded)).map(|(k, j)| (k.to_string(), serde_json::to_value(to_wire(ctx, j)).unwrap_or(Value::Null)));
         opts.page(ctx, iter)
     });
+    Ok(list_body(ctx, "jobs", items, next))
+}
+
+/// The jobs a schedule created (`GET /jobschedules/{id}/jobs`).
+fn list_jobs_from_schedule(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ListOptions::from(ctx)?;
+    let (items, next) = state.read(|a| {
+        let schedule = a.job_schedule(&ctx.params[0])?.key();
+        let start = opts.skip_token.as_deref().map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
+        let iter = a
+            .jobs
+            .range((start, Bound::Unbounded))
+            .filter(|(_, j)| j.schedule.as_ref() == Some(&schedule))
+            .map(|(k, j)| (k.to_string(), serde_json::to_value(to_wire(ctx, j)).unwrap_or(Value::Null)));
+        Ok::<_, ApiError>(opts.page(ctx, iter))
+    })?;
     Ok(list_body(ctx, "jobs", items, next))
 }
 

@@ -9,6 +9,7 @@ pub mod operations;
 
 mod account;
 mod files;
+mod job_schedules;
 mod jobs;
 mod nodes;
 mod pools;
@@ -250,7 +251,10 @@ async fn handle(
         | EnableJob
         | TerminateJob
         | GetJobTaskCounts
-        | ListJobPreparationAndReleaseTaskStatus => jobs::handle(state, &ctx).await,
+        | ListJobPreparationAndReleaseTaskStatus
+        | ListJobsFromSchedule => jobs::handle(state, &ctx).await,
+        CreateJobSchedule | GetJobSchedule | JobScheduleExists | ListJobSchedules | UpdateJobSchedule | ReplaceJobSchedule | DeleteJobSchedule
+        | DisableJobSchedule | EnableJobSchedule | TerminateJobSchedule => job_schedules::handle(state, &ctx).await,
         CreateTask | CreateTaskCollection | ListTasks | GetTask | ReplaceTask | DeleteTask | TerminateTask | ReactivateTask | ListSubtasks => {
             tasks::handle(state, &ctx).await
         }

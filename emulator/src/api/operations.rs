@@ -384,7 +384,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobs",
         success_status: 200,
         sdk14: "job.list_from_job_schedule",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::ListJobPreparationAndReleaseTaskStatus,
@@ -414,7 +414,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 200,
         sdk14: "job_schedule.exists",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::DeleteJobSchedule,
@@ -424,7 +424,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 202,
         sdk14: "job_schedule.delete",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::GetJobSchedule,
@@ -434,7 +434,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 200,
         sdk14: "job_schedule.get",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::UpdateJobSchedule,
@@ -444,7 +444,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 200,
         sdk14: "job_schedule.patch",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::ReplaceJobSchedule,
@@ -454,7 +454,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 200,
         sdk14: "job_schedule.update",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::DisableJobSchedule,
@@ -464,7 +464,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 204,
         sdk14: "job_schedule.disable",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::EnableJobSchedule,
@@ -474,7 +474,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 204,
         sdk14: "job_schedule.enable",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::TerminateJobSchedule,
@@ -484,7 +484,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 202,
         sdk14: "job_schedule.terminate",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::CreateJobSchedule,
@@ -494,7 +494,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 201,
         sdk14: "job_schedule.add",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::ListJobSchedules,
@@ -504,7 +504,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         group: "jobschedules",
         success_status: 200,
         sdk14: "job_schedule.list",
-        implemented: false,
+        implemented: true,
     },
     OperationInfo {
         op: Operation::CreateTask,
