@@ -35,6 +35,11 @@ fn azure_batch_15_drives_pool_job_task_and_reads_stdout() {
 }
 
 #[test]
+fn azure_batch_15_drives_job_manager_job_schedule_and_node_operations() {
+    run_flow(".venv-sdk15", "sdk15_lifecycle_flow.py");
+}
+
+#[test]
 fn azure_batch_14_drives_pool_job_task_and_reads_stdout() {
     run_flow(".venv-sdk14", "sdk14_flow.py");
 }
