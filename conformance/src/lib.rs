@@ -241,6 +241,18 @@ impl Ctx {
         Ok(id)
     }
 
+    /// Creates a job schedule from JSON (`id` added; deleted with its jobs after the scenario).
+    pub async fn create_job_schedule(&self, name: &str, body: serde_json::Value) -> Result<String, Failure> {
+        let id = self.id(name);
+        let mut full = serde_json::json!({"id": id});
+        if let (Some(b), Some(e)) = (full.as_object_mut(), body.as_object()) {
+            b.extend(e.clone());
+        }
+        self.client.send_json(reqwest::Method::POST, "/jobschedules", &full).await?;
+        self.remember("jobschedule", &id);
+        Ok(id)
+    }
+
     /// Adds a task from JSON.
     pub async fn add_task(&self, job: &str, body: serde_json::Value) -> Result<(), Failure> {
         let spec: BatchTaskCreateOptions = serde_json::from_value(body).map_err(|e| Failure(e.to_string()))?;
@@ -274,11 +286,11 @@ impl Ctx {
     }
 }
 
-/// The deletions that clean up after a scenario: jobs first (newest first, so their tasks stop
-/// before their pools go), then pools; each id once.
+/// The deletions that clean up after a scenario: job schedules (with their jobs), then jobs
+/// (newest first, so their tasks stop before their pools go), then pools; each id once.
 pub fn cleanup_plan(created: &[(String, String)]) -> Vec<String> {
     let mut plan = Vec::new();
-    for kind in ["job", "pool"] {
+    for kind in ["jobschedule", "job", "pool"] {
         for (_, id) in created.iter().rev().filter(|(k, _)| k == kind) {
             let path = format!("/{kind}s/{}", batch_client::encode_segment(id));
             if !plan.contains(&path) {
@@ -371,10 +383,12 @@ mod tests {
     }
 
     #[test]
-    fn cleanup_deletes_jobs_before_pools_once_each() {
-        let created: Vec<(String, String)> =
-            [("pool", "p1"), ("job", "j1"), ("pool", "p2"), ("job", "j2"), ("job", "j1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        assert_eq!(cleanup_plan(&created), vec!["/jobs/j1", "/jobs/j2", "/pools/p2", "/pools/p1"]);
+    fn cleanup_deletes_schedules_then_jobs_then_pools_once_each() {
+        let created: Vec<(String, String)> = [("pool", "p1"), ("job", "j1"), ("pool", "p2"), ("job", "j2"), ("job", "j1"), ("jobschedule", "s1")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(cleanup_plan(&created), vec!["/jobschedules/s1", "/jobs/j1", "/jobs/j2", "/pools/p2", "/pools/p1"]);
         assert!(cleanup_plan(&[]).is_empty());
     }
 

@@ -65,6 +65,12 @@ register! {
     job_release_runs_on_terminate: "lifecycle", "node-and-container-semantics.md §5.3";
     container_bind_mount_selection_isolates_the_task: "containers", "node-and-container-semantics.md §1.8 (containerHostBatchBindMounts)";
     container_same_host_port_collides_on_one_node: "containers", "shared/sources/reef-on-azure-batch-with-docker.md; node-and-container-semantics.md §1.7";
+    job_manager_completion_terminates_the_job: "lifecycle", "node-and-container-semantics.md §5.7 (job manager, JMComplete)";
+    job_max_wall_clock_time_terminates_the_job: "lifecycle", "node-and-container-semantics.md §5.7 (MaxWallClockTimeExpiry)";
+    job_schedule_creates_its_first_job_at_once: "lifecycle", "batch-rest-api.md §2.3 (observed <scheduleId>:job-1, executionInfo)";
+    job_schedule_terminate_ends_its_job: "lifecycle", "node-and-container-semantics.md §5.7 (TerminateJobSchedule)";
+    node_disable_scheduling_takes_the_node_offline: "pools", "batch-rest-api.md §2.3 disablescheduling; node-and-container-semantics.md §5.1 (offline)";
+    node_reboot_reruns_the_start_task: "pools", "node-and-container-semantics.md §5.1 (start task runs after reboot)";
 }
 
 async fn plain_pool(ctx: &Ctx, nodes: i32) -> Result<String, Failure> {
@@ -571,4 +577,144 @@ async fn container_same_host_port_collides_on_one_node(ctx: &Ctx) -> R {
     check!(first.state.as_deref() == Some("running"), "first is {:?}", first.state);
     ctx.client.send_raw(Method::POST, &format!("/jobs/{job}/tasks/first/terminate"), &[], &[], None).await?;
     Ok(())
+}
+
+async fn job_manager_completion_terminates_the_job(ctx: &Ctx) -> R {
+    let pool = plain_pool(ctx, 1).await?;
+    let job = ctx.create_job("job", &pool, json!({"jobManagerTask": {"id": "manager", "commandLine": "/bin/sh -c 'echo managing'"}})).await?;
+    let j = wait_job_state(ctx, &job, "completed").await?;
+    let reason = j.execution_info.and_then(|e| e.terminate_reason);
+    check!(reason.as_deref() == Some("JMComplete"), "terminateReason {reason:?}");
+    let jm = j.spec.job_manager_task.ok_or_else(|| Failure("no jobManagerTask echoed".into()))?;
+    check!(jm.kill_job_on_completion == Some(true) && jm.run_exclusive == Some(true), "defaults {jm:?}");
+    let out = ctx.file(&job, "manager", "stdout.txt").await?;
+    check!(out == "managing\n", "stdout {out:?}");
+    Ok(())
+}
+
+async fn job_max_wall_clock_time_terminates_the_job(ctx: &Ctx) -> R {
+    let pool = plain_pool(ctx, 1).await?;
+    let job = ctx.create_job("job", &pool, json!({"constraints": {"maxWallClockTime": "PT10S"}})).await?;
+    ctx.add_task(&job, json!({"id": "long", "commandLine": "/bin/sleep 600"})).await?;
+    let deadline = std::time::Instant::now() + ctx.target.patience() + std::time::Duration::from_secs(60);
+    let j = loop {
+        let j = ctx.client.get_job(&job).await?;
+        if j.state.as_deref() == Some("completed") {
+            break j;
+        }
+        check!(std::time::Instant::now() < deadline, "job {job} still {:?} past its limit", j.state);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let reason = j.execution_info.and_then(|e| e.terminate_reason);
+    check!(reason.as_deref() == Some("MaxWallClockTimeExpiry"), "terminateReason {reason:?}");
+    let t = ctx.completed(&job, "long").await?;
+    let code = t.execution_info.and_then(|i| i.failure_info).and_then(|f| f.code);
+    check!(code.as_deref() == Some("TaskEnded"), "failureInfo.code {code:?}");
+    Ok(())
+}
+
+async fn job_schedule_creates_its_first_job_at_once(ctx: &Ctx) -> R {
+    let schedule = ctx
+        .create_job_schedule("sched", json!({"schedule": {"recurrenceInterval": "PT1H"}, "jobSpecification": {"poolInfo": {"poolId": ctx.id("nopool")}}}))
+        .await?;
+    let first = format!("{schedule}:job-1");
+    let deadline = std::time::Instant::now() + ctx.target.patience();
+    loop {
+        let s: Value = ctx.client.get_json(&format!("/jobschedules/{schedule}"), &[]).await?;
+        if s["executionInfo"]["recentJob"]["id"] == first.as_str() {
+            check!(s["state"] == "active", "state {}", s["state"]);
+            check!(s["executionInfo"]["nextRunTime"].is_string(), "executionInfo {}", s["executionInfo"]);
+            break;
+        }
+        check!(std::time::Instant::now() < deadline, "no job yet: {}", s["executionInfo"]);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let jobs: Vec<Value> = ctx.client.list_all(&format!("/jobschedules/{schedule}/jobs"), &[]).await?;
+    check!(jobs.len() == 1 && jobs[0]["id"] == first.as_str(), "jobs {jobs:?}");
+    Ok(())
+}
+
+async fn job_schedule_terminate_ends_its_job(ctx: &Ctx) -> R {
+    let schedule = ctx
+        .create_job_schedule("sched", json!({"schedule": {"recurrenceInterval": "PT1H"}, "jobSpecification": {"poolInfo": {"poolId": ctx.id("nopool")}}}))
+        .await?;
+    let first = format!("{schedule}:job-1");
+    let deadline = std::time::Instant::now() + ctx.target.patience();
+    while ctx.client.get_job(&first).await.is_err() {
+        check!(std::time::Instant::now() < deadline, "{first} never appeared");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let r = ctx.client.send_raw(Method::POST, &format!("/jobschedules/{schedule}/terminate"), &[], &[], None).await?;
+    check!(r.status == 202, "status {}", r.status);
+    let j = wait_job_state(ctx, &first, "completed").await?;
+    let reason = j.execution_info.and_then(|e| e.terminate_reason);
+    check!(reason.as_deref() == Some("TerminateJobSchedule"), "terminateReason {reason:?}");
+    loop {
+        let s: Value = ctx.client.get_json(&format!("/jobschedules/{schedule}"), &[]).await?;
+        if s["state"] == "completed" {
+            break;
+        }
+        check!(std::time::Instant::now() < deadline + ctx.target.patience(), "schedule still {}", s["state"]);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+async fn node_disable_scheduling_takes_the_node_offline(ctx: &Ctx) -> R {
+    let spec = ctx.pool_spec("pool", 1);
+    let nodes = ctx.create_pool(&spec).await?;
+    let path = format!("/pools/{}/nodes/{}", spec.id, nodes[0].id);
+    let r = ctx
+        .client
+        .send_raw(
+            Method::POST,
+            &format!("{path}/disablescheduling"),
+            &[],
+            &[],
+            Some(json!({"nodeDisableSchedulingOption": "requeue"}).to_string().into_bytes()),
+        )
+        .await?;
+    check!(r.status == 200, "status {}", r.status);
+    let deadline = std::time::Instant::now() + ctx.target.patience();
+    loop {
+        let n: Value = ctx.client.get_json(&path, &[]).await?;
+        if n["state"] == "offline" {
+            check!(n["schedulingState"] == "disabled", "schedulingState {}", n["schedulingState"]);
+            break;
+        }
+        check!(std::time::Instant::now() < deadline, "node {} / {}", n["state"], n["schedulingState"]);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let r = ctx.client.send_raw(Method::POST, &format!("{path}/enablescheduling"), &[], &[], None).await?;
+    check!(r.status == 200, "status {}", r.status);
+    loop {
+        let n: Value = ctx.client.get_json(&path, &[]).await?;
+        if n["state"] == "idle" && n["schedulingState"] == "enabled" {
+            return Ok(());
+        }
+        check!(std::time::Instant::now() < deadline + ctx.target.patience(), "node {} / {}", n["state"], n["schedulingState"]);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+async fn node_reboot_reruns_the_start_task(ctx: &Ctx) -> R {
+    let mut spec = ctx.pool_spec("pool", 1);
+    spec.start_task = Some(serde_json::from_value(json!({"commandLine": "/bin/true", "waitForSuccess": true})).map_err(|e| Failure(e.to_string()))?);
+    let nodes = ctx.create_pool(&spec).await?;
+    let path = format!("/pools/{}/nodes/{}", spec.id, nodes[0].id);
+    let before: Value = ctx.client.get_json(&path, &[]).await?;
+    let r =
+        ctx.client.send_raw(Method::POST, &format!("{path}/reboot"), &[], &[], Some(json!({"nodeRebootOption": "requeue"}).to_string().into_bytes())).await?;
+    check!(r.status == 202, "status {}", r.status);
+    let deadline = std::time::Instant::now() + ctx.target.patience() * 2;
+    loop {
+        let n: Value = ctx.client.get_json(&path, &[]).await?;
+        if n["state"] == "idle" && n["lastBootTime"].as_str() > before["lastBootTime"].as_str() {
+            check!(n["startTaskInfo"]["result"] == "success", "startTaskInfo {}", n["startTaskInfo"]);
+            check!(n["startTaskInfo"]["startTime"].as_str() > before["startTaskInfo"]["startTime"].as_str(), "the start task did not run again");
+            return Ok(());
+        }
+        check!(std::time::Instant::now() < deadline, "node {} after reboot", n["state"]);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
