@@ -170,3 +170,36 @@ async fn a_bad_job_manager_task_refuses_the_whole_job() {
     assert_batch_error(r, 400, "InvalidPropertyValue");
     assert_batch_error(emu.client.get_job("j").await, 404, "JobNotFound");
 }
+
+#[tokio::test]
+async fn a_completed_tasks_files_go_when_its_default_retention_of_seven_days_passes() {
+    let clock = manual_clock();
+    let emu = emulator_with_clock(Runner::Fake, clock.clone()).await;
+    emu.pool("p", 1, 1, "spread").await;
+    emu.job("j", "p").await;
+    emu.task("j", "t", "echo kept").await;
+    emu.completed("j", "t").await;
+    emu.idle().await;
+    clock.advance(time::Duration::days(7) - time::Duration::seconds(1));
+    assert_eq!(emu.client.get_task_file("j", "t", "stdout.txt").await.unwrap(), b"kept\n");
+    clock.advance(time::Duration::seconds(1));
+    eventually("the retention timer fired", || emu.state().timers().is_empty()).await;
+    emu.idle().await;
+    assert_batch_error(emu.client.get_task_file("j", "t", "stdout.txt").await, 409, "TaskFilesCleanedup");
+    let dir = emu.dir.path().join("data");
+    let left: Vec<_> = walk(&dir).into_iter().filter(|p| p.ends_with("stdout.txt")).collect();
+    assert!(left.is_empty(), "task files left on disk: {left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
