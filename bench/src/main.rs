@@ -329,8 +329,8 @@ async fn main() {
         until_counted(c, "store", step).await;
         memory.push((step, rss_kib(pid)));
         for (label, path, query) in [
-            ("GET task", "/jobs/store/tasks/s000042".to_string(), vec![]),
-            ("list $filter id eq", "/jobs/store/tasks".to_string(), vec![("$filter", "id eq 's000042'"), ("maxresults", "10")]),
+            ("GET task", "/jobs/store/tasks/s000001".to_string(), vec![]),
+            ("list $filter id eq", "/jobs/store/tasks".to_string(), vec![("$filter", "id eq 's000001'"), ("maxresults", "10")]),
             ("list $filter state eq, 10/page", "/jobs/store/tasks".to_string(), vec![("$filter", "state eq 'completed'"), ("maxresults", "10")]),
         ] {
             let query: Vec<(String, String)> = query.into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();

@@ -72,7 +72,7 @@ fn get_job(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         }
         let mut wire = to_wire(ctx, job);
         wire.odata_metadata = Some(ctx.metadata("jobs/@Element"));
-        Ok(entity(super::odata::select(to_json(&wire)?, opts.select.as_deref()), &job.version))
+        super::wire_entity(&wire, opts.select.as_deref(), Some(&job.version))
     })
 }
 

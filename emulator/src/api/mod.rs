@@ -291,9 +291,20 @@ pub fn entity(value: Value, version: &Version) -> Response {
     r
 }
 
-/// 200 with an entity body that carries no ETag (nodes).
-pub fn entity_unversioned(value: Value) -> Response {
-    json_response(StatusCode::OK, &value)
+/// 200 with a wire entity, `$select`ed when asked (else written straight from the struct, with
+/// no intermediate `Value`), and its `ETag`/`Last-Modified` when it has a version.
+pub fn wire_entity<T: serde::Serialize>(wire: &T, select: Option<&[String]>, version: Option<&Version>) -> Result<Response, ApiError> {
+    let body = match select {
+        None => serde_json::to_vec(wire),
+        Some(fields) => serde_json::to_vec(&odata::select(to_json(wire)?, Some(fields))),
+    }
+    .map_err(|e| ApiError::internal(format!("serialize: {e}")))?;
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert("content-type", HeaderValue::from_static(JSON_CONTENT_TYPE));
+    if let Some(v) = version {
+        set_version(&mut r, v);
+    }
+    Ok(r)
 }
 
 /// A JSON body with Batch's content type.
@@ -410,13 +421,27 @@ fn date_header(ctx: &Ctx, name: &'static str) -> Result<Option<OffsetDateTime>, 
 
 /// An entity a list pages over: the filter reads it through [`odata::Entity`], and only the
 /// entities on the page are turned into JSON.
-pub trait ListItem: odata::Entity {
+pub trait ListItem: odata::Entity + Sized {
     fn into_json(self) -> Value;
+    /// Appends the item's JSON (no `$select`) to `out`; views of domain objects write their
+    /// wire form directly instead of building a `Value` first.
+    fn write_json(self, out: &mut Vec<u8>) {
+        let _ = serde_json::to_writer(out, &self.into_json());
+    }
 }
 
 impl ListItem for Value {
     fn into_json(self) -> Value {
         self
+    }
+}
+
+/// One page of a list, already serialized as a JSON array.
+pub struct Page(Vec<u8>);
+
+impl Page {
+    pub fn empty() -> Self {
+        Page(b"[]".to_vec())
     }
 }
 
@@ -454,8 +479,10 @@ impl ListOptions {
 
     /// Builds one page from entities in key order (already positioned after the token):
     /// filters, selects, and returns the page and the next link if more may follow.
-    pub fn page<I: ListItem>(&self, ctx: &Ctx, items: impl Iterator<Item = (String, I)>) -> (Vec<Value>, Option<String>) {
-        let mut out = Vec::new();
+    pub fn page<I: ListItem>(&self, ctx: &Ctx, items: impl Iterator<Item = (String, I)>) -> (Page, Option<String>) {
+        let mut out = Vec::with_capacity(1024);
+        out.push(b'[');
+        let mut count = 0;
         let mut last_key = None;
         let mut more = false;
         for (key, value) in items {
@@ -464,15 +491,25 @@ impl ListOptions {
                     continue;
                 }
             }
-            if out.len() == self.max_results {
+            if count == self.max_results {
                 more = true;
                 break;
             }
-            out.push(odata::select(value.into_json(), self.select.as_deref()));
+            if count > 0 {
+                out.push(b',');
+            }
+            match self.select.as_deref() {
+                None => value.write_json(&mut out),
+                Some(fields) => {
+                    let _ = serde_json::to_writer(&mut out, &odata::select(value.into_json(), Some(fields)));
+                }
+            }
+            count += 1;
             last_key = Some(key);
         }
+        out.push(b']');
         let next = if more { last_key.map(|k| self.next_link(ctx, &k)) } else { None };
-        (out, next)
+        (Page(out), next)
     }
 
     /// Which entities the filter can possibly match, as far as an index can tell.
@@ -517,13 +554,21 @@ pub fn encode_segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
-/// A list response body.
-pub fn list_body(ctx: &Ctx, set: &str, items: Vec<Value>, next: Option<String>) -> Response {
-    let mut body = serde_json::json!({ "odata.metadata": ctx.metadata(set), "value": items });
+/// A list response body: `odata.metadata`, `value`, and `odata.nextLink` when more follow.
+pub fn list_body(ctx: &Ctx, set: &str, items: Page, next: Option<String>) -> Response {
+    let mut body = Vec::with_capacity(items.0.len() + 256);
+    body.extend_from_slice(b"{\"odata.metadata\":");
+    let _ = serde_json::to_writer(&mut body, &ctx.metadata(set));
+    body.extend_from_slice(b",\"value\":");
+    body.extend_from_slice(&items.0);
     if let Some(n) = next {
-        body["odata.nextLink"] = Value::String(n);
+        body.extend_from_slice(b",\"odata.nextLink\":");
+        let _ = serde_json::to_writer(&mut body, &n);
     }
-    json_response(StatusCode::OK, &body)
+    body.push(b'}');
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert("content-type", HeaderValue::from_static(JSON_CONTENT_TYPE));
+    r
 }
 
 /// Serializes a wire value (never fails for our types; a failure is an internal error).

@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::operations::Operation;
-use super::{encode_segment, entity_unversioned, list_body, to_json, Ctx, ListOptions};
+use super::{encode_segment, list_body, Ctx, ListOptions};
 use crate::state::AppState;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -146,6 +146,6 @@ fn get_node(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         let node = pool.nodes.get(&ctx.params[1]).ok_or(DomainError::new(BatchErrorCode::NodeNotFound))?;
         let mut wire = to_wire(ctx, pool, node);
         wire.odata_metadata = Some(ctx.metadata("nodes/@Element"));
-        Ok(entity_unversioned(super::odata::select(to_json(&wire)?, opts.select.as_deref())))
+        super::wire_entity(&wire, opts.select.as_deref(), None)
     })
 }

@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::operations::Operation;
-use super::{check_read, created, empty, encode_segment, entity, list_body, to_json, updated, Ctx, ListOptions};
+use super::{check_read, created, empty, encode_segment, list_body, updated, Ctx, ListOptions};
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -68,7 +68,7 @@ fn get_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         }
         let mut wire = to_wire(ctx, pool);
         wire.odata_metadata = Some(ctx.metadata("pools/@Element"));
-        Ok(entity(super::odata::select(to_json(&wire)?, opts.select.as_deref()), &pool.version))
+        super::wire_entity(&wire, opts.select.as_deref(), Some(&pool.version))
     })
 }
 

@@ -4,7 +4,7 @@ use super::error::{error_body, ApiError};
 use super::odata::{walk, Entity, KeyHint};
 use super::operations::Operation;
 use super::ListItem;
-use super::{check_read, created, empty, encode_segment, entity, json_response, list_body, to_json, updated, Ctx, ListOptions};
+use super::{check_read, created, empty, encode_segment, json_response, list_body, to_json, updated, Ctx, ListOptions};
 use crate::agent::layout::NodeLayout;
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -131,7 +131,7 @@ fn get_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         }
         let mut wire = to_wire(ctx, &job.spec.id, task);
         wire.odata_metadata = Some(ctx.metadata("tasks/@Element"));
-        Ok(entity(super::odata::select(to_json(&wire)?, opts.select.as_deref()), &task.version))
+        super::wire_entity(&wire, opts.select.as_deref(), Some(&task.version))
     })
 }
 
@@ -207,6 +207,12 @@ impl ListItem for TaskView<'_> {
             None => serde_json::to_value(to_wire(self.ctx, self.job_id, self.task)).unwrap_or(Value::Null),
         }
     }
+    fn write_json(self, out: &mut Vec<u8>) {
+        let _ = match self.full.get() {
+            Some(v) => serde_json::to_writer(out, v),
+            None => serde_json::to_writer(out, &to_wire(self.ctx, self.job_id, self.task)),
+        };
+    }
 }
 
 /// Runs a task write after checking the caller's conditions against the task's version.
@@ -247,5 +253,5 @@ fn list_subtasks(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     // Multi-instance tasks are refused at add time, so no task has subtasks: the service
     // answers an empty list for a task that is not multi-instance (batch-rest-api.md §2.4).
     state.read(|a| a.task(&ctx.params[0], &ctx.params[1]).map(|_| ()))?;
-    Ok(list_body(ctx, "subtaskinformation", Vec::new(), None))
+    Ok(list_body(ctx, "subtaskinformation", super::Page::empty(), None))
 }
