@@ -28,8 +28,12 @@ fn ensure_fixture_images() {
 }
 
 async fn container_emulator(pool: &str, nodes: i32, slots: i32) -> TestEmulator {
+    container_emulator_on(pool, nodes, slots, std::sync::Arc::new(batch_emulator::clock::SystemClock)).await
+}
+
+async fn container_emulator_on(pool: &str, nodes: i32, slots: i32, clock: std::sync::Arc<dyn batch_emulator::clock::Clock>) -> TestEmulator {
     ensure_fixture_images();
-    let emu = emulator(Runner::Docker).await;
+    let emu = emulator_with_clock(Runner::Docker, clock).await;
     let mut spec = pool_spec(pool, nodes, slots, "spread");
     spec.virtual_machine_configuration.as_mut().unwrap().container_configuration = Some(
         serde_json::from_value(
@@ -504,9 +508,10 @@ async fn a_start_task_with_container_settings_runs_in_a_container_and_without_on
 
 #[tokio::test]
 async fn when_the_retention_time_passes_the_kept_container_and_the_task_files_go() {
-    let emu = container_emulator("p", 1, 1).await;
+    let clock = std::sync::Arc::new(batch_emulator::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
+    let emu = container_emulator_on("p", 1, 1, clock.clone()).await;
     let task = serde_json::from_value(json!({
-        "id": "kept", "commandLine": "/bin/sh -c 'echo out'", "constraints": {"retentionTime": "PT1S"},
+        "id": "kept", "commandLine": "/bin/sh -c 'echo out'", "constraints": {"retentionTime": "PT1H"},
         "containerSettings": {"imageName": "batch-emulator-fixture/plain:1"}
     }))
     .unwrap();
@@ -515,6 +520,11 @@ async fn when_the_retention_time_passes_the_kept_container_and_the_task_files_go
     let id = t.execution_info.unwrap().container_info.unwrap().container_id.unwrap();
     let node = t.node_info.unwrap().node_id.unwrap();
     let task_dir = emu.state().layout().task_dir(&node, "j", "kept");
+    // Kept for the retention time (the emulator's clock moves, the test does not sleep).
+    clock.advance(time::Duration::minutes(59));
+    emu.idle().await;
+    assert!(docker_exists(&id) && task_dir.exists(), "removed before the retention time passed");
+    clock.advance(time::Duration::minutes(2));
     eventually("the retention time removed the container", || !docker_exists(&id)).await;
     eventually("the retention time removed the task directory", || !task_dir.exists()).await;
     assert_batch_error(emu.client.get_task_file("j", "kept", "stdout.txt").await, 409, "TaskFilesCleanedup");
