@@ -192,3 +192,27 @@ async fn job_preparation_reruns_after_a_reboot_unless_told_not_to_and_always_aft
     emu.completed("once", "t3").await;
     assert!(prep_start("once").await.unwrap() > once1, "a reimage must rerun the preparation task");
 }
+
+#[tokio::test]
+async fn a_restarted_container_node_fetches_its_images_again() {
+    // Without a container engine the fetch fails: the restarted node is unusable again (with the
+    // reason), not idle. UNCONFIRMED: a reboot also makes sure of the images (the node agent
+    // starts anew); a reimage certainly does (fresh disk).
+    let emu = emulator(Runner::Fake).await;
+    let mut spec = pool_spec("c", 1, 1, "spread");
+    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration =
+        Some(serde_json::from_value(json!({"type": "dockerCompatible", "containerImageNames": ["busybox"]})).unwrap());
+    emu.client.create_pool(&spec).await.unwrap();
+    emu.idle().await;
+    let nid = node_id(&emu, "c").await;
+    assert_eq!(node(&emu, "c", &nid).await["state"], "unusable");
+    node_action(&emu, "c", &nid, "reimage", json!({})).await.unwrap();
+    emu.idle().await;
+    let n = node(&emu, "c", &nid).await;
+    assert_eq!(n["state"], "unusable", "{n}");
+    assert_eq!(n["errors"][0]["code"], "ContainerEngineUnavailable");
+    node_action(&emu, "c", &nid, "reboot", json!({})).await.unwrap();
+    emu.idle().await;
+    let n = node(&emu, "c", &nid).await;
+    assert_eq!((n["state"].as_str(), n["errors"][0]["code"].as_str()), (Some("unusable"), Some("ContainerEngineUnavailable")), "{n}");
+}

@@ -48,9 +48,10 @@ pub enum Effect {
     Launch(Box<Launch>),
     /// Stop a running attempt; its exit report will be ignored.
     KillTask { run_id: u64 },
-    /// Restart a node (a reimage first removes its directory tree and kept containers), then
-    /// call [`Account::node_restarted`].
-    RestartNode { pool_id: String, node_id: String, reimage: bool },
+    /// Restart a node (a reimage first removes its directory tree and kept containers), call
+    /// [`Account::node_restarted`], make sure of the pool's images (as
+    /// [`Effect::ProvisionNode`] does), then call [`Account::node_ready`].
+    RestartNode { pool_id: String, node_id: String, reimage: bool, containers: Option<ContainerConfiguration> },
     /// Remove a node's directory tree, then call [`Account::node_removed`].
     RemoveNode { pool_id: String, node_id: String },
     /// Apply `timer`'s command once the clock reaches `when` (retention, job wall-clock limits, job
@@ -1839,6 +1840,12 @@ impl Account {
                         self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: n.id.clone(), containers: containers.clone() })
                     }
                     NodeState::LeavingPool => self.outbox.push(Effect::RemoveNode { pool_id: pool_id.clone(), node_id: n.id.clone() }),
+                    NodeState::Rebooting | NodeState::Reimaging => self.outbox.push(Effect::RestartNode {
+                        pool_id: pool_id.clone(),
+                        node_id: n.id.clone(),
+                        reimage: n.state == NodeState::Reimaging,
+                        containers: containers.clone(),
+                    }),
                     _ => {}
                 }
             }

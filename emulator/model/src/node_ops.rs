@@ -87,16 +87,16 @@ impl Account {
         let Some(pool) = self.pools.get_mut(key) else { return };
         let pool_id = pool.spec.id.clone();
         let start_task = pool.spec.start_task.clone();
+        let containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
         let Some(n) = pool.nodes.get_mut(node_id) else { return };
         n.pending_restart = None;
         // A changed pool start task applies from the next boot (§5.1).
         n.start_task = start_task;
         n.start_task_info = None;
-        if kind == Restart::Reimage {
-            n.errors.clear();
-        }
+        // Whatever made the node unusable is looked at again as it starts.
+        n.errors.clear();
         n.set_state(if kind == Restart::Reboot { NodeState::Rebooting } else { NodeState::Reimaging }, now);
-        self.outbox.push(Effect::RestartNode { pool_id, node_id: node_id.to_string(), reimage: kind == Restart::Reimage });
+        self.outbox.push(Effect::RestartNode { pool_id, node_id: node_id.to_string(), reimage: kind == Restart::Reimage, containers });
     }
 
     /// After a reboot a preparation task that succeeded reruns before the job's next task there
@@ -136,16 +136,15 @@ impl Account {
         }
     }
 
-    /// The agent restarted the node: it starts again like a new node (start task first).
+    /// The agent restarted the node: it is `starting` again, and goes on like a new node
+    /// ([`Account::node_ready`] runs the start task first).
     pub fn node_restarted(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
         if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
-            if !matches!(n.state, NodeState::Rebooting | NodeState::Reimaging) {
-                return;
+            if matches!(n.state, NodeState::Rebooting | NodeState::Reimaging) {
+                n.set_state(NodeState::Starting, now);
+                n.last_boot_time = Some(now);
             }
-            n.set_state(NodeState::Starting, now);
-            n.last_boot_time = Some(now);
         }
-        self.node_ready(pool_id, node_id, now);
     }
 
     /// A task left a node with a pending restart: the restart begins once nothing runs.

@@ -131,7 +131,10 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, jou
             Effect::Launch(l) => runs.push(l.run_id),
             Effect::KillTask { run_id } => runs.retain(|r| *r != run_id),
             Effect::RemoveNode { pool_id, node_id } => apply(acct, Command::NodeRemoved { pool_id, node_id }),
-            Effect::RestartNode { pool_id, node_id, .. } => apply(acct, Command::NodeRestarted { pool_id, node_id }),
+            Effect::RestartNode { pool_id, node_id, .. } => {
+                apply(acct, Command::NodeRestarted { pool_id: pool_id.clone(), node_id: node_id.clone() });
+                apply(acct, Command::NodeReady { pool_id, node_id });
+            }
             Effect::DeleteTaskDirectory { .. } | Effect::ForwardPorts { .. } | Effect::At { .. } => {}
             Effect::DeleteJob { job_id, .. } => apply(acct, Command::FinishJobDeletion { job_id }),
             Effect::FinishJobTransition { job_id } => apply(acct, Command::FinishJobTransition { job_id }),

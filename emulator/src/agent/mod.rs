@@ -111,19 +111,23 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runti
                 forwards.lock().unwrap_or_else(|e| e.into_inner()).insert(node_id, handles);
                 st.effect_done();
             }
-            Effect::RestartNode { pool_id, node_id, reimage } => {
+            Effect::RestartNode { pool_id, node_id, reimage, containers } => {
                 tokio::spawn(async move {
                     if reimage {
                         // A fresh disk: the node's directories and kept containers go.
                         remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
                         remove_dir(st.layout().node_dir(&node_id)).await;
-                        for dir in st.layout().node_skeleton(&node_id) {
-                            if let Err(e) = tokio::fs::create_dir_all(&dir).await {
-                                tracing::error!(node_id, error = %e, "cannot create node directory");
-                            }
-                        }
+                        make_node_dirs(&st, &node_id).await;
                     }
-                    let _ = st.execute(Command::NodeRestarted { pool_id, node_id });
+                    let _ = st.execute(Command::NodeRestarted { pool_id: pool_id.clone(), node_id: node_id.clone() });
+                    // A container node's agent makes sure of its pool's images on every start.
+                    let fetched = match containers {
+                        Some(cc) => prefetch_images(&st, &pool_id, &node_id, cc, &rt).await,
+                        None => true,
+                    };
+                    if fetched {
+                        let _ = st.execute(Command::NodeReady { pool_id, node_id });
+                    }
                     st.effect_done();
                 });
             }
@@ -221,39 +225,52 @@ fn registries(values: impl IntoIterator<Item = serde_json::Value>) -> Vec<Regist
 /// `creating`: make the node's directory tree; `starting`: fetch the pool's container images
 /// (a failure makes the node `unusable` with a node error, as the service does); then `idle`.
 async fn provision_node(state: &AppState, pool_id: &str, node_id: &str, containers: Option<ContainerConfiguration>, rt: &Runtimes) {
+    make_node_dirs(state, node_id).await;
+    let _ = state.execute(Command::NodeProvisioned { pool_id: pool_id.into(), node_id: node_id.into() });
+    if let Some(cc) = containers {
+        if !prefetch_images(state, pool_id, node_id, cc, rt).await {
+            return;
+        }
+    }
+    let _ = state.execute(Command::NodeReady { pool_id: pool_id.into(), node_id: node_id.into() });
+}
+
+async fn make_node_dirs(state: &AppState, node_id: &str) {
     for dir in state.layout().node_skeleton(node_id) {
         if let Err(e) = tokio::fs::create_dir_all(&dir).await {
             tracing::error!(node_id, error = %e, "cannot create node directory");
         }
     }
-    let _ = state.execute(Command::NodeProvisioned { pool_id: pool_id.into(), node_id: node_id.into() });
-    if let Some(cc) = containers {
-        let unusable = |errors: Vec<BatchNodeError>| state.execute(Command::NodeUnusable { pool_id: pool_id.into(), node_id: node_id.into(), errors });
-        let engine = match &rt.containers {
-            Ok(e) => e.clone(),
-            Err(why) => {
-                // UNCONFIRMED: an emulator-specific node error (a real node always has its engine).
-                let _ = unusable(vec![BatchNodeError {
-                    code: Some("ContainerEngineUnavailable".into()),
-                    message: Some("The node has no container engine: batch-emulator could not reach Docker when it started.".into()),
-                    error_details: vec![detail("Message", why.clone())],
-                }]);
-                return;
-            }
-        };
-        let regs = registries(cc.container_registries.clone().unwrap_or_default());
-        for image in cc.container_image_names.iter().flatten() {
-            if let Err(message) = engine.ensure_image(image, credentials_for(image, &regs)).await {
-                let _ = unusable(vec![BatchNodeError {
-                    code: Some("ContainerInvalidImage".into()),
-                    message: Some("One or more container images specified are invalid".into()),
-                    error_details: vec![detail("ContainerImage", image.clone()), detail("Message", message)],
-                }]);
-                return;
-            }
+}
+
+/// Fetches a container pool's images onto a node; on failure the node is reported `unusable`
+/// with the reason, and `false` is returned.
+async fn prefetch_images(state: &AppState, pool_id: &str, node_id: &str, cc: ContainerConfiguration, rt: &Runtimes) -> bool {
+    let unusable = |errors: Vec<BatchNodeError>| state.execute(Command::NodeUnusable { pool_id: pool_id.into(), node_id: node_id.into(), errors });
+    let engine = match &rt.containers {
+        Ok(e) => e.clone(),
+        Err(why) => {
+            // UNCONFIRMED: an emulator-specific node error (a real node always has its engine).
+            let _ = unusable(vec![BatchNodeError {
+                code: Some("ContainerEngineUnavailable".into()),
+                message: Some("The node has no container engine: batch-emulator could not reach Docker when it started.".into()),
+                error_details: vec![detail("Message", why.clone())],
+            }]);
+            return false;
+        }
+    };
+    let regs = registries(cc.container_registries.clone().unwrap_or_default());
+    for image in cc.container_image_names.iter().flatten() {
+        if let Err(message) = engine.ensure_image(image, credentials_for(image, &regs)).await {
+            let _ = unusable(vec![BatchNodeError {
+                code: Some("ContainerInvalidImage".into()),
+                message: Some("One or more container images specified are invalid".into()),
+                error_details: vec![detail("ContainerImage", image.clone()), detail("Message", message)],
+            }]);
+            return false;
         }
     }
-    let _ = state.execute(Command::NodeReady { pool_id: pool_id.into(), node_id: node_id.into() });
+    true
 }
 
 fn failure(category: &str, code: &str, message: &str, details: Vec<NameValuePair>) -> FailureInfo {
