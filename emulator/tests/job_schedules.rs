@@ -81,6 +81,9 @@ async fn a_one_off_schedule_creates_its_job_at_once_and_completes_with_it() {
     f.create(json!({"id": "once", "schedule": {}, "jobSpecification": {"poolInfo": {"poolId": "p"}, "jobManagerTask": {"id": "m", "commandLine": "exit 0"}}}))
         .await;
     assert_eq!(f.jobs("once").await, ["once:job-1"]);
+    // UNCONFIRMED layout: a schedule's job n is instance job-n of the schedule's work item.
+    let m = f.emu.completed("once:job-1", "m").await;
+    assert_eq!(m.node_info.unwrap().task_root_directory.as_deref(), Some("workitems/once/job-1/m"));
     let s = f.state_becomes("once", "completed").await;
     assert_eq!(s["executionInfo"]["recentJob"]["id"], "once:job-1");
     assert!(s["executionInfo"]["recentJob"]["url"].as_str().unwrap().ends_with("/jobs/once%3Ajob-1"));
