@@ -117,6 +117,12 @@ impl AppState {
                 return Err(DomainError::new(BatchErrorCode::InternalError));
             }
             let r = acct.apply(cmd, now);
+            if r.is_err() {
+                // Under the same lock, so the marker follows its command.
+                if let Err(e) = self.0.store.refused(now) {
+                    tracing::warn!(error = %e, "cannot mark a refused command in the journal");
+                }
+            }
             (r, acct.drain_effects())
         };
         self.send_effects(effects);

@@ -2,9 +2,12 @@
 //!
 //! Format (JSON lines, versioned from the first record on):
 //! line 1 `{"format":"batch-emulator-journal","version":1,"nodeIdSeed":N}`, then one
-//! `{"v":1,"at":"<time>","cmd":{"type":…}}` per command. Records are decoded through the chain
-//! of known versions; a record from a newer build is an error, not a silent skip. A torn last
-//! line (the process died mid-write) is dropped with a warning.
+//! `{"v":1,"at":"<time>","cmd":{"type":…}}` per command, and `{"v":1,"at":…,"refused":true}`
+//! right after a command the account refused. A command is journalled before it is applied; the
+//! marker keeps a refused one from being applied on replay by a later build that would accept
+//! it (a feature that answered 501 then). Records are decoded through the chain of known
+//! versions; a record from a newer build is an error, not a silent skip. A torn last line (the
+//! process died mid-write) is dropped with a warning.
 
 use batch_model::Command;
 use serde::{Deserialize, Serialize};
@@ -45,6 +48,31 @@ pub struct Record {
     pub cmd: Command,
 }
 
+/// A version-1 line: a command, or the marker that the command before it was refused.
+#[derive(Deserialize)]
+struct RecordIn {
+    #[serde(with = "batch_client::timefmt::body")]
+    at: OffsetDateTime,
+    cmd: Option<Command>,
+    #[serde(default)]
+    refused: bool,
+}
+
+/// What one journal line says.
+#[derive(Debug)]
+enum Line {
+    Command(Record),
+    Refused,
+}
+
+#[derive(Serialize)]
+struct RefusedOut {
+    v: u32,
+    #[serde(with = "batch_client::timefmt::body")]
+    at: OffsetDateTime,
+    refused: bool,
+}
+
 #[derive(Serialize)]
 struct RecordOut<'a> {
     v: u32,
@@ -53,13 +81,28 @@ struct RecordOut<'a> {
     cmd: &'a Command,
 }
 
-/// Decodes a record of any known version.
-fn decode(line: &str) -> Result<Record, String> {
+/// Decodes a line of any known version.
+fn decode_line(line: &str) -> Result<Line, String> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     match value.get("v").and_then(serde_json::Value::as_u64) {
-        Some(1) => serde_json::from_value(value).map_err(|e| e.to_string()),
+        Some(1) => {
+            let r: RecordIn = serde_json::from_value(value).map_err(|e| e.to_string())?;
+            match (r.cmd, r.refused) {
+                (_, true) => Ok(Line::Refused),
+                (Some(cmd), false) => Ok(Line::Command(Record { at: r.at, cmd })),
+                (None, false) => Err("record without a command".into()),
+            }
+        }
         Some(v) => Err(format!("record version {v} is newer than this build understands ({JOURNAL_VERSION})")),
         None => Err("record without a version".into()),
+    }
+}
+
+#[cfg(test)]
+fn decode(line: &str) -> Result<Record, String> {
+    match decode_line(line)? {
+        Line::Command(r) => Ok(r),
+        Line::Refused => Err("a refusal marker".into()),
     }
 }
 
@@ -78,6 +121,8 @@ pub trait Store: Send + Sync + 'static {
     fn begin(&self, node_id_seed: u64) -> Result<(), StoreError>;
     /// Appends a command; it is in the journal when this returns.
     fn append(&self, at: OffsetDateTime, cmd: &Command) -> Result<(), StoreError>;
+    /// Records that the command appended last was refused (replay skips it).
+    fn refused(&self, at: OffsetDateTime) -> Result<(), StoreError>;
 }
 
 /// The journal file in the data directory, locked against a second emulator.
@@ -130,8 +175,11 @@ impl Store for FileJournal {
             if line.trim().is_empty() {
                 continue;
             }
-            match decode(line) {
-                Ok(r) => records.push(r),
+            match decode_line(line) {
+                Ok(Line::Command(r)) => records.push(r),
+                Ok(Line::Refused) => {
+                    records.pop();
+                }
                 Err(e) if i == last => {
                     tracing::warn!(path = %self.path.display(), error = %e, "dropping a torn last journal record")
                 }
@@ -153,6 +201,10 @@ impl Store for FileJournal {
             message: e.to_string(),
         })?;
         self.write_line(&line)
+    }
+
+    fn refused(&self, at: OffsetDateTime) -> Result<(), StoreError> {
+        self.write_line(&serde_json::to_string(&RefusedOut { v: JOURNAL_VERSION, at, refused: true }).unwrap_or_default())
     }
 }
 
@@ -176,12 +228,29 @@ impl Store for MemoryJournal {
         self.records.lock().unwrap_or_else(|e| e.into_inner()).push(Record { at, cmd: cmd.clone() });
         Ok(())
     }
+    fn refused(&self, _at: OffsetDateTime) -> Result<(), StoreError> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_refused_command_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = FileJournal::open(dir.path()).unwrap();
+        j.begin(1).unwrap();
+        let at = datetime!(2026-01-01 00:00 UTC);
+        let kept = Command::DeleteJob { job_id: "kept".into() };
+        j.append(at, &kept).unwrap();
+        j.append(at, &Command::DeleteJob { job_id: "refused".into() }).unwrap();
+        j.refused(at).unwrap();
+        assert_eq!(j.load().unwrap().unwrap().records, vec![Record { at, cmd: kept }]);
+    }
 
     #[test]
     fn records_round_trip_and_newer_versions_are_refused() {
