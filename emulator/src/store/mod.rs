@@ -61,7 +61,7 @@ struct RecordIn {
 /// What one journal line says.
 #[derive(Debug)]
 enum Line {
-    Command(Record),
+    Command(Box<Record>),
     Refused,
 }
 
@@ -89,7 +89,7 @@ fn decode_line(line: &str) -> Result<Line, String> {
             let r: RecordIn = serde_json::from_value(value).map_err(|e| e.to_string())?;
             match (r.cmd, r.refused) {
                 (_, true) => Ok(Line::Refused),
-                (Some(cmd), false) => Ok(Line::Command(Record { at: r.at, cmd })),
+                (Some(cmd), false) => Ok(Line::Command(Box::new(Record { at: r.at, cmd }))),
                 (None, false) => Err("record without a command".into()),
             }
         }
@@ -101,7 +101,7 @@ fn decode_line(line: &str) -> Result<Line, String> {
 #[cfg(test)]
 fn decode(line: &str) -> Result<Record, String> {
     match decode_line(line)? {
-        Line::Command(r) => Ok(r),
+        Line::Command(r) => Ok(*r),
         Line::Refused => Err("a refusal marker".into()),
     }
 }
@@ -176,7 +176,7 @@ impl Store for FileJournal {
                 continue;
             }
             match decode_line(line) {
-                Ok(Line::Command(r)) => records.push(r),
+                Ok(Line::Command(r)) => records.push(*r),
                 Ok(Line::Refused) => {
                     records.pop();
                 }
