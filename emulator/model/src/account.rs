@@ -664,9 +664,13 @@ impl Account {
                     Some(st) => {
                         let wait = st.wait_for_success.unwrap_or(true);
                         n.set_state(if wait { NodeState::WaitingForStartTask } else { NodeState::Idle }, now);
+                        n.settle(now);
                         self.launch_start_task(&IdKey::of(pool_id), node_id, now);
                     }
-                    None => n.set_state(NodeState::Idle, now),
+                    None => {
+                        n.set_state(NodeState::Idle, now);
+                        n.settle(now);
+                    }
                 }
             }
         }
@@ -738,6 +742,8 @@ impl Account {
         n.start_task_info = Some(info);
         if n.state == NodeState::WaitingForStartTask {
             n.set_state(if failure.is_none() { NodeState::Idle } else { NodeState::StartTaskFailed }, now);
+            // A node whose scheduling was disabled meanwhile comes up `offline`.
+            n.settle(now);
         }
         self.schedule(now);
     }

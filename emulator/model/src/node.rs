@@ -110,7 +110,7 @@ impl Node {
         }
     }
     /// `idle`, `running` or `offline` (scheduling disabled and nothing running) depending on
-    /// what runs, for a node that is up.
+    /// what runs, for a node that is up (call it whenever a node comes up or a task leaves it).
     pub fn settle(&mut self, now: OffsetDateTime) {
         if matches!(self.state, NodeState::Idle | NodeState::Running | NodeState::Offline) {
             let s = match (self.running.is_empty(), self.scheduling_enabled) {

@@ -357,3 +357,31 @@ fn the_domain_crate_stays_free_of_io() {
         }
     }
 }
+
+/// Found by the property test: scheduling disabled while the start task runs, then the start task
+/// succeeds; the node must come up `offline`, not `idle`.
+#[test]
+fn a_node_disabled_while_its_start_task_runs_comes_up_offline() {
+    let now = datetime!(2026-01-01 00:00 UTC);
+    let mut acct = Account::new();
+    acct.apply(Command::CreatePool { spec: pool("p", 1, 2, false) }, now).unwrap();
+    let mut launches = Vec::new();
+    for e in acct.drain_effects() {
+        if let Effect::ProvisionNode { pool_id, node_id, .. } = e {
+            acct.apply(Command::NodeProvisioned { pool_id: pool_id.clone(), node_id: node_id.clone() }, now).unwrap();
+            acct.apply(Command::NodeReady { pool_id, node_id }, now).unwrap();
+        }
+    }
+    for e in acct.drain_effects() {
+        if let Effect::Launch(l) = e {
+            launches.push(l.run_id);
+        }
+    }
+    let node_id = acct.pools.values().next().unwrap().nodes.keys().next().unwrap().clone();
+    assert_eq!(acct.pools.values().next().unwrap().nodes[&node_id].state, NodeState::WaitingForStartTask);
+    acct.apply(Command::DisableNodeScheduling { pool_id: "p".into(), node_id: node_id.clone(), option: None }, now).unwrap();
+    let outcome = TaskOutcome::Exited { exit_code: 0, start: now, end: now, container_info: None };
+    acct.apply(Command::TaskExited { run_id: launches[0], outcome }, now).unwrap();
+    let n = &acct.pools.values().next().unwrap().nodes[&node_id];
+    assert_eq!((n.state, n.scheduling_enabled), (NodeState::Offline, false));
+}
