@@ -23,7 +23,7 @@ async fn job(emu: &TestEmulator, id: &str) -> Value {
 }
 
 async fn job_state_becomes(emu: &TestEmulator, id: &str, state: &str) -> Value {
-    for _ in 0..400 {
+    for _ in 0..4000 {
         let j = job(emu, id).await;
         if j["state"] == state {
             return j;

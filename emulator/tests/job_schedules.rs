@@ -50,7 +50,7 @@ impl Fixture {
     /// Moves the clock and waits until the schedule's jobs are `expected`.
     async fn advance_until_jobs(&self, by: Duration, id: &str, expected: &[&str]) {
         self.clock.advance(by);
-        for _ in 0..400 {
+        for _ in 0..4000 {
             if self.jobs(id).await == expected {
                 return;
             }
@@ -59,7 +59,7 @@ impl Fixture {
         panic!("schedule {id}: jobs {:?}, expected {expected:?}", self.jobs(id).await);
     }
     async fn state_becomes(&self, id: &str, state: &str) -> Value {
-        for _ in 0..400 {
+        for _ in 0..4000 {
             let s = self.schedule(id).await;
             if s["state"] == state {
                 return s;
@@ -117,7 +117,7 @@ async fn a_recurring_schedule_keeps_one_job_active_and_skips_what_its_window_mis
     // job-2 outlives the whole next interval: that due time (c+150m) is skipped; the next one
     // (c+210m) is waiting when job-2 ends, so job-3 is created then.
     f.clock.advance(Duration::minutes(115));
-    for _ in 0..100 {
+    for _ in 0..4000 {
         if f.schedule("r").await["executionInfo"]["nextRunTime"] == at(c + Duration::minutes(210)) {
             break;
         }
@@ -181,7 +181,7 @@ async fn terminating_a_schedule_terminates_its_job_and_deleting_it_deletes_its_j
 
     let r = f.emu.client.send_raw(Method::DELETE, "/jobschedules/t", &[], &[], None).await.unwrap();
     assert_eq!(r.status, 202);
-    for _ in 0..400 {
+    for _ in 0..4000 {
         if f.emu.client.send_raw(Method::HEAD, "/jobschedules/t", &[], &[], None).await.is_err() {
             break;
         }
