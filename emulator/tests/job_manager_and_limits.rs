@@ -51,7 +51,8 @@ async fn a_job_past_its_max_wall_clock_time_is_terminated_with_max_wall_clock_ti
 
     // The deadline is creation + 1 h; just before it nothing happens.
     let created = batch_client::timefmt::parse_body(echoed["creationTime"].as_str().unwrap()).unwrap();
-    assert_eq!(emu.state().timers().next(), Some(created + time::Duration::hours(1)));
+    // (The timer reaches the timer service through the node agent, asynchronously.)
+    eventually("the job's timer is armed", || emu.state().timers().next() == Some(created + time::Duration::hours(1))).await;
     clock.advance(time::Duration::minutes(59));
     assert_eq!(job(&emu, "j").await["state"], "active");
 
@@ -73,6 +74,7 @@ async fn changing_a_jobs_max_wall_clock_time_moves_its_deadline() {
     create_job(&emu, json!({"id": "j", "poolInfo": {"poolId": "p"}, "constraints": {"maxWallClockTime": "PT1H"}})).await;
     clock.advance(time::Duration::minutes(30));
     emu.client.send_json(Method::PATCH, "/jobs/j", &json!({"constraints": {"maxWallClockTime": "PT2H"}})).await.unwrap();
+    emu.idle().await;
     assert_eq!(emu.state().timers().len(), 2);
     clock.advance(time::Duration::minutes(31));
     // The old deadline passed; its timer fired and found the job within its new limit.
@@ -85,6 +87,7 @@ async fn changing_a_jobs_max_wall_clock_time_moves_its_deadline() {
     // A job without a limit arms no timer at all.
     eventually("the second timer fired", || emu.state().timers().is_empty()).await;
     create_job(&emu, json!({"id": "free", "poolInfo": {"poolId": "p"}})).await;
+    emu.idle().await;
     assert!(emu.state().timers().is_empty());
 }
 
