@@ -104,19 +104,7 @@ impl Account {
     /// one keeps the node blocked for that job (only a reimage clears it).
     /// UNCONFIRMED: a release task running during the reboot is not rerun (the job moves on).
     fn forget_prep_after_reboot(&mut self, node_id: &str, now: OffsetDateTime) {
-        let mut forget = false;
-        for job in self.jobs.values() {
-            let Some(p) = job.prep.get(node_id) else { continue };
-            let rerun = job.spec.job_preparation_task.as_ref().and_then(|jp| jp.rerun_on_node_reboot_after_success).unwrap_or(true);
-            let running = p.prep_run.is_some() || p.release_run.is_some();
-            if running || (rerun && p.prep.result.as_deref() == Some("success")) {
-                forget = true;
-            }
-        }
-        if !forget {
-            return;
-        }
-        // Entries to keep are put back after the node is forgotten.
+        // The entries that survive a reboot, put back after the node is forgotten.
         let keep: Vec<(IdKey, crate::job::NodePrep)> = self
             .jobs
             .iter()

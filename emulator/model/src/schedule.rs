@@ -63,8 +63,6 @@ pub struct JobSchedule {
     pub last_run_time: Option<OffsetDateTime>,
     /// Jobs created so far (the next is `<id>:job-<n + 1>`).
     pub jobs_created: u64,
-    /// `executionInfo.recentJob`.
-    pub recent_job: Option<String>,
     /// `executionInfo.endTime`.
     pub end_time: Option<OffsetDateTime>,
 }
@@ -72,6 +70,10 @@ pub struct JobSchedule {
 impl JobSchedule {
     pub fn key(&self) -> IdKey {
         IdKey::of(&self.spec.id)
+    }
+    /// `executionInfo.recentJob`: the last job created.
+    pub fn recent_job(&self) -> Option<String> {
+        (self.jobs_created > 0).then(|| format!("{}:job-{}", self.spec.id, self.jobs_created))
     }
     pub fn config(&self) -> BatchJobScheduleConfiguration {
         self.spec.schedule.clone().unwrap_or_default()
@@ -139,7 +141,6 @@ impl Account {
                 next_run_time: Some(first),
                 last_run_time: None,
                 jobs_created: 0,
-                recent_job: None,
                 end_time: None,
             },
         );
@@ -364,9 +365,8 @@ impl Account {
         s.jobs_created += 1;
         s.last_run_time = Some(due);
         s.next_run_time = interval.map(|i| due + i);
-        let job_id = format!("{}:job-{}", s.spec.id, s.jobs_created);
+        let Some(job_id) = s.recent_job() else { return };
         let spec = BatchJobSpecification { id: job_id.clone(), ..s.spec.job_specification.clone().unwrap_or_default() };
-        s.recent_job = Some(job_id.clone());
         // The specification was valid when it was stored and nothing it refers to is checked
         // at creation, so this does not fail; if it did, this due time would be skipped.
         if let Ok(built) = Self::build_job(spec, now) {

@@ -57,7 +57,7 @@ fn to_wire(ctx: &Ctx, s: &JobSchedule) -> BatchJobSchedule {
         job_specification: s.spec.job_specification.clone(),
         execution_info: Some(BatchJobScheduleExecutionInfo {
             next_run_time: s.next_run_time,
-            recent_job: s.recent_job.as_ref().map(|id| RecentBatchJob { id: Some(id.clone()), url: Some(super::jobs::job_url(ctx, id)) }),
+            recent_job: s.recent_job().map(|id| RecentBatchJob { url: Some(super::jobs::job_url(ctx, &id)), id: Some(id) }),
             end_time: s.end_time,
         }),
         metadata: s.spec.metadata.clone(),
