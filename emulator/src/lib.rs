@@ -3,12 +3,16 @@
 //! * [`api`]: the thin REST edge (routing from the operation catalogue, auth, OData, errors).
 //! * `batch_model` (crate `emulator/model`): the Batch domain, free of HTTP, Docker and disk.
 //! * [`agent`]: the node agent that carries out the domain's effects (directories, processes).
+//! * [`layout`]: where node files live on this machine (read by the agent and the file API).
+//! * [`timers`]: the deadlines the domain asked for ([`batch_model::Effect::At`]).
 //! * [`state`], [`config`], [`clock`]: wiring.
 
 pub mod agent;
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod layout;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod timers;

@@ -2,11 +2,11 @@
 //! the node agent. Domain calls run under the lock; the effects they produce are sent to the
 //! agent after the lock is released.
 
-use crate::agent::layout::NodeLayout;
-use crate::agent::timers::Timers;
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
+use crate::layout::NodeLayout;
 use crate::store::{Record, Store};
+use crate::timers::Timers;
 use batch_model::{Account, Applied, BatchErrorCode, Command, DomainError, Effect};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

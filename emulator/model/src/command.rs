@@ -2,11 +2,13 @@
 //! reports. Applying the same commands at the same times to a fresh account (with the same node
 //! id seed) rebuilds the same state, which is what the emulator's journal relies on.
 
-use crate::account::{Account, TaskAddOutcome, TaskOutcome};
+use crate::account::{Account, TaskAddOutcome};
+use crate::effects::{TaskOutcome, Timer};
 use crate::error::DomainError;
 use crate::version::Version;
 use batch_client::models::*;
 use serde::{Deserialize, Serialize};
+use std::ops::ControlFlow;
 use time::OffsetDateTime;
 
 /// One state change. Serialized with a `type` tag; new variants may be added, existing ones
@@ -178,19 +180,8 @@ pub enum Command {
     Recover,
 }
 
-/// A deadline the domain asked for ([`crate::Effect::At`]); when the clock reaches it, the
-/// emulator applies [`Timer::command`]. Kept small: an emulator holds one per retained task.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Timer {
-    /// A completed task's retention time passed.
-    RetentionExpired { job_id: String, task_id: String },
-    /// A job's `maxWallClockTime` may have run out.
-    JobWallClock { job_id: String },
-    /// A job schedule may have a job due (or a start window ending).
-    ScheduleDue { schedule_id: String },
-}
-
 impl Timer {
+    /// The command to apply when the timer fires.
     pub fn command(self) -> Command {
         match self {
             Timer::RetentionExpired { job_id, task_id } => Command::RetentionExpired { job_id, task_id },
@@ -223,114 +214,85 @@ impl Applied {
 impl Account {
     /// Applies one command at `now`.
     pub fn apply(&mut self, cmd: Command, now: OffsetDateTime) -> Result<Applied, DomainError> {
+        let cmd = match self.apply_pool_request(cmd, now) {
+            ControlFlow::Break(result) => return result,
+            ControlFlow::Continue(other) => other,
+        };
+        let cmd = match self.apply_job_request(cmd, now) {
+            ControlFlow::Break(result) => return result,
+            ControlFlow::Continue(other) => other,
+        };
+        self.apply_report(cmd, now);
+        Ok(Applied::Done)
+    }
+
+    /// A request on pools and nodes; any other command is handed back.
+    fn apply_pool_request(&mut self, cmd: Command, now: OffsetDateTime) -> ControlFlow<Result<Applied, DomainError>, Command> {
+        use crate::node::Restart;
         use Applied::{Done, Version as V};
-        Ok(match cmd {
-            Command::CreatePool { spec } => V(self.create_pool(spec, now)?),
-            Command::UpdatePool { pool_id, patch } => V(self.update_pool(&pool_id, patch, now)?),
-            Command::ReplacePoolProperties { pool_id, body } => V(self.replace_pool_properties(&pool_id, body, now)?),
-            Command::ResizePool { pool_id, body } => V(self.resize_pool(&pool_id, body, now)?),
-            Command::StopPoolResize { pool_id } => V(self.stop_pool_resize(&pool_id, now)?),
-            Command::RemoveNodes { pool_id, body } => V(self.remove_nodes(&pool_id, body, now)?),
-            Command::DeletePool { pool_id } => {
-                self.delete_pool(&pool_id, now)?;
-                Done
-            }
-            Command::CreateJob { spec } => V(self.create_job(spec, now)?),
-            Command::UpdateJob { job_id, patch } => V(self.update_job(&job_id, patch, now)?),
-            Command::ReplaceJob { job_id, body } => V(self.replace_job(&job_id, body, now)?),
-            Command::DeleteJob { job_id } => {
-                self.delete_job(&job_id, now)?;
-                Done
-            }
-            Command::TerminateJob { job_id, reason } => V(self.terminate_job(&job_id, reason, now)?),
-            Command::DisableJob { job_id, body } => V(self.disable_job(&job_id, body, now)?),
-            Command::EnableJob { job_id } => V(self.enable_job(&job_id, now)?),
-            Command::AddTask { job_id, spec } => V(self.add_task(&job_id, spec, now)?),
-            Command::AddTaskCollection { job_id, tasks } => Applied::TaskResults(self.add_task_collection(&job_id, tasks, now)?),
-            Command::ReplaceTask { job_id, task_id, body } => V(self.replace_task(&job_id, &task_id, body, now)?),
-            Command::DeleteTask { job_id, task_id } => {
-                self.delete_task(&job_id, &task_id, now)?;
-                Done
-            }
-            Command::TerminateTask { job_id, task_id } => V(self.terminate_task(&job_id, &task_id, now)?),
-            Command::ReactivateTask { job_id, task_id } => V(self.reactivate_task(&job_id, &task_id, now)?),
-            Command::RebootNode { pool_id, node_id, option } => {
-                self.restart_node(&pool_id, &node_id, crate::node::Restart::Reboot, option.as_deref(), now)?;
-                Done
-            }
-            Command::ReimageNode { pool_id, node_id, option } => {
-                self.restart_node(&pool_id, &node_id, crate::node::Restart::Reimage, option.as_deref(), now)?;
-                Done
-            }
+        ControlFlow::Break(match cmd {
+            Command::CreatePool { spec } => self.create_pool(spec, now).map(V),
+            Command::UpdatePool { pool_id, patch } => self.update_pool(&pool_id, patch, now).map(V),
+            Command::ReplacePoolProperties { pool_id, body } => self.replace_pool_properties(&pool_id, body, now).map(V),
+            Command::ResizePool { pool_id, body } => self.resize_pool(&pool_id, body, now).map(V),
+            Command::StopPoolResize { pool_id } => self.stop_pool_resize(&pool_id, now).map(V),
+            Command::RemoveNodes { pool_id, body } => self.remove_nodes(&pool_id, body, now).map(V),
+            Command::DeletePool { pool_id } => self.delete_pool(&pool_id, now).map(|()| Done),
+            Command::RebootNode { pool_id, node_id, option } => self.restart_node(&pool_id, &node_id, Restart::Reboot, option.as_deref(), now).map(|()| Done),
+            Command::ReimageNode { pool_id, node_id, option } => self.restart_node(&pool_id, &node_id, Restart::Reimage, option.as_deref(), now).map(|()| Done),
             Command::DisableNodeScheduling { pool_id, node_id, option } => {
-                self.disable_node_scheduling(&pool_id, &node_id, option.as_deref(), now)?;
-                Done
+                self.disable_node_scheduling(&pool_id, &node_id, option.as_deref(), now).map(|()| Done)
             }
-            Command::EnableNodeScheduling { pool_id, node_id } => {
-                self.enable_node_scheduling(&pool_id, &node_id, now)?;
-                Done
-            }
-            Command::NodeRestarted { pool_id, node_id } => {
-                self.node_restarted(&pool_id, &node_id, now);
-                Done
-            }
-            Command::NodeProvisioned { pool_id, node_id } => {
-                self.node_provisioned(&pool_id, &node_id, now);
-                Done
-            }
-            Command::NodeReady { pool_id, node_id } => {
-                self.node_ready(&pool_id, &node_id, now);
-                Done
-            }
-            Command::NodeUnusable { pool_id, node_id, errors } => {
-                self.node_unusable(&pool_id, &node_id, errors, now);
-                Done
-            }
-            Command::NodeRemoved { pool_id, node_id } => {
-                self.node_removed(&pool_id, &node_id, now);
-                Done
-            }
-            Command::TaskExited { run_id, outcome } => {
-                self.task_exited(run_id, outcome, now);
-                Done
-            }
-            Command::CreateJobSchedule { spec } => V(self.create_job_schedule(spec, now)?),
-            Command::UpdateJobSchedule { schedule_id, patch, replace } => V(self.update_job_schedule(&schedule_id, patch, replace, now)?),
-            Command::DisableJobSchedule { schedule_id } => V(self.disable_job_schedule(&schedule_id, now)?),
-            Command::EnableJobSchedule { schedule_id } => V(self.enable_job_schedule(&schedule_id, now)?),
-            Command::TerminateJobSchedule { schedule_id } => V(self.terminate_job_schedule(&schedule_id, now)?),
-            Command::DeleteJobSchedule { schedule_id } => {
-                self.delete_job_schedule(&schedule_id, now)?;
-                Done
-            }
-            Command::JobScheduleDue { schedule_id } => {
-                self.schedule_job_ended(&crate::IdKey::of(&schedule_id), now);
-                Done
-            }
-            Command::JobWallClockExpired { job_id } => {
-                self.job_wall_clock_expired(&job_id, now);
-                Done
-            }
-            Command::RetentionExpired { job_id, task_id } => {
-                self.retention_expired(&job_id, &task_id, now);
-                Done
-            }
-            Command::FinishJobTransition { job_id } => {
-                self.finish_job_transition(&job_id, now);
-                Done
-            }
-            Command::FinishJobDeletion { job_id } => {
-                self.finish_job_deletion(&job_id, now);
-                Done
-            }
-            Command::FinishPoolDeletion { pool_id } => {
-                self.finish_pool_deletion(&pool_id);
-                Done
-            }
-            Command::Recover => {
-                self.recover(now);
-                Done
-            }
+            Command::EnableNodeScheduling { pool_id, node_id } => self.enable_node_scheduling(&pool_id, &node_id, now).map(|()| Done),
+            other => return ControlFlow::Continue(other),
         })
+    }
+
+    /// A request on jobs, job schedules and tasks; any other command is handed back.
+    fn apply_job_request(&mut self, cmd: Command, now: OffsetDateTime) -> ControlFlow<Result<Applied, DomainError>, Command> {
+        use Applied::{Done, Version as V};
+        ControlFlow::Break(match cmd {
+            Command::CreateJob { spec } => self.create_job(spec, now).map(V),
+            Command::UpdateJob { job_id, patch } => self.update_job(&job_id, patch, now).map(V),
+            Command::ReplaceJob { job_id, body } => self.replace_job(&job_id, body, now).map(V),
+            Command::DeleteJob { job_id } => self.delete_job(&job_id, now).map(|()| Done),
+            Command::TerminateJob { job_id, reason } => self.terminate_job(&job_id, reason, now).map(V),
+            Command::DisableJob { job_id, body } => self.disable_job(&job_id, body, now).map(V),
+            Command::EnableJob { job_id } => self.enable_job(&job_id, now).map(V),
+            Command::CreateJobSchedule { spec } => self.create_job_schedule(spec, now).map(V),
+            Command::UpdateJobSchedule { schedule_id, patch, replace } => self.update_job_schedule(&schedule_id, patch, replace, now).map(V),
+            Command::DisableJobSchedule { schedule_id } => self.disable_job_schedule(&schedule_id, now).map(V),
+            Command::EnableJobSchedule { schedule_id } => self.enable_job_schedule(&schedule_id, now).map(V),
+            Command::TerminateJobSchedule { schedule_id } => self.terminate_job_schedule(&schedule_id, now).map(V),
+            Command::DeleteJobSchedule { schedule_id } => self.delete_job_schedule(&schedule_id, now).map(|()| Done),
+            Command::AddTask { job_id, spec } => self.add_task(&job_id, spec, now).map(V),
+            Command::AddTaskCollection { job_id, tasks } => self.add_task_collection(&job_id, tasks, now).map(Applied::TaskResults),
+            Command::ReplaceTask { job_id, task_id, body } => self.replace_task(&job_id, &task_id, body, now).map(V),
+            Command::DeleteTask { job_id, task_id } => self.delete_task(&job_id, &task_id, now).map(|()| Done),
+            Command::TerminateTask { job_id, task_id } => self.terminate_task(&job_id, &task_id, now).map(V),
+            Command::ReactivateTask { job_id, task_id } => self.reactivate_task(&job_id, &task_id, now).map(V),
+            other => return ControlFlow::Continue(other),
+        })
+    }
+
+    /// A report of the node agent or the timer service: never refused. (Requests are applied
+    /// before this is reached.)
+    fn apply_report(&mut self, cmd: Command, now: OffsetDateTime) {
+        match cmd {
+            Command::NodeRestarted { pool_id, node_id } => self.node_restarted(&pool_id, &node_id, now),
+            Command::NodeProvisioned { pool_id, node_id } => self.node_provisioned(&pool_id, &node_id, now),
+            Command::NodeReady { pool_id, node_id } => self.node_ready(&pool_id, &node_id, now),
+            Command::NodeUnusable { pool_id, node_id, errors } => self.node_unusable(&pool_id, &node_id, errors, now),
+            Command::NodeRemoved { pool_id, node_id } => self.node_removed(&pool_id, &node_id, now),
+            Command::TaskExited { run_id, outcome } => self.task_exited(run_id, outcome, now),
+            Command::JobScheduleDue { schedule_id } => self.schedule_job_ended(&crate::IdKey::of(&schedule_id), now),
+            Command::JobWallClockExpired { job_id } => self.job_wall_clock_expired(&job_id, now),
+            Command::RetentionExpired { job_id, task_id } => self.retention_expired(&job_id, &task_id, now),
+            Command::FinishJobTransition { job_id } => self.finish_job_transition(&job_id, now),
+            Command::FinishJobDeletion { job_id } => self.finish_job_deletion(&job_id, now),
+            Command::FinishPoolDeletion { pool_id } => self.finish_pool_deletion(&pool_id),
+            Command::Recover => self.recover(now),
+            _ => {}
+        }
     }
 }

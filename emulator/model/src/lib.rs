@@ -12,21 +12,22 @@
 pub mod account;
 pub mod command;
 pub mod dependencies;
+pub mod effects;
 pub mod endpoint;
 pub mod error;
 pub mod ids;
 pub mod job;
-pub mod jobprep;
+pub mod layout;
 pub mod node;
-pub mod node_ops;
 pub mod pool;
 pub mod schedule;
 pub mod task;
 pub mod task_table;
 pub mod version;
 
-pub use account::{Account, Effect, Launch, LaunchKind, TaskOutcome};
-pub use command::{Applied, Command, Timer};
+pub use account::Account;
+pub use command::{Applied, Command};
+pub use effects::{Effect, Launch, LaunchKind, TaskOutcome, Timer};
 pub use error::{BatchErrorCode, DomainError};
 pub use ids::IdKey;
 pub use version::{Version, Versioner};

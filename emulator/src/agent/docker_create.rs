@@ -114,24 +114,80 @@ fn tolerated_short(c: char) -> bool {
     matches!(c, 'd' | 'i' | 't')
 }
 
+/// What `containerRunOptions` asked for, as Engine API fields.
+#[derive(Debug, Default)]
+struct RunOptions {
+    name: Option<String>,
+    workdir: Option<String>,
+    entrypoint: Option<Vec<String>>,
+    user: Option<String>,
+    hostname: Option<String>,
+    env: Vec<(String, String)>,
+    labels: HashMap<String, String>,
+    binds: Vec<String>,
+    mounts: Vec<Mount>,
+    ports: HashMap<String, Option<Vec<PortBinding>>>,
+    exposed: HashMap<String, HashMap<(), ()>>,
+    host: HostConfig,
+}
+
+/// The Batch paths a container sees and the environment that goes with them.
+struct BatchMounts {
+    binds: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
 /// Builds the container for a task.
 pub fn plan_container(input: &ContainerTaskInput<'_>) -> Result<ContainerPlan, SettingsError> {
     let argv = shlex::split(input.command_line).ok_or(SettingsError::CommandLine)?;
+    let opts = parse_run_options(input)?;
+    let mounted = batch_mounts(input, opts.workdir.is_some())?;
+    let mut env = mounted.env;
+    env.extend(opts.env);
+    let mut binds = mounted.binds;
+    binds.extend(opts.binds);
+    let mut labels = opts.labels;
+    labels.extend(input.labels.iter().cloned());
+    let mut host = opts.host;
+    if !binds.is_empty() {
+        host.binds = Some(binds);
+    }
+    if !opts.mounts.is_empty() {
+        host.mounts = Some(opts.mounts);
+    }
+    let exposed = (!opts.ports.is_empty()).then_some(opts.exposed);
+    if !opts.ports.is_empty() {
+        host.port_bindings = Some(opts.ports);
+    }
+    let working_dir = match (opts.workdir, input.working_directory) {
+        (Some(w), _) => Some(w),
+        (None, Some(w)) if w.eq_ignore_ascii_case("containerImageDefault") => None,
+        _ => Some(input.task_dir.join("wd").display().to_string()),
+    };
+    let body = ContainerCreateBody {
+        image: Some(input.image.to_string()),
+        user: opts.user.or(input.user.map(String::from)),
+        entrypoint: opts.entrypoint,
+        hostname: opts.hostname,
+        working_dir,
+        cmd: (!argv.is_empty()).then_some(argv),
+        env: Some(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(labels),
+        exposed_ports: exposed,
+        host_config: Some(host),
+        ..Default::default()
+    };
+    Ok(ContainerPlan { name: opts.name, body })
+}
+
+/// Parses `containerRunOptions` like `docker create` does; an option that is not supported is
+/// an error naming it.
+fn parse_run_options(input: &ContainerTaskInput<'_>) -> Result<RunOptions, SettingsError> {
     let opts = match input.run_options {
         Some(o) => shlex::split(o).ok_or(SettingsError::Unsplittable)?,
         None => Vec::new(),
     };
-    let mut body = ContainerCreateBody { image: Some(input.image.to_string()), user: input.user.map(String::from), ..Default::default() };
-    let mut host = HostConfig::default();
-    let mut name = None;
-    let mut workdir: Option<String> = None;
-    let mut env: Vec<(String, String)> = Vec::new();
-    let mut labels: HashMap<String, String> = HashMap::new();
-    let mut binds: Vec<String> = Vec::new();
-    let mut mounts: Vec<Mount> = Vec::new();
-    let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    let mut exposed: HashMap<String, HashMap<(), ()>> = HashMap::new();
-
+    let mut out = RunOptions::default();
     let mut i = 0;
     while i < opts.len() {
         let tok = &opts[i];
@@ -152,179 +208,172 @@ pub fn plan_container(input: &ContainerTaskInput<'_>) -> Result<ContainerPlan, S
             }
             None => (tok.clone(), None),
         };
-        let mut value = |flag: &str| -> Result<String, SettingsError> {
+        let mut value = || -> Result<String, SettingsError> {
             if let Some(v) = &inline {
                 return Ok(v.clone());
             }
-            let v = opts.get(i).cloned().ok_or_else(|| SettingsError::MissingValue(flag.to_string()))?;
+            let v = opts.get(i).cloned().ok_or_else(|| SettingsError::MissingValue(flag.clone()))?;
             i += 1;
             Ok(v)
         };
-        match flag.as_str() {
+        out.apply(&flag, &mut value, input)?;
+    }
+    Ok(out)
+}
+
+impl RunOptions {
+    /// One option; `value` takes its value (inline or the next argument).
+    fn apply(&mut self, flag: &str, value: &mut dyn FnMut() -> Result<String, SettingsError>, input: &ContainerTaskInput<'_>) -> Result<(), SettingsError> {
+        let invalid = |v: &str| SettingsError::InvalidValue { option: flag.to_string(), value: v.to_string() };
+        let host = &mut self.host;
+        match flag {
             "--rm" => host.auto_remove = Some(true),
             "-d" | "--detach" | "-i" | "--interactive" | "-t" | "--tty" => {}
-            "-w" | "--workdir" => workdir = Some(value(&flag)?),
+            "-w" | "--workdir" => self.workdir = Some(value()?),
             "--entrypoint" => {
-                let ep = value(&flag)?;
+                let ep = value()?;
                 // Docker: an empty --entrypoint resets it to nothing.
-                body.entrypoint = Some(if ep.is_empty() { vec![String::new()] } else { vec![ep] });
+                self.entrypoint = Some(if ep.is_empty() { vec![String::new()] } else { vec![ep] });
             }
             "-e" | "--env" => {
-                let v = value(&flag)?;
+                let v = value()?;
                 match v.split_once('=') {
-                    Some((k, val)) => env.push((k.to_string(), val.to_string())),
+                    Some((k, val)) => self.env.push((k.to_string(), val.to_string())),
                     // `-e NAME` passes the variable from the task's environment.
                     None => {
                         if let Some((_, val)) = input.env.iter().rev().find(|(k, _)| *k == v) {
-                            env.push((v.clone(), val.clone()));
+                            self.env.push((v.clone(), val.clone()));
                         }
                     }
                 }
             }
-            "-v" | "--volume" => binds.push(value(&flag)?),
-            "--mount" => mounts.push(parse_mount(&value(&flag)?)?),
+            "-v" | "--volume" => self.binds.push(value()?),
+            "--mount" => self.mounts.push(parse_mount(&value()?)?),
             "-p" | "--publish" => {
-                let v = value(&flag)?;
-                let (spec, proto) = v.rsplit_once('/').map_or((v.as_str(), "tcp"), |(s, p)| (s, p));
-                let parts: Vec<&str> = spec.split(':').collect();
-                let (ip, host_port, ctr) = match parts.as_slice() {
-                    [c] => (input.node_ip, "", *c),
-                    [h, c] => (input.node_ip, *h, *c),
-                    [ip, h, c] => (*ip, *h, *c),
-                    _ => return Err(SettingsError::InvalidValue { option: flag.clone(), value: v.clone() }),
-                };
-                if ctr.parse::<u16>().is_err() || (!host_port.is_empty() && host_port.parse::<u16>().is_err()) {
-                    return Err(SettingsError::InvalidValue { option: flag.clone(), value: v.clone() });
-                }
-                let key = format!("{ctr}/{proto}");
-                exposed.insert(key.clone(), HashMap::new());
-                ports.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding {
-                    host_ip: Some(if ip.is_empty() { input.node_ip.to_string() } else { ip.to_string() }),
-                    host_port: Some(host_port.to_string()),
-                });
+                let v = value()?;
+                self.publish(&v, input.node_ip).ok_or_else(|| invalid(&v))?;
             }
-            "--name" => name = Some(value(&flag)?),
-            "--network" | "--net" => host.network_mode = Some(value(&flag)?),
-            "-u" | "--user" => body.user = Some(value(&flag)?),
-            "-m" | "--memory" => {
-                let v = value(&flag)?;
-                host.memory = Some(parse_size(&flag, &v)?);
-            }
+            "--name" => self.name = Some(value()?),
+            "--network" | "--net" => host.network_mode = Some(value()?),
+            "-u" | "--user" => self.user = Some(value()?),
+            "-m" | "--memory" => host.memory = Some(parse_size(flag, &value()?)?),
             "--cpus" => {
-                let v = value(&flag)?;
-                let cpus: f64 = v.parse().map_err(|_| SettingsError::InvalidValue { option: flag.clone(), value: v.clone() })?;
+                let v = value()?;
+                let cpus: f64 = v.parse().map_err(|_| invalid(&v))?;
                 host.nano_cpus = Some((cpus * 1e9) as i64);
             }
-            "--shm-size" => {
-                let v = value(&flag)?;
-                host.shm_size = Some(parse_size(&flag, &v)?);
-            }
-            "--ipc" => host.ipc_mode = Some(value(&flag)?),
+            "--shm-size" => host.shm_size = Some(parse_size(flag, &value()?)?),
+            "--ipc" => host.ipc_mode = Some(value()?),
             "--privileged" => host.privileged = Some(true),
-            "--cap-add" => host.cap_add.get_or_insert_with(Vec::new).push(value(&flag)?),
-            "-h" | "--hostname" => body.hostname = Some(value(&flag)?),
+            "--cap-add" => host.cap_add.get_or_insert_with(Vec::new).push(value()?),
+            "-h" | "--hostname" => self.hostname = Some(value()?),
             "-l" | "--label" => {
-                let v = value(&flag)?;
+                let v = value()?;
                 let (k, val) = v.split_once('=').unwrap_or((v.as_str(), ""));
-                labels.insert(k.to_string(), val.to_string());
+                self.labels.insert(k.to_string(), val.to_string());
             }
             "--read-only" => host.readonly_rootfs = Some(true),
             "--tmpfs" => {
-                let v = value(&flag)?;
+                let v = value()?;
                 let (path, o) = v.split_once(':').unwrap_or((v.as_str(), ""));
                 host.tmpfs.get_or_insert_with(HashMap::new).insert(path.to_string(), o.to_string());
             }
             "--ulimit" => {
-                let v = value(&flag)?;
-                let bad = || SettingsError::InvalidValue { option: "--ulimit".into(), value: v.clone() };
-                let (n, limits) = v.split_once('=').ok_or_else(bad)?;
-                let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
-                host.ulimits.get_or_insert_with(Vec::new).push(ResourcesUlimits {
-                    name: Some(n.to_string()),
-                    soft: Some(soft.parse().map_err(|_| bad())?),
-                    hard: Some(hard.parse().map_err(|_| bad())?),
-                });
+                let v = value()?;
+                host.ulimits.get_or_insert_with(Vec::new).push(parse_ulimit(&v).ok_or_else(|| invalid(&v))?);
             }
             "--init" => host.init = Some(true),
             other => return Err(SettingsError::UnsupportedOption(other.to_string())),
         }
+        Ok(())
     }
 
-    // Which Batch paths are mounted, and which variables go with them.
-    let root = input.node_root;
-    let mut env_out: Vec<(String, String)> = input.env.to_vec();
-    match input.bind_mounts {
-        None => binds.insert(0, format!("{0}:{0}", root.display())),
-        Some(list) => {
-            let items = list.as_array().cloned().unwrap_or_default();
-            let mut keep: Vec<&str> = Vec::new();
-            let mut task_mounted = false;
-            for item in &items {
-                let source = item.get("source").and_then(|s| s.as_str()).unwrap_or_default();
-                let ro = item.get("isReadOnly").and_then(serde_json::Value::as_bool).unwrap_or(false);
-                let (path, vars): (std::path::PathBuf, &[&str]) = match source.to_ascii_lowercase().as_str() {
-                    "shared" => (root.join("shared"), &["AZ_BATCH_NODE_SHARED_DIR"]),
-                    "startup" => (root.join("startup"), &["AZ_BATCH_NODE_STARTUP_DIR", "AZ_BATCH_NODE_STARTUP_WORKING_DIR"]),
-                    "vfsmounts" => (root.join("fsmounts"), &["AZ_BATCH_NODE_MOUNTS_DIR"]),
-                    "applications" => (root.join("applications"), &[]),
-                    "task" => {
-                        task_mounted = true;
-                        (input.task_dir.to_path_buf(), &["AZ_BATCH_TASK_DIR", "AZ_BATCH_TASK_WORKING_DIR", "AZ_BATCH_CERTIFICATES_DIR"])
-                    }
-                    // UNCONFIRMED: the job preparation directory; job prep tasks arrive with
-                    // issue 4, so the path may not exist yet.
-                    "jobprep" => (
-                        input.task_dir.parent().map(|p| p.join("jobpreparation")).unwrap_or_default(),
-                        &["AZ_BATCH_JOB_PREP_DIR", "AZ_BATCH_JOB_PREP_WORKING_DIR"],
-                    ),
-                    _ => return Err(SettingsError::BindMountSource(source.to_string())),
-                };
-                keep.extend_from_slice(vars);
-                binds.push(format!("{0}:{0}{1}", path.display(), if ro { ":ro" } else { "" }));
-            }
-            if !task_mounted && input.working_directory.is_none_or(|w| !w.eq_ignore_ascii_case("containerImageDefault")) && workdir.is_none() {
-                return Err(SettingsError::WorkingDirectoryNotMounted);
-            }
-            // Variables of Batch paths that are not mounted are removed (§1.8).
-            const PATH_VARS: [&str; 9] = [
-                "AZ_BATCH_NODE_ROOT_DIR",
-                "AZ_BATCH_NODE_SHARED_DIR",
-                "AZ_BATCH_NODE_STARTUP_DIR",
-                "AZ_BATCH_NODE_STARTUP_WORKING_DIR",
-                "AZ_BATCH_NODE_MOUNTS_DIR",
-                "AZ_BATCH_TASK_DIR",
-                "AZ_BATCH_TASK_WORKING_DIR",
-                "AZ_BATCH_CERTIFICATES_DIR",
-                "AZ_BATCH_JOB_PREP_DIR",
-            ];
-            env_out.retain(|(k, _)| !(PATH_VARS.contains(&k.as_str()) || k == "AZ_BATCH_JOB_PREP_WORKING_DIR") || keep.contains(&k.as_str()));
+    /// `-p [IP:][HOST:]CTR[/PROTO]`: published on the node's own address unless an IP is given.
+    fn publish(&mut self, v: &str, node_ip: &str) -> Option<()> {
+        let (spec, proto) = v.rsplit_once('/').map_or((v, "tcp"), |(s, p)| (s, p));
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (ip, host_port, ctr) = match parts.as_slice() {
+            [c] => (node_ip, "", *c),
+            [h, c] => (node_ip, *h, *c),
+            [ip, h, c] => (*ip, *h, *c),
+            _ => return None,
+        };
+        if ctr.parse::<u16>().is_err() || (!host_port.is_empty() && host_port.parse::<u16>().is_err()) {
+            return None;
         }
+        let key = format!("{ctr}/{proto}");
+        self.exposed.insert(key.clone(), HashMap::new());
+        self.ports
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding { host_ip: Some(if ip.is_empty() { node_ip.to_string() } else { ip.to_string() }), host_port: Some(host_port.to_string()) });
+        Some(())
     }
-    env_out.extend(env);
+}
 
-    body.working_dir = match (workdir, input.working_directory) {
-        (Some(w), _) => Some(w),
-        (None, Some(w)) if w.eq_ignore_ascii_case("containerImageDefault") => None,
-        _ => Some(input.task_dir.join("wd").display().to_string()),
+/// `--ulimit NAME=SOFT[:HARD]`.
+fn parse_ulimit(v: &str) -> Option<ResourcesUlimits> {
+    let (n, limits) = v.split_once('=')?;
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    Some(ResourcesUlimits { name: Some(n.to_string()), soft: Some(soft.parse().ok()?), hard: Some(hard.parse().ok()?) })
+}
+
+/// Which Batch paths are mounted (the whole node root, or the `containerHostBatchBindMounts`
+/// sources), and the task environment without the variables of paths that are not (§1.8).
+fn batch_mounts(input: &ContainerTaskInput<'_>, workdir_option: bool) -> Result<BatchMounts, SettingsError> {
+    let root = input.node_root;
+    let mut env: Vec<(String, String)> = input.env.to_vec();
+    let Some(list) = input.bind_mounts else {
+        return Ok(BatchMounts { binds: vec![format!("{0}:{0}", root.display())], env });
     };
-    if !argv.is_empty() {
-        body.cmd = Some(argv);
+    let mut binds = Vec::new();
+    let mut keep: Vec<&str> = Vec::new();
+    let mut task_mounted = false;
+    for item in list.as_array().into_iter().flatten() {
+        let source = item.get("source").and_then(|s| s.as_str()).unwrap_or_default();
+        let ro = item.get("isReadOnly").and_then(serde_json::Value::as_bool).unwrap_or(false);
+        let (path, vars): (std::path::PathBuf, &[&str]) = match source.to_ascii_lowercase().as_str() {
+            "shared" => (root.join("shared"), &["AZ_BATCH_NODE_SHARED_DIR"]),
+            "startup" => (root.join("startup"), &["AZ_BATCH_NODE_STARTUP_DIR", "AZ_BATCH_NODE_STARTUP_WORKING_DIR"]),
+            "vfsmounts" => (root.join("fsmounts"), &["AZ_BATCH_NODE_MOUNTS_DIR"]),
+            "applications" => (root.join("applications"), &[]),
+            "task" => {
+                task_mounted = true;
+                (input.task_dir.to_path_buf(), &["AZ_BATCH_TASK_DIR", "AZ_BATCH_TASK_WORKING_DIR", "AZ_BATCH_CERTIFICATES_DIR"])
+            }
+            "jobprep" => (job_prep_dir(input), &["AZ_BATCH_JOB_PREP_DIR", "AZ_BATCH_JOB_PREP_WORKING_DIR"]),
+            _ => return Err(SettingsError::BindMountSource(source.to_string())),
+        };
+        keep.extend_from_slice(vars);
+        binds.push(format!("{0}:{0}{1}", path.display(), if ro { ":ro" } else { "" }));
     }
-    body.env = Some(env_out.into_iter().map(|(k, v)| format!("{k}={v}")).collect());
-    labels.extend(input.labels.iter().cloned());
-    body.labels = Some(labels);
-    if !binds.is_empty() {
-        host.binds = Some(binds);
+    if !task_mounted && input.working_directory.is_none_or(|w| !w.eq_ignore_ascii_case("containerImageDefault")) && !workdir_option {
+        return Err(SettingsError::WorkingDirectoryNotMounted);
     }
-    if !mounts.is_empty() {
-        host.mounts = Some(mounts);
+    const PATH_VARS: [&str; 10] = [
+        "AZ_BATCH_NODE_ROOT_DIR",
+        "AZ_BATCH_NODE_SHARED_DIR",
+        "AZ_BATCH_NODE_STARTUP_DIR",
+        "AZ_BATCH_NODE_STARTUP_WORKING_DIR",
+        "AZ_BATCH_NODE_MOUNTS_DIR",
+        "AZ_BATCH_TASK_DIR",
+        "AZ_BATCH_TASK_WORKING_DIR",
+        "AZ_BATCH_CERTIFICATES_DIR",
+        "AZ_BATCH_JOB_PREP_DIR",
+        "AZ_BATCH_JOB_PREP_WORKING_DIR",
+    ];
+    env.retain(|(k, _)| !PATH_VARS.contains(&k.as_str()) || keep.contains(&k.as_str()));
+    Ok(BatchMounts { binds, env })
+}
+
+/// The job preparation task's directory: `AZ_BATCH_JOB_PREP_DIR` of the task's environment,
+/// else the default id's directory beside the task's.
+fn job_prep_dir(input: &ContainerTaskInput<'_>) -> std::path::PathBuf {
+    match input.env.iter().rev().find(|(k, _)| k == "AZ_BATCH_JOB_PREP_DIR") {
+        Some((_, dir)) => std::path::PathBuf::from(dir),
+        None => input.task_dir.parent().map(|p| p.join("jobpreparation")).unwrap_or_default(),
     }
-    if !ports.is_empty() {
-        host.port_bindings = Some(ports);
-        body.exposed_ports = Some(exposed);
-    }
-    body.host_config = Some(host);
-    Ok(ContainerPlan { name, body })
 }
 
 #[cfg(test)]

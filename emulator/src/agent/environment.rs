@@ -1,7 +1,7 @@
 //! The environment of a task process: Batch's `AZ_BATCH_*` variables, the job's and task's
 //! settings, and the host basics Batch sets (node-and-container-semantics.md §4).
 
-use super::layout::NodeLayout;
+use crate::layout::NodeLayout;
 use batch_model::Launch;
 use std::path::Path;
 

@@ -6,7 +6,6 @@
 pub mod container;
 pub mod docker_create;
 pub mod environment;
-pub mod layout;
 pub mod process;
 pub mod timers;
 
@@ -72,117 +71,137 @@ pub mod labels {
 
 /// Runs until the effect channel closes.
 pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runtimes: Runtimes) {
-    let kills: Kills = Arc::default();
-    let forwards: Forwards = Arc::default();
+    let agent = Agent { state, runtimes, kills: Arc::default(), forwards: Arc::default() };
     while let Some(effect) = rx.recv().await {
-        let st = state.clone();
-        let rt = runtimes.clone();
+        agent.handle(effect);
+    }
+}
+
+/// The agent's own bookkeeping: how to stop each run in flight, and each node's port forwards.
+struct Agent {
+    state: AppState,
+    runtimes: Runtimes,
+    kills: Kills,
+    forwards: Forwards,
+}
+
+impl Agent {
+    /// Carries out one effect: bookkeeping at once, work that waits on the disk, a process or
+    /// the engine in a task of its own. Every effect ends with `effect_done`.
+    fn handle(&self, effect: Effect) {
+        let (st, rt) = (self.state.clone(), self.runtimes.clone());
         match effect {
-            Effect::Launch(launch) => {
-                let (tx, krx) = oneshot::channel();
-                kills.lock().unwrap_or_else(|e| e.into_inner()).insert(launch.run_id, tx);
-                let kills = kills.clone();
-                tokio::spawn(async move {
-                    let run_id = launch.run_id;
-                    run_task(&st, *launch, krx, &rt).await;
-                    kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
-                    st.effect_done();
-                });
-            }
+            Effect::Launch(launch) => self.launch(*launch),
             Effect::KillTask { run_id } => {
-                if let Some(tx) = kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id) {
+                if let Some(tx) = self.kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id) {
                     let _ = tx.send(());
                 }
                 st.effect_done();
             }
-            Effect::ProvisionNode { pool_id, node_id, containers } => {
-                tokio::spawn(async move {
-                    provision_node(&st, &pool_id, &node_id, containers, &rt).await;
-                    st.effect_done();
-                });
-            }
             Effect::ForwardPorts { node_id, node_ip, endpoints } => {
-                stop_forwards(&forwards, &node_id);
+                stop_forwards(&self.forwards, &node_id);
                 let handles = endpoints
                     .into_iter()
                     .filter(|e| e.protocol == "tcp")
                     .map(|e| tokio::spawn(forward(e.frontend_port, node_ip.clone(), e.backend_port)).abort_handle())
                     .collect();
-                forwards.lock().unwrap_or_else(|e| e.into_inner()).insert(node_id, handles);
+                self.forwards.lock().unwrap_or_else(|e| e.into_inner()).insert(node_id, handles);
                 st.effect_done();
-            }
-            Effect::RestartNode { pool_id, node_id, reimage, containers } => {
-                tokio::spawn(async move {
-                    if reimage {
-                        // A fresh disk: the node's directories and kept containers go.
-                        remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
-                        remove_dir(st.layout().node_dir(&node_id)).await;
-                        make_node_dirs(&st, &node_id).await;
-                    }
-                    let _ = st.execute(Command::NodeRestarted { pool_id: pool_id.clone(), node_id: node_id.clone() });
-                    // A container node's agent makes sure of its pool's images on every start.
-                    let fetched = match containers {
-                        Some(cc) => prefetch_images(&st, &pool_id, &node_id, cc, &rt).await,
-                        None => true,
-                    };
-                    if fetched {
-                        let _ = st.execute(Command::NodeReady { pool_id, node_id });
-                    }
-                    st.effect_done();
-                });
-            }
-            Effect::RemoveNode { pool_id, node_id } => {
-                stop_forwards(&forwards, &node_id);
-                tokio::spawn(async move {
-                    remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
-                    remove_dir(st.layout().node_dir(&node_id)).await;
-                    let _ = st.execute(Command::NodeRemoved { pool_id, node_id });
-                    st.effect_done();
-                });
             }
             Effect::At { when, timer } => {
                 // A timer, not work in progress: it does not keep the agent busy.
                 st.timers().at(when, timer);
                 st.effect_done();
             }
-            Effect::DeleteTaskDirectory { node_id, job_id, task_id, .. } => {
-                tokio::spawn(async move {
-                    remove_containers(&st, &rt, vec![(labels::JOB.into(), job_id.clone()), (labels::TASK.into(), task_id.clone())]).await;
-                    remove_dir(st.layout().task_dir(&node_id, &job_id, &task_id)).await;
-                    st.effect_done();
-                });
+            Effect::ProvisionNode { pool_id, node_id, containers } => self.spawn(async move { provision_node(&st, &pool_id, &node_id, containers, &rt).await }),
+            Effect::RestartNode { pool_id, node_id, reimage, containers } => self.spawn(restart_node(st, rt, pool_id, node_id, reimage, containers)),
+            Effect::RemoveNode { pool_id, node_id } => {
+                stop_forwards(&self.forwards, &node_id);
+                self.spawn(remove_node(st, rt, pool_id, node_id));
             }
-            Effect::DeleteJob { job_id, nodes } => {
-                tokio::spawn(async move {
-                    remove_containers(&st, &rt, vec![(labels::JOB.into(), job_id.clone())]).await;
-                    for (_, node_id) in &nodes {
-                        remove_dir(st.layout().job_dir(node_id, &job_id)).await;
-                    }
-                    let _ = st.execute(Command::FinishJobDeletion { job_id });
-                    st.effect_done();
-                });
-            }
-            Effect::FinishJobTransition { job_id } => {
-                tokio::spawn(async move {
-                    let _ = st.execute(Command::FinishJobTransition { job_id });
-                    st.effect_done();
-                });
-            }
+            Effect::DeleteTaskDirectory { node_id, job_id, task_id, .. } => self.spawn(delete_task_directory(st, rt, node_id, job_id, task_id)),
+            Effect::DeleteJob { job_id, nodes } => self.spawn(delete_job(st, rt, job_id, nodes)),
+            Effect::FinishJobTransition { job_id } => self.spawn(async move {
+                let _ = st.execute(Command::FinishJobTransition { job_id });
+            }),
             Effect::DeletePool { pool_id, nodes } => {
                 for n in &nodes {
-                    stop_forwards(&forwards, n);
+                    stop_forwards(&self.forwards, n);
                 }
-                tokio::spawn(async move {
-                    remove_containers(&st, &rt, vec![(labels::POOL.into(), pool_id.clone())]).await;
-                    for node_id in &nodes {
-                        remove_dir(st.layout().node_dir(node_id)).await;
-                    }
-                    let _ = st.execute(Command::FinishPoolDeletion { pool_id });
-                    st.effect_done();
-                });
+                self.spawn(delete_pool(st, rt, pool_id, nodes));
             }
         }
     }
+
+    /// Runs `work` in a task of its own, then marks the effect done.
+    fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let st = self.state.clone();
+        tokio::spawn(async move {
+            work.await;
+            st.effect_done();
+        });
+    }
+
+    /// Runs one attempt; a [`Effect::KillTask`] for its run id stops it.
+    fn launch(&self, launch: Launch) {
+        let (tx, krx) = oneshot::channel();
+        self.kills.lock().unwrap_or_else(|e| e.into_inner()).insert(launch.run_id, tx);
+        let (st, rt, kills) = (self.state.clone(), self.runtimes.clone(), self.kills.clone());
+        self.spawn(async move {
+            let run_id = launch.run_id;
+            run_task(&st, launch, krx, &rt).await;
+            kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
+        });
+    }
+}
+
+/// Reboots or reimages a node (a reimage is a fresh disk: the node's directories and kept
+/// containers go), then makes sure of its pool's images as every container node does on start.
+async fn restart_node(st: AppState, rt: Runtimes, pool_id: String, node_id: String, reimage: bool, containers: Option<ContainerConfiguration>) {
+    if reimage {
+        remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
+        remove_dir(st.layout().node_dir(&node_id)).await;
+        make_node_dirs(&st, &node_id).await;
+    }
+    let _ = st.execute(Command::NodeRestarted { pool_id: pool_id.clone(), node_id: node_id.clone() });
+    let fetched = match containers {
+        Some(cc) => prefetch_images(&st, &pool_id, &node_id, cc, &rt).await,
+        None => true,
+    };
+    if fetched {
+        let _ = st.execute(Command::NodeReady { pool_id, node_id });
+    }
+}
+
+/// Removes a node that left its pool: its containers and its directory tree.
+async fn remove_node(st: AppState, rt: Runtimes, pool_id: String, node_id: String) {
+    remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
+    remove_dir(st.layout().node_dir(&node_id)).await;
+    let _ = st.execute(Command::NodeRemoved { pool_id, node_id });
+}
+
+/// Removes a task's directory and kept container (retention, delete task).
+async fn delete_task_directory(st: AppState, rt: Runtimes, node_id: String, job_id: String, task_id: String) {
+    remove_containers(&st, &rt, vec![(labels::JOB.into(), job_id.clone()), (labels::TASK.into(), task_id.clone())]).await;
+    remove_dir(st.layout().task_dir(&node_id, &job_id, &task_id)).await;
+}
+
+/// Removes a deleted job's containers and its directory on each node it ran on.
+async fn delete_job(st: AppState, rt: Runtimes, job_id: String, nodes: Vec<(String, String)>) {
+    remove_containers(&st, &rt, vec![(labels::JOB.into(), job_id.clone())]).await;
+    for (_, node_id) in &nodes {
+        remove_dir(st.layout().job_dir(node_id, &job_id)).await;
+    }
+    let _ = st.execute(Command::FinishJobDeletion { job_id });
+}
+
+/// Removes a deleted pool's containers and nodes.
+async fn delete_pool(st: AppState, rt: Runtimes, pool_id: String, nodes: Vec<String>) {
+    remove_containers(&st, &rt, vec![(labels::POOL.into(), pool_id.clone())]).await;
+    for node_id in &nodes {
+        remove_dir(st.layout().node_dir(node_id)).await;
+    }
+    let _ = st.execute(Command::FinishPoolDeletion { pool_id });
 }
 
 /// Removes one container (by the instance and node labels it carries, through the runtime).

@@ -1,64 +1,14 @@
-//! One timer service for every deadline the domain asks for ([`Effect::At`]): a map ordered by
-//! time and a single task that sleeps (through the [`Clock`](crate::clock::Clock)) until the
-//! earliest one. 100,000 retained tasks cost 100,000 map entries, not 100,000 sleeping tasks.
-//!
-//! [`Effect::At`]: batch_model::Effect::At
+//! The timer service: one task that sleeps until the earliest armed deadline
+//! ([`crate::timers::Timers`]) and applies the commands that fell due.
 
 use crate::state::AppState;
-use batch_model::Timer;
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use time::OffsetDateTime;
-use tokio::sync::Notify;
-
-#[derive(Default)]
-pub struct Timers {
-    due: Mutex<BTreeMap<(OffsetDateTime, u64), Timer>>,
-    seq: AtomicU64,
-    wake: Notify,
-}
-
-impl Timers {
-    /// Applies the timer's command once the clock reaches `when`.
-    pub fn at(&self, when: OffsetDateTime, timer: Timer) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
-        let earliest = due.first_key_value().is_none_or(|((t, _), _)| when < *t);
-        due.insert((when, seq), timer);
-        drop(due);
-        if earliest {
-            self.wake.notify_one();
-        }
-    }
-
-    /// How many timers are armed.
-    pub fn len(&self) -> usize {
-        self.due.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The earliest armed deadline.
-    pub fn next(&self) -> Option<OffsetDateTime> {
-        self.due.lock().unwrap_or_else(|e| e.into_inner()).first_key_value().map(|((t, _), _)| *t)
-    }
-
-    fn take_due(&self, now: OffsetDateTime) -> Vec<Timer> {
-        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
-        let later = due.split_off(&(now, u64::MAX));
-        std::mem::replace(&mut *due, later).into_values().collect()
-    }
-}
 
 /// Fires timers as they become due, for as long as the emulator runs.
 pub async fn run(st: AppState) {
     let timers = st.timers();
     loop {
         match timers.next() {
-            None => timers.wake.notified().await,
+            None => timers.earlier_armed().await,
             Some(t) if st.now() >= t => {
                 for timer in timers.take_due(st.now()) {
                     let _ = st.execute(timer.command());
@@ -67,7 +17,7 @@ pub async fn run(st: AppState) {
             Some(t) => {
                 tokio::select! {
                     () = st.clock().sleep_until(t) => {}
-                    () = timers.wake.notified() => {}
+                    () = timers.earlier_armed() => {}
                 }
             }
         }

@@ -5,7 +5,7 @@
 use super::error::ApiError;
 use super::operations::Operation;
 use super::{encode_segment, list_body, Ctx, ListOptions};
-use crate::agent::layout::NodeLayout;
+use crate::layout::NodeLayout;
 use crate::state::AppState;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -5,7 +5,7 @@ use super::odata::{walk, Entity, KeyHint};
 use super::operations::Operation;
 use super::ListItem;
 use super::{check_read, created, empty, encode_segment, json_response, list_body, to_json, updated, Ctx, ListOptions};
-use crate::agent::layout::NodeLayout;
+use crate::layout::NodeLayout;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -8,38 +8,15 @@
 //!   the job is terminated or deleted (not a second time on delete after terminate); the job
 //!   stays `terminating` (or `deleting`) until every release task has ended, whatever its exit.
 
-use crate::account::{Account, Effect, Launch, LaunchKind, OutcomeSummary, RunTarget, TaskOutcome};
+use super::state::{Account, RunTarget};
+use crate::effects::{Effect, Launch, LaunchKind, OutcomeSummary, TaskOutcome};
 use crate::ids::IdKey;
 use crate::job::{JobState, NodePrep};
+use crate::layout::task_root_directory;
 use crate::task::TaskState;
-use batch_client::models::JobPrepReleaseExecutionInfo;
+use batch_client::models::*;
 use batch_client::BatchDuration;
 use time::OffsetDateTime;
-
-/// The job instance `<schedule>:job-<n>` names, when the job belongs to a schedule.
-fn schedule_instance(job_id: &str) -> Option<(&str, &str)> {
-    job_id.rsplit_once(":job-").filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Everything of one job on a node, relative to the node root: `workitems/<job>`, or for a job
-/// of a schedule (`<schedule>:job-<n>`) instance `n` of the schedule's work item,
-/// `workitems/<schedule>/job-<n>`.
-/// UNCONFIRMED: the schedule case (node-and-container-semantics.md §3 notes on `job-1`).
-pub fn job_directory(job_id: &str) -> String {
-    match schedule_instance(job_id) {
-        Some((schedule, n)) => format!("workitems/{schedule}/job-{n}"),
-        None => format!("workitems/{job_id}"),
-    }
-}
-
-/// A task directory relative to the node root (`taskRootDirectory`):
-/// `workitems/<job>/job-1/<task>`, or `workitems/<schedule>/job-<n>/<task>`.
-pub fn task_root_directory(job_id: &str, task_id: &str) -> String {
-    match schedule_instance(job_id) {
-        Some(_) => format!("{}/{task_id}", job_directory(job_id)),
-        None => format!("workitems/{job_id}/job-1/{task_id}"),
-    }
-}
 
 /// Whether a task placed on a node may start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

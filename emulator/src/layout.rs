@@ -27,7 +27,7 @@ impl NodeLayout {
     }
     /// A task directory relative to the node root (`nodeInfo.taskRootDirectory`).
     pub fn task_relative(job_id: &str, task_id: &str) -> String {
-        batch_model::jobprep::task_root_directory(job_id, task_id)
+        batch_model::layout::task_root_directory(job_id, task_id)
     }
     /// `AZ_BATCH_TASK_DIR` of a job task.
     pub fn task_dir(&self, node_id: &str, job_id: &str, task_id: &str) -> PathBuf {
@@ -45,7 +45,7 @@ impl NodeLayout {
 
     /// The directory of a job on a node (`workitems/<job>`, or its schedule's instance).
     pub fn job_dir(&self, node_id: &str, job_id: &str) -> PathBuf {
-        self.root(node_id).join(batch_model::jobprep::job_directory(job_id))
+        self.root(node_id).join(batch_model::layout::job_directory(job_id))
     }
     /// The directories every node has from the start.
     pub fn node_skeleton(&self, node_id: &str) -> Vec<PathBuf> {

@@ -1,6 +1,8 @@
-//! Operations on one compute node: reboot, reimage, disable and enable scheduling
-//! (batch-rest-api.md §2.3, node-and-container-semantics.md §5.1–5.2).
+//! Compute nodes: their lifecycle as the node agent reports it (provisioned, ready, unusable,
+//! removed), start tasks, and the node operations (reboot, reimage, disable and enable
+//! scheduling): batch-rest-api.md §2.3, node-and-container-semantics.md §5.1–5.2.
 //!
+//! Node operations:
 //! * Running tasks are handled by the option: `requeue` (default) puts them back to `active`
 //!   (counted in `requeueCount`, UNCONFIRMED: documented for pool shrink and job disable,
 //!   "presumably" for node operations), `terminate` completes them with failure `TaskEnded`,
@@ -12,11 +14,152 @@
 //!   released only by a reimage.
 //! * Disabling scheduling makes the node take no new tasks; it is `offline` once nothing runs.
 
-use crate::account::{failure_task_ended, Account, DeallocationOption, Effect};
+use super::pools::DeallocationOption;
+use super::state::{Account, RunTarget};
+use crate::effects::{failure_task_ended, Effect, Launch, LaunchKind, OutcomeSummary, TaskOutcome};
 use crate::error::{BatchErrorCode as Code, DomainError};
 use crate::ids::IdKey;
 use crate::node::{NodeState, Restart, RunningTask};
+use batch_client::models::*;
 use time::OffsetDateTime;
+
+impl Account {
+    /// Stops a node's start task if it runs.
+    pub(crate) fn stop_start_task(&mut self, key: &IdKey, node_id: &str) {
+        if let Some(run) = self.pools.get_mut(key).and_then(|p| p.nodes.get_mut(node_id)).and_then(|n| n.start_task_run.take()) {
+            self.runs.remove(&run);
+            self.outbox.push(Effect::KillTask { run_id: run });
+        }
+    }
+
+    /// The agent created the node's directories: `creating` → `starting`.
+    pub fn node_provisioned(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
+        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
+            if n.state == NodeState::Creating {
+                n.set_state(NodeState::Starting, now);
+                n.last_boot_time = Some(now);
+            }
+        }
+        self.settle_allocation(&IdKey::of(pool_id), now);
+    }
+
+    /// The node finished starting: `starting` → `idle`, and tasks may land on it.
+    pub fn node_ready(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
+        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
+            if n.state == NodeState::Creating {
+                // Recovered after a restart between the two reports.
+                n.set_state(NodeState::Starting, now);
+            }
+            if n.state == NodeState::Starting {
+                match &n.start_task {
+                    Some(st) => {
+                        let wait = st.wait_for_success.unwrap_or(true);
+                        n.set_state(if wait { NodeState::WaitingForStartTask } else { NodeState::Idle }, now);
+                        n.settle(now);
+                        self.launch_start_task(&IdKey::of(pool_id), node_id, now);
+                    }
+                    None => {
+                        n.set_state(NodeState::Idle, now);
+                        n.settle(now);
+                    }
+                }
+            }
+        }
+        self.schedule(now);
+    }
+
+    /// Starts (or restarts) a node's start task.
+    pub(super) fn launch_start_task(&mut self, pool_key: &IdKey, node_id: &str, now: OffsetDateTime) {
+        self.run_seq += 1;
+        let run_id = self.run_seq;
+        let Some(pool) = self.pools.get_mut(pool_key) else { return };
+        let pool_id = pool.spec.id.clone();
+        let pool_containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
+        let Some(n) = pool.nodes.get_mut(node_id) else { return };
+        let Some(st) = n.start_task.clone() else { return };
+        let retry_count = n.start_task_info.as_ref().map_or(0, |i| if i.state == "running" { i.retry_count } else { 0 });
+        let last_retry_time = n.start_task_info.as_ref().and_then(|i| i.last_retry_time);
+        n.start_task_info = Some(StartTaskInfo { state: "running".into(), start_time: Some(now), retry_count, last_retry_time, ..Default::default() });
+        n.start_task_run = Some(run_id);
+        self.runs.insert(run_id, RunTarget::StartTask { pool: pool_key.clone(), node: node_id.to_string() });
+        let environment = st.environment_settings.iter().flatten().map(|e| (e.name.clone(), e.value.clone().unwrap_or_default())).collect();
+        self.outbox.push(Effect::Launch(Box::new(Launch {
+            run_id,
+            kind: LaunchKind::StartTask,
+            pool_id,
+            node_id: node_id.to_string(),
+            node_ip: n.ip_address.clone(),
+            is_dedicated: n.is_dedicated,
+            job_id: String::new(),
+            task_id: String::new(),
+            command_line: st.command_line.clone(),
+            environment,
+            container_settings: st.container_settings.clone(),
+            user_identity: st.user_identity.clone(),
+            pool_containers,
+            max_wall_clock_time: None,
+            is_retry: false,
+            job_prep_id: None,
+        })));
+    }
+
+    /// A start task attempt ended: success makes a waiting node `idle`; a nonzero exit is
+    /// retried up to `maxTaskRetryCount`; a final failure makes a waiting node
+    /// `starttaskfailed` (node-and-container-semantics.md §5.1).
+    pub(super) fn start_task_exited(&mut self, pool_key: &IdKey, node_id: &str, run_id: u64, outcome: TaskOutcome, now: OffsetDateTime) {
+        let Some(n) = self.pools.get_mut(pool_key).and_then(|p| p.nodes.get_mut(node_id)) else { return };
+        if n.start_task_run != Some(run_id) {
+            return;
+        }
+        n.start_task_run = None;
+        let max_retries = n.start_task.as_ref().and_then(|s| s.max_task_retry_count).unwrap_or(0);
+        let mut info = n.start_task_info.clone().unwrap_or_default();
+        let OutcomeSummary { exit_code, failure, container_info, start, end } = outcome.summary();
+        info.start_time = Some(start);
+        info.exit_code = exit_code;
+        info.container_info = container_info;
+        let retryable = exit_code.is_some_and(|c| c != 0);
+        if retryable && (max_retries == -1 || info.retry_count < max_retries) {
+            info.retry_count += 1;
+            info.last_retry_time = Some(now);
+            n.start_task_info = Some(info);
+            self.launch_start_task(pool_key, node_id, now);
+            return;
+        }
+        info.state = "completed".into();
+        info.end_time = Some(end);
+        info.result = Some(if failure.is_none() { "success" } else { "failure" }.into());
+        info.failure_info = failure.clone();
+        n.start_task_info = Some(info);
+        if n.state == NodeState::WaitingForStartTask {
+            n.set_state(if failure.is_none() { NodeState::Idle } else { NodeState::StartTaskFailed }, now);
+            // A node whose scheduling was disabled meanwhile comes up `offline`.
+            n.settle(now);
+        }
+        self.schedule(now);
+    }
+
+    /// The agent could not bring the node up (image prefetch failed, no container engine):
+    /// it turns `unusable` with `errors`, and the service does not recover it by itself.
+    pub fn node_unusable(&mut self, pool_id: &str, node_id: &str, errors: Vec<BatchNodeError>, now: OffsetDateTime) {
+        if let Some(n) = self.pools.get_mut(&IdKey::of(pool_id)).and_then(|p| p.nodes.get_mut(node_id)) {
+            if matches!(n.state, NodeState::Creating | NodeState::Starting) {
+                n.set_state(NodeState::Unusable, now);
+                n.errors = errors;
+            }
+        }
+        self.settle_allocation(&IdKey::of(pool_id), now);
+    }
+
+    /// The agent removed a node that was leaving the pool.
+    pub fn node_removed(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) {
+        let key = IdKey::of(pool_id);
+        if let Some(p) = self.pools.get_mut(&key) {
+            p.nodes.remove(node_id);
+        }
+        self.settle_allocation(&key, now);
+    }
+}
 
 impl Account {
     /// The node an operation addresses, after the checks every node operation shares.

@@ -1,0 +1,151 @@
+//! Placement: active tasks go to nodes with free slots (job priority, then age; spread or
+//! pack; requiredSlots; job preparation first), and each placed task is launched.
+
+use super::state::{Account, RunTarget};
+use crate::effects::{Effect, Launch, LaunchKind};
+use crate::ids::IdKey;
+use crate::job::JobState;
+use crate::node::{RecentTask, RunningTask};
+use crate::pool::{NodeFillType, PoolState};
+use crate::task::{Placement, TaskState};
+use std::ops::Bound;
+use time::OffsetDateTime;
+
+impl Account {
+    /// Places active tasks on nodes with free slots and emits a [`Launch`] for each.
+    /// Jobs go by priority (then age), tasks by the order they were added.
+    pub fn schedule(&mut self, now: OffsetDateTime) {
+        let mut jobs: Vec<(i32, u64, IdKey)> =
+            self.jobs.values().filter(|j| j.state == JobState::Active && !j.queue.is_empty()).map(|j| (-j.priority(), j.seq, j.key())).collect();
+        jobs.sort();
+        for (_, _, jk) in jobs {
+            let Some(job) = self.jobs.get(&jk) else {
+                continue;
+            };
+            let Some(pool_key) = job.pool_key() else {
+                continue;
+            };
+            let Some(pool) = self.pools.get(&pool_key) else {
+                continue;
+            };
+            if pool.state != PoolState::Active {
+                continue;
+            }
+            let slots_per_node = pool.task_slots_per_node();
+            let fill = pool.node_fill_type();
+            let max_parallel = job.spec.max_parallel_tasks.unwrap_or(-1);
+            let blocked = self.prep_blocked_nodes(&jk);
+            let mut running = job.tasks.running() as i64;
+            // Walks the queue lazily: most calls stop at the first task (no free slot).
+            let mut after = Bound::Unbounded;
+            while let Some((seq, tk)) = self.jobs.get(&jk).and_then(|j| j.queue.range((after, Bound::Unbounded)).next()).map(|(s, k)| (*s, k.clone())) {
+                after = Bound::Excluded(seq);
+                if max_parallel > 0 && running >= i64::from(max_parallel) {
+                    break;
+                }
+                let Some(pool) = self.pools.get(&pool_key) else {
+                    break;
+                };
+                let free_anywhere = pool.nodes.values().any(|n| n.accepts_tasks() && n.running_slots() < slots_per_node);
+                if !free_anywhere {
+                    break;
+                }
+                let Some(job) = self.jobs.get(&jk) else { continue };
+                let Some(task) = job.tasks.get(&tk) else { continue };
+                if task.spec.depends_on.is_some() && !Self::dependencies_satisfied(job, task) {
+                    continue;
+                }
+                let need = task.node_slots(slots_per_node);
+                // requiredSlots > taskSlotsPerNode is not validated: the task stays active
+                // (node-and-container-semantics.md §5.8).
+                let candidates = pool
+                    .nodes
+                    .values()
+                    .filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node && !blocked.contains(&n.id) && task.may_run_on(n.is_dedicated));
+                let chosen = match fill {
+                    NodeFillType::Spread => candidates.min_by_key(|n| n.running_slots()),
+                    NodeFillType::Pack => candidates.max_by_key(|n| n.running_slots()),
+                };
+                let Some(node) = chosen else { continue };
+                let node_id = node.id.clone();
+                self.start_task_on(&jk, &tk, seq, &pool_key, &node_id, now);
+                running += 1;
+            }
+        }
+    }
+
+    fn start_task_on(&mut self, jk: &IdKey, tk: &IdKey, seq: u64, pool_key: &IdKey, node_id: &str, now: OffsetDateTime) {
+        let version = self.version(now);
+        let Some(pool) = self.pools.get_mut(pool_key) else { return };
+        let pool_id = pool.spec.id.clone();
+        let node_slots_per_pool = pool.task_slots_per_node();
+        let Some(node) = pool.nodes.get_mut(node_id) else { return };
+        let Some(job) = self.jobs.get_mut(jk) else { return };
+        job.queue.remove(&seq);
+        let job_id = job.spec.id.clone();
+        let Some(mut task) = job.tasks.get_mut(tk) else { return };
+        let is_retry = task.execution_info.retry_count > 0 && task.placement.as_ref().is_some_and(|p| p.node_id == node_id);
+        task.placement = Some(Placement { pool_id: pool_id.clone(), node_id: node_id.to_string() });
+        task.execution_info.start_time = Some(now);
+        task.execution_info.end_time = None;
+        task.execution_info.exit_code = None;
+        task.version = version;
+        let (slots, task_id) = (task.node_slots(node_slots_per_pool), task.spec.id.clone());
+        drop(task);
+        node.running.push(RunningTask { job: jk.clone(), task: tk.clone(), slots });
+        node.total_tasks_run += 1;
+        node.recent_tasks.push(RecentTask { job_id, task_id });
+        if node.recent_tasks.len() > 10 {
+            node.recent_tasks.remove(0);
+        }
+        node.settle(now);
+        // A job preparation task runs first on each node; the task waits in `preparing`.
+        if self.prep_gate(jk, pool_key, node_id, now) == super::job_prep::PrepGate::Wait {
+            if let Some(mut t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
+                t.set_state(TaskState::Preparing, now);
+            }
+            return;
+        }
+        self.emit_task_launch(jk, tk, is_retry, now);
+    }
+
+    /// Starts a placed task's process or container.
+    pub(crate) fn emit_task_launch(&mut self, jk: &IdKey, tk: &IdKey, is_retry: bool, now: OffsetDateTime) {
+        self.run_seq += 1;
+        let run_id = self.run_seq;
+        let Some(job) = self.jobs.get(jk) else { return };
+        let Some(task) = job.tasks.get(tk) else { return };
+        let Some(p) = task.placement.clone() else { return };
+        let Some(pool) = self.pools.get(&IdKey::of(&p.pool_id)) else { return };
+        let Some(node) = pool.nodes.get(&p.node_id) else { return };
+        let mut environment: Vec<(String, String)> = Vec::new();
+        for e in job.spec.common_environment_settings.iter().flatten().chain(task.spec.environment_settings.iter().flatten()) {
+            environment.retain(|(n, _)| *n != e.name);
+            environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
+        }
+        let launch = Launch {
+            run_id,
+            kind: LaunchKind::Task,
+            pool_id: pool.spec.id.clone(),
+            node_id: node.id.clone(),
+            node_ip: node.ip_address.clone(),
+            is_dedicated: node.is_dedicated,
+            job_id: job.spec.id.clone(),
+            task_id: task.spec.id.clone(),
+            command_line: task.spec.command_line.clone(),
+            environment,
+            container_settings: task.spec.container_settings.as_deref().cloned(),
+            user_identity: task.spec.user_identity.clone(),
+            pool_containers: pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone()),
+            max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
+            is_retry,
+            job_prep_id: job.spec.job_preparation_task.as_ref().and_then(|p| p.id.clone()),
+        };
+        if let Some(mut t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
+            t.run_id = Some(run_id);
+            t.set_state(TaskState::Running, now);
+        }
+        self.runs.insert(run_id, RunTarget::Task(jk.clone(), tk.clone()));
+        self.outbox.push(Effect::Launch(Box::new(launch)));
+    }
+}
