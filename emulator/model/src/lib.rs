@@ -18,6 +18,7 @@ pub mod error;
 pub mod ids;
 pub mod job;
 pub mod layout;
+pub mod ledger;
 pub mod node;
 pub mod pool;
 pub mod schedule;

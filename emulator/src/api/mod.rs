@@ -99,8 +99,16 @@ impl Ctx {
     }
 
     /// Parses the JSON body. Malformed JSON is 400 `InvalidRequestBody`; a missing required
-    /// property is 400 `MissingRequiredProperty` naming it.
+    /// property is 400 `MissingRequiredProperty` naming it; a property the field ledger refuses
+    /// is 501 `NotImplemented` naming the feature, before anything else is looked at.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if let Some(model) = batch_model::ledger::body_model(self.op.name()) {
+            if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(&self.body) {
+                if let Some(refused) = batch_model::ledger::refusal(model, &raw) {
+                    return Err(refused.into());
+                }
+            }
+        }
         parse_body(&self.body)
     }
 

@@ -1,0 +1,497 @@
+//! The field ledger: for every writable property of every request body the emulator accepts
+//! (both api-versions; `fixtures/reference/request-bodies.json` lists them, read from the
+//! official SDKs), what the emulator does with it:
+//!
+//! * **applied**: the emulator acts on it (the row says where);
+//! * **echoed**: stored and returned with no behaviour, only where the service's behaviour
+//!   cannot be seen on one machine (the row says why; the README lists these);
+//! * **refused**: answered 501 `NotImplemented` naming the feature (when the row's condition
+//!   holds: set at all, `true`, or holding a value).
+//!
+//! The properties below an echoed or refused property are covered by it. A test walks the
+//! reference models from every emulated operation's body and fails on a property without a row
+//! (or a row without a property), so nothing new is accepted unclassified; another sends every
+//! refused property through the REST API and expects the 501. The REST edge calls
+//! [`refusal`] on each request body before the domain sees it.
+
+use crate::error::{BatchErrorCode, DomainError};
+use serde_json::Value;
+
+/// What the emulator does with one property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Treatment {
+    /// Acted on; where.
+    Applied(&'static str),
+    /// Stored and returned only; why the service's behaviour cannot be seen locally.
+    Echoed(&'static str),
+    /// 501 naming `feature` when the value matches `when`.
+    Refused { feature: &'static str, when: When },
+}
+
+/// Which values of a refused property are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Any value but `null`, `""`, `[]` or `{}`.
+    Set,
+    /// `true`.
+    True,
+    /// A list holding this string (case-insensitively).
+    Holds(&'static str),
+}
+
+/// One property of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// The model's name in api-version 2025-06-01 (or 2024-02-01.19.0 for models it dropped).
+    pub model: &'static str,
+    /// The JSON name.
+    pub property: &'static str,
+    /// `string`, `int`, `number`, `bool`, `datetime`, `duration`, a model name, `[T]`, `{T}`.
+    pub kind: &'static str,
+    pub treatment: Treatment,
+}
+
+const fn a(model: &'static str, property: &'static str, kind: &'static str, place: &'static str) -> Row {
+    Row { model, property, kind, treatment: Treatment::Applied(place) }
+}
+const fn e(model: &'static str, property: &'static str, kind: &'static str, why: &'static str) -> Row {
+    Row { model, property, kind, treatment: Treatment::Echoed(why) }
+}
+const fn r(model: &'static str, property: &'static str, kind: &'static str, feature: &'static str, when: When) -> Row {
+    Row { model, property, kind, treatment: Treatment::Refused { feature, when } }
+}
+
+/// The body model of each emulated operation that takes a body (azure-batch 15.x names).
+pub const BODIES: &[(&str, &str)] = &[
+    ("create_job", "BatchJobCreateOptions"),
+    ("create_job_schedule", "BatchJobScheduleCreateOptions"),
+    ("create_pool", "BatchPoolCreateOptions"),
+    ("create_task", "BatchTaskCreateOptions"),
+    ("create_task_collection", "BatchTaskGroup"),
+    ("disable_job", "BatchJobDisableOptions"),
+    ("disable_node_scheduling", "BatchNodeDisableSchedulingOptions"),
+    ("reboot_node", "BatchNodeRebootOptions"),
+    ("reimage_node", "BatchNodeReimageOptions"),
+    ("remove_nodes", "BatchNodeRemoveOptions"),
+    ("replace_job", "BatchJob"),
+    ("replace_job_schedule", "BatchJobSchedule"),
+    ("replace_pool_properties", "BatchPoolReplaceOptions"),
+    ("replace_task", "BatchTask"),
+    ("resize_pool", "BatchPoolResizeOptions"),
+    ("terminate_job", "BatchJobTerminateOptions"),
+    ("update_job", "BatchJobUpdateOptions"),
+    ("update_job_schedule", "BatchJobScheduleUpdateOptions"),
+    ("update_pool", "BatchPoolUpdateOptions"),
+];
+
+const STORED: &str = "stored and returned, which is all the service does with it";
+const VM_HARDWARE: &str = "nodes are directories and processes on this machine: there is no VM, size, disk or OS image to choose";
+const NO_VNET: &str = "there are no virtual networks, subnets or public IPs on one machine: nodes have loopback addresses";
+const ALLOCATION_IS_INSTANT: &str = "nodes are allocated at once, so a resize never times out";
+const NO_OS_UPGRADES: &str = "local nodes have no operating system of their own to upgrade";
+const RESOURCE_FILES: &str = "Resource files (resourceFiles)";
+const OUTPUT_FILES: &str = "Output files (outputFiles)";
+const APP_PACKAGES: &str = "Application packages (applicationPackageReferences)";
+const MOUNTS: &str = "Pool file system mounts (mountConfiguration)";
+const AUTOSCALE: &str = "Autoscale pools (enableAutoScale, autoScaleFormula, autoScaleEvaluationInterval)";
+const AUTO_POOLS: &str = "Auto pools (poolInfo.autoPoolSpecification)";
+const CERTIFICATES: &str = "Certificates (certificateReferences)";
+const PREEMPTION: &str = "Task preemption (allowTaskPreemption)";
+const JOB_NETWORK: &str = "a job's subnet places its tasks' network traffic in a virtual network; there is none on one machine";
+
+/// Every row, by model.
+pub static LEDGER: &[Row] = &[
+    a("AuthenticationTokenSettings", "access", "[string]", "AZ_BATCH_AUTHENTICATION_TOKEN: a token the emulator accepts for the task's job and its tasks"),
+    a("AutoUserSpecification", "elevationLevel", "string", "AZ_BATCH_TASK_USER_IDENTITY; an admin container task runs as root"),
+    a("AutoUserSpecification", "scope", "string", "AZ_BATCH_TASK_USER_IDENTITY (Pool… or Task…)"),
+    a("BatchAffinityInfo", "affinityId", "string", "the scheduler prefers the node with that affinityId when it has a free slot"),
+    a("BatchContainerConfiguration", "containerImageNames", "[string]", "fetched by each node as it starts"),
+    a("BatchContainerConfiguration", "containerRegistries", "[ContainerRegistryReference]", "credentials for fetching images"),
+    a("BatchContainerConfiguration", "type", "string", "validated; every container pool runs on the Docker engine"),
+    a("BatchInboundNatPool", "backendPort", "int", "the node port each frontend port forwards to"),
+    a("BatchInboundNatPool", "frontendPortRangeEnd", "int", "each node's frontend port on 127.0.0.1"),
+    a("BatchInboundNatPool", "frontendPortRangeStart", "int", "each node's frontend port on 127.0.0.1"),
+    a("BatchInboundNatPool", "name", "string", "endpointConfiguration.inboundEndpoints of each node"),
+    e(
+        "BatchInboundNatPool",
+        "networkSecurityGroupRules",
+        "[NetworkSecurityGroupRule]",
+        "validated as the service does; every connection comes from this machine, so rules on source addresses have nothing to tell apart",
+    ),
+    a("BatchInboundNatPool", "protocol", "string", "tcp endpoints are forwarded; udp ones are reported"),
+    r("BatchJob", "allowTaskPreemption", "bool", PREEMPTION, When::True),
+    a("BatchJob", "constraints", "BatchJobConstraints", "Replace Job"),
+    a("BatchJob", "maxParallelTasks", "int", "the scheduler"),
+    a("BatchJob", "metadata", "[BatchMetadataItem]", STORED),
+    a("BatchJob", "onAllTasksComplete", "string", "terminates the job when its tasks are complete"),
+    a("BatchJob", "poolInfo", "BatchPoolInfo", "the pool the job's tasks run on (changeable while disabled)"),
+    a("BatchJob", "priority", "int", "the scheduler takes jobs by priority"),
+    a("BatchJobConstraints", "maxTaskRetryCount", "int", "the default retry count of the job's tasks"),
+    a("BatchJobConstraints", "maxWallClockTime", "duration", "a timer terminates the job (MaxWallClockTimeExpiry)"),
+    r("BatchJobCreateOptions", "allowTaskPreemption", "bool", PREEMPTION, When::True),
+    a("BatchJobCreateOptions", "commonEnvironmentSettings", "[EnvironmentSetting]", "every task's environment"),
+    a("BatchJobCreateOptions", "constraints", "BatchJobConstraints", "Add Job"),
+    a("BatchJobCreateOptions", "displayName", "string", STORED),
+    a("BatchJobCreateOptions", "id", "string", "validated and unique"),
+    a("BatchJobCreateOptions", "jobManagerTask", "BatchJobManagerTask", "added as the job's first task"),
+    a("BatchJobCreateOptions", "jobPreparationTask", "BatchJobPreparationTask", "runs on each node before the job's first task there"),
+    a("BatchJobCreateOptions", "jobReleaseTask", "BatchJobReleaseTask", "runs on each prepared node when the job ends"),
+    a("BatchJobCreateOptions", "maxParallelTasks", "int", "the scheduler"),
+    a("BatchJobCreateOptions", "metadata", "[BatchMetadataItem]", STORED),
+    e("BatchJobCreateOptions", "networkConfiguration", "BatchJobNetworkConfiguration", JOB_NETWORK),
+    a("BatchJobCreateOptions", "onAllTasksComplete", "string", "terminates the job when its tasks are complete"),
+    a("BatchJobCreateOptions", "onTaskFailure", "string", "exit conditions' job actions"),
+    a("BatchJobCreateOptions", "poolInfo", "BatchPoolInfo", "the pool the job's tasks run on"),
+    a("BatchJobCreateOptions", "priority", "int", "the scheduler takes jobs by priority"),
+    a("BatchJobCreateOptions", "usesTaskDependencies", "bool", "dependsOn is allowed and honoured"),
+    a("BatchJobDisableOptions", "disableTasks", "string", "requeue, terminate or wait for running tasks"),
+    a("BatchJobManagerTask", "allowLowPriorityNode", "bool", "the scheduler waits for a dedicated node when false"),
+    r("BatchJobManagerTask", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    a("BatchJobManagerTask", "authenticationTokenSettings", "AuthenticationTokenSettings", "see AuthenticationTokenSettings"),
+    a("BatchJobManagerTask", "commandLine", "string", "run without a shell"),
+    a("BatchJobManagerTask", "constraints", "BatchTaskConstraints", "as a task's"),
+    a("BatchJobManagerTask", "containerSettings", "BatchTaskContainerSettings", "runs in a container"),
+    a("BatchJobManagerTask", "displayName", "string", STORED),
+    a("BatchJobManagerTask", "environmentSettings", "[EnvironmentSetting]", "the task's environment"),
+    a("BatchJobManagerTask", "id", "string", "the task's id"),
+    a("BatchJobManagerTask", "killJobOnCompletion", "bool", "its completion terminates the job (JMComplete)"),
+    r("BatchJobManagerTask", "outputFiles", "[OutputFile]", OUTPUT_FILES, When::Set),
+    a("BatchJobManagerTask", "requiredSlots", "int", "the scheduler"),
+    r("BatchJobManagerTask", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchJobManagerTask", "runExclusive", "bool", "takes every slot of its node"),
+    a("BatchJobManagerTask", "userIdentity", "UserIdentity", "as a task's"),
+    a("BatchJobPreparationTask", "commandLine", "string", "run without a shell"),
+    a("BatchJobPreparationTask", "constraints", "BatchTaskConstraints", "retries and wall clock of the preparation task"),
+    a("BatchJobPreparationTask", "containerSettings", "BatchTaskContainerSettings", "runs in a container"),
+    a("BatchJobPreparationTask", "environmentSettings", "[EnvironmentSetting]", "its environment"),
+    a("BatchJobPreparationTask", "id", "string", "its directory and AZ_BATCH_JOB_PREP_DIR"),
+    a("BatchJobPreparationTask", "rerunOnNodeRebootAfterSuccess", "bool", "rerun after a node reboot"),
+    r("BatchJobPreparationTask", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchJobPreparationTask", "userIdentity", "UserIdentity", "as a task's"),
+    a("BatchJobPreparationTask", "waitForSuccess", "bool", "the job's tasks wait for it on each node"),
+    a("BatchJobReleaseTask", "commandLine", "string", "run without a shell"),
+    a("BatchJobReleaseTask", "containerSettings", "BatchTaskContainerSettings", "runs in a container"),
+    a("BatchJobReleaseTask", "environmentSettings", "[EnvironmentSetting]", "its environment"),
+    a("BatchJobReleaseTask", "id", "string", "its directory"),
+    a("BatchJobReleaseTask", "maxWallClockTime", "duration", "the release task is stopped after it (15 minutes at most)"),
+    r("BatchJobReleaseTask", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    e(
+        "BatchJobReleaseTask",
+        "retentionTime",
+        "duration",
+        "the service may delete the directory after it; the emulator keeps it until the job is deleted, which that allows",
+    ),
+    a("BatchJobReleaseTask", "userIdentity", "UserIdentity", "as a task's"),
+    a("BatchJobSchedule", "jobSpecification", "BatchJobSpecification", "Replace Job Schedule"),
+    a("BatchJobSchedule", "metadata", "[BatchMetadataItem]", STORED),
+    a("BatchJobSchedule", "schedule", "BatchJobScheduleConfiguration", "Replace Job Schedule"),
+    a("BatchJobScheduleConfiguration", "doNotRunAfter", "datetime", "no job after it; the schedule completes"),
+    a("BatchJobScheduleConfiguration", "doNotRunUntil", "datetime", "the first job's due time"),
+    a("BatchJobScheduleConfiguration", "recurrenceInterval", "duration", "the next jobs' due times"),
+    a("BatchJobScheduleConfiguration", "startWindow", "duration", "a job due longer ago is skipped"),
+    a("BatchJobScheduleCreateOptions", "displayName", "string", STORED),
+    a("BatchJobScheduleCreateOptions", "id", "string", "validated and unique; names its jobs"),
+    a("BatchJobScheduleCreateOptions", "jobSpecification", "BatchJobSpecification", "each job it creates"),
+    a("BatchJobScheduleCreateOptions", "metadata", "[BatchMetadataItem]", STORED),
+    a("BatchJobScheduleCreateOptions", "schedule", "BatchJobScheduleConfiguration", "timers for the due times"),
+    a("BatchJobScheduleUpdateOptions", "jobSpecification", "BatchJobSpecification", "jobs created after the update"),
+    a("BatchJobScheduleUpdateOptions", "metadata", "[BatchMetadataItem]", STORED),
+    a("BatchJobScheduleUpdateOptions", "schedule", "BatchJobScheduleConfiguration", "the next due time"),
+    r("BatchJobSpecification", "allowTaskPreemption", "bool", PREEMPTION, When::True),
+    a("BatchJobSpecification", "commonEnvironmentSettings", "[EnvironmentSetting]", "as a job's"),
+    a("BatchJobSpecification", "constraints", "BatchJobConstraints", "as a job's"),
+    a("BatchJobSpecification", "displayName", "string", STORED),
+    a("BatchJobSpecification", "jobManagerTask", "BatchJobManagerTask", "as a job's"),
+    a("BatchJobSpecification", "jobPreparationTask", "BatchJobPreparationTask", "as a job's"),
+    a("BatchJobSpecification", "jobReleaseTask", "BatchJobReleaseTask", "as a job's"),
+    a("BatchJobSpecification", "maxParallelTasks", "int", "as a job's"),
+    a("BatchJobSpecification", "metadata", "[BatchMetadataItem]", STORED),
+    e("BatchJobSpecification", "networkConfiguration", "BatchJobNetworkConfiguration", JOB_NETWORK),
+    a("BatchJobSpecification", "onAllTasksComplete", "string", "as a job's"),
+    a("BatchJobSpecification", "onTaskFailure", "string", "as a job's"),
+    a("BatchJobSpecification", "poolInfo", "BatchPoolInfo", "as a job's"),
+    a("BatchJobSpecification", "priority", "int", "as a job's"),
+    a("BatchJobSpecification", "usesTaskDependencies", "bool", "as a job's"),
+    a("BatchJobTerminateOptions", "terminateReason", "string", "the job's executionInfo.terminateReason"),
+    r("BatchJobUpdateOptions", "allowTaskPreemption", "bool", PREEMPTION, When::True),
+    a("BatchJobUpdateOptions", "constraints", "BatchJobConstraints", "Update Job"),
+    a("BatchJobUpdateOptions", "maxParallelTasks", "int", "the scheduler"),
+    a("BatchJobUpdateOptions", "metadata", "[BatchMetadataItem]", STORED),
+    e("BatchJobUpdateOptions", "networkConfiguration", "BatchJobNetworkConfiguration", JOB_NETWORK),
+    a("BatchJobUpdateOptions", "onAllTasksComplete", "string", "terminates the job when its tasks are complete"),
+    a("BatchJobUpdateOptions", "poolInfo", "BatchPoolInfo", "changeable while the job is disabled"),
+    a("BatchJobUpdateOptions", "priority", "int", "the scheduler takes jobs by priority"),
+    a("BatchMetadataItem", "name", "string", STORED),
+    a("BatchMetadataItem", "value", "string", STORED),
+    a("BatchNodeDisableSchedulingOptions", "nodeDisableSchedulingOption", "string", "requeue, terminate or let running tasks complete"),
+    a("BatchNodeRebootOptions", "nodeRebootOption", "string", "what happens to running tasks"),
+    a("BatchNodeReimageOptions", "nodeReimageOption", "string", "what happens to running tasks"),
+    a("BatchNodeRemoveOptions", "nodeDeallocationOption", "string", "what happens to running tasks"),
+    a("BatchNodeRemoveOptions", "nodeList", "[string]", "the nodes removed"),
+    e("BatchNodeRemoveOptions", "resizeTimeout", "duration", ALLOCATION_IS_INSTANT),
+    r("BatchPoolCreateOptions", "applicationLicenses", "[string]", "Application licenses (applicationLicenses)", When::Set),
+    r("BatchPoolCreateOptions", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    r("BatchPoolCreateOptions", "autoScaleEvaluationInterval", "duration", AUTOSCALE, When::Set),
+    r("BatchPoolCreateOptions", "autoScaleFormula", "string", AUTOSCALE, When::Set),
+    r("BatchPoolCreateOptions", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
+    r("BatchPoolCreateOptions", "cloudServiceConfiguration", "CloudServiceConfiguration", "cloudServiceConfiguration pools", When::Set),
+    a("BatchPoolCreateOptions", "displayName", "string", STORED),
+    r("BatchPoolCreateOptions", "enableAutoScale", "bool", AUTOSCALE, When::True),
+    e(
+        "BatchPoolCreateOptions",
+        "enableInterNodeCommunication",
+        "bool",
+        "the nodes of every pool reach each other on this machine; on the service it only restricts where nodes are placed",
+    ),
+    a("BatchPoolCreateOptions", "id", "string", "validated and unique"),
+    a("BatchPoolCreateOptions", "metadata", "[BatchMetadataItem]", STORED),
+    r("BatchPoolCreateOptions", "mountConfiguration", "[MountConfiguration]", MOUNTS, When::Set),
+    a("BatchPoolCreateOptions", "networkConfiguration", "NetworkConfiguration", "see NetworkConfiguration"),
+    e("BatchPoolCreateOptions", "resizeTimeout", "duration", ALLOCATION_IS_INSTANT),
+    e("BatchPoolCreateOptions", "resourceTags", "{string}", "Azure resource tags: there is no Azure resource to tag"),
+    a("BatchPoolCreateOptions", "startTask", "BatchStartTask", "runs on each node as it starts"),
+    a("BatchPoolCreateOptions", "targetDedicatedNodes", "int", "dedicated nodes allocated"),
+    a("BatchPoolCreateOptions", "targetLowPriorityNodes", "int", "spot nodes allocated"),
+    e(
+        "BatchPoolCreateOptions",
+        "targetNodeCommunicationMode",
+        "string",
+        "how nodes reach the service (classic or simplified) is invisible: local nodes are the emulator's own",
+    ),
+    a("BatchPoolCreateOptions", "taskSchedulingPolicy", "BatchTaskSchedulingPolicy", "the scheduler"),
+    a("BatchPoolCreateOptions", "taskSlotsPerNode", "int", "the scheduler"),
+    e("BatchPoolCreateOptions", "upgradePolicy", "UpgradePolicy", NO_OS_UPGRADES),
+    a("BatchPoolCreateOptions", "userAccounts", "[UserAccount]", "see UserAccount"),
+    a("BatchPoolCreateOptions", "virtualMachineConfiguration", "VirtualMachineConfiguration", "see VirtualMachineConfiguration"),
+    e("BatchPoolCreateOptions", "vmSize", "string", VM_HARDWARE),
+    a("BatchPoolEndpointConfiguration", "inboundNATPools", "[BatchInboundNatPool]", "each node's inbound endpoints"),
+    r("BatchPoolInfo", "autoPoolSpecification", "BatchAutoPoolSpecification", AUTO_POOLS, When::Set),
+    a("BatchPoolInfo", "poolId", "string", "the pool the job's tasks run on"),
+    r("BatchPoolReplaceOptions", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    r("BatchPoolReplaceOptions", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
+    a("BatchPoolReplaceOptions", "metadata", "[BatchMetadataItem]", STORED),
+    a("BatchPoolReplaceOptions", "startTask", "BatchStartTask", "nodes that start, reboot or reimage afterwards run it"),
+    e(
+        "BatchPoolReplaceOptions",
+        "targetNodeCommunicationMode",
+        "string",
+        "how nodes reach the service (classic or simplified) is invisible: local nodes are the emulator's own",
+    ),
+    a("BatchPoolResizeOptions", "nodeDeallocationOption", "string", "what happens to running tasks of removed nodes"),
+    e("BatchPoolResizeOptions", "resizeTimeout", "duration", ALLOCATION_IS_INSTANT),
+    a("BatchPoolResizeOptions", "targetDedicatedNodes", "int", "dedicated nodes added or removed"),
+    a("BatchPoolResizeOptions", "targetLowPriorityNodes", "int", "spot nodes added or removed"),
+    r("BatchPoolUpdateOptions", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    r("BatchPoolUpdateOptions", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
+    a("BatchPoolUpdateOptions", "displayName", "string", STORED),
+    e(
+        "BatchPoolUpdateOptions",
+        "enableInterNodeCommunication",
+        "bool",
+        "the nodes of every pool reach each other on this machine; on the service it only restricts where nodes are placed",
+    ),
+    a("BatchPoolUpdateOptions", "metadata", "[BatchMetadataItem]", STORED),
+    r("BatchPoolUpdateOptions", "mountConfiguration", "[MountConfiguration]", MOUNTS, When::Set),
+    a("BatchPoolUpdateOptions", "networkConfiguration", "NetworkConfiguration", "see NetworkConfiguration (a pool without nodes)"),
+    a("BatchPoolUpdateOptions", "startTask", "BatchStartTask", "nodes that start, reboot or reimage afterwards run it"),
+    e(
+        "BatchPoolUpdateOptions",
+        "targetNodeCommunicationMode",
+        "string",
+        "how nodes reach the service (classic or simplified) is invisible: local nodes are the emulator's own",
+    ),
+    a("BatchPoolUpdateOptions", "taskSchedulingPolicy", "BatchTaskSchedulingPolicy", "the scheduler"),
+    a("BatchPoolUpdateOptions", "taskSlotsPerNode", "int", "the scheduler (a pool without nodes)"),
+    e("BatchPoolUpdateOptions", "upgradePolicy", "UpgradePolicy", NO_OS_UPGRADES),
+    a("BatchPoolUpdateOptions", "userAccounts", "[UserAccount]", "see UserAccount (a pool without nodes)"),
+    a("BatchPoolUpdateOptions", "virtualMachineConfiguration", "VirtualMachineConfiguration", "see VirtualMachineConfiguration (a pool without nodes)"),
+    e("BatchPoolUpdateOptions", "vmSize", "string", VM_HARDWARE),
+    r("BatchPublicIpAddressConfiguration", "ipAddressIds", "[string]", "Public IP addresses (publicIPAddressConfiguration.ipAddressIds)", When::Set),
+    r("BatchPublicIpAddressConfiguration", "ipFamilies", "[string]", "IPv6 node addresses (publicIPAddressConfiguration.ipFamilies)", When::Holds("IPv6")),
+    e("BatchPublicIpAddressConfiguration", "ipTags", "[IPTag]", NO_VNET),
+    e("BatchPublicIpAddressConfiguration", "provision", "string", NO_VNET),
+    a("BatchStartTask", "commandLine", "string", "run without a shell in startup/wd"),
+    a("BatchStartTask", "containerSettings", "BatchTaskContainerSettings", "runs in a container"),
+    a("BatchStartTask", "environmentSettings", "[EnvironmentSetting]", "its environment"),
+    a("BatchStartTask", "maxTaskRetryCount", "int", "retries of a nonzero exit"),
+    r("BatchStartTask", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchStartTask", "userIdentity", "UserIdentity", "as a task's"),
+    a("BatchStartTask", "waitForSuccess", "bool", "the node waits in waitingforstarttask"),
+    a("BatchTask", "constraints", "BatchTaskConstraints", "Replace Task"),
+    a("BatchTaskConstraints", "maxTaskRetryCount", "int", "retries of a nonzero exit"),
+    a("BatchTaskConstraints", "maxWallClockTime", "duration", "the attempt is stopped after it"),
+    a("BatchTaskConstraints", "retentionTime", "duration", "a timer removes a completed task's directory"),
+    a("BatchTaskContainerSettings", "containerHostBatchBindMounts", "[ContainerHostBatchBindMountEntry]", "the node paths mounted"),
+    a("BatchTaskContainerSettings", "containerRunOptions", "string", "parsed like docker create options"),
+    a("BatchTaskContainerSettings", "imageName", "string", "the container's image"),
+    a("BatchTaskContainerSettings", "registry", "ContainerRegistryReference", "credentials for the task's image"),
+    a("BatchTaskContainerSettings", "workingDirectory", "string", "the container's WORKDIR"),
+    a("BatchTaskCreateOptions", "affinityInfo", "BatchAffinityInfo", "see BatchAffinityInfo"),
+    r("BatchTaskCreateOptions", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    a("BatchTaskCreateOptions", "authenticationTokenSettings", "AuthenticationTokenSettings", "see AuthenticationTokenSettings"),
+    a("BatchTaskCreateOptions", "commandLine", "string", "run without a shell"),
+    a("BatchTaskCreateOptions", "constraints", "BatchTaskConstraints", "see BatchTaskConstraints"),
+    a("BatchTaskCreateOptions", "containerSettings", "BatchTaskContainerSettings", "runs in a container"),
+    a("BatchTaskCreateOptions", "dependsOn", "BatchTaskDependencies", "the task waits for its parents"),
+    a("BatchTaskCreateOptions", "displayName", "string", STORED),
+    a("BatchTaskCreateOptions", "environmentSettings", "[EnvironmentSetting]", "the task's environment"),
+    a("BatchTaskCreateOptions", "exitConditions", "ExitConditions", "job and dependency actions"),
+    a("BatchTaskCreateOptions", "id", "string", "validated and unique in the job"),
+    r("BatchTaskCreateOptions", "multiInstanceSettings", "MultiInstanceSettings", "Multi-instance tasks (multiInstanceSettings)", When::Set),
+    r("BatchTaskCreateOptions", "outputFiles", "[OutputFile]", OUTPUT_FILES, When::Set),
+    a("BatchTaskCreateOptions", "requiredSlots", "int", "the scheduler"),
+    r("BatchTaskCreateOptions", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchTaskCreateOptions", "userIdentity", "UserIdentity", "see UserIdentity"),
+    a("BatchTaskDependencies", "taskIdRanges", "[BatchTaskIdRange]", "parents by id range"),
+    a("BatchTaskDependencies", "taskIds", "[string]", "parents by id"),
+    a("BatchTaskGroup", "value", "[BatchTaskCreateOptions]", "each task added on its own"),
+    a("BatchTaskIdRange", "end", "int", "inclusive"),
+    a("BatchTaskIdRange", "start", "int", "inclusive"),
+    a("BatchTaskSchedulingPolicy", "jobDefaultOrder", "string", "jobs of one priority are taken oldest first, which none and creationtime both allow"),
+    a("BatchTaskSchedulingPolicy", "nodeFillType", "string", "spread or pack"),
+    a("ContainerHostBatchBindMountEntry", "isReadOnly", "bool", "a read-only bind mount"),
+    a("ContainerHostBatchBindMountEntry", "source", "string", "which node path is mounted"),
+    r("ContainerRegistryReference", "identityReference", "BatchNodeIdentityReference", "Managed identities (identityReference)", When::Set),
+    a("ContainerRegistryReference", "password", "string", "sent to the registry"),
+    a("ContainerRegistryReference", "registryServer", "string", "which images the credentials are for"),
+    a("ContainerRegistryReference", "username", "string", "sent to the registry"),
+    a("EnvironmentSetting", "name", "string", "the variable"),
+    a("EnvironmentSetting", "value", "string", "the variable"),
+    a("ExitCodeMapping", "code", "int", "the exit code"),
+    a("ExitCodeMapping", "exitOptions", "ExitOptions", "what that exit does"),
+    a("ExitCodeRangeMapping", "end", "int", "inclusive"),
+    a("ExitCodeRangeMapping", "exitOptions", "ExitOptions", "what those exits do"),
+    a("ExitCodeRangeMapping", "start", "int", "inclusive"),
+    a("ExitConditions", "default", "ExitOptions", "any other failure"),
+    a("ExitConditions", "exitCodeRanges", "[ExitCodeRangeMapping]", "by exit code range"),
+    a("ExitConditions", "exitCodes", "[ExitCodeMapping]", "by exit code"),
+    e("ExitConditions", "fileUploadError", "ExitOptions", "output files are refused, so no upload can fail"),
+    a("ExitConditions", "preProcessingError", "ExitOptions", "a task that cannot start"),
+    a("ExitOptions", "dependencyAction", "string", "satisfy or block dependent tasks"),
+    a("ExitOptions", "jobAction", "string", "none, disable or terminate the job"),
+    e("LinuxUserConfiguration", "sshPrivateKey", "string", "there is no SSH between local nodes; processes share one machine"),
+    a("LinuxUserConfiguration", "gid", "int", "a container task of this user runs as uid:gid"),
+    a("LinuxUserConfiguration", "uid", "int", "a container task of this user runs as uid:gid"),
+    e("NetworkConfiguration", "dynamicVNetAssignmentScope", "string", NO_VNET),
+    e("NetworkConfiguration", "enableAcceleratedNetworking", "bool", VM_HARDWARE),
+    a("NetworkConfiguration", "endpointConfiguration", "BatchPoolEndpointConfiguration", "inbound endpoints forwarded on 127.0.0.1"),
+    a("NetworkConfiguration", "publicIPAddressConfiguration", "BatchPublicIpAddressConfiguration", "see BatchPublicIpAddressConfiguration"),
+    e("NetworkConfiguration", "subnetId", "string", NO_VNET),
+    a("UserAccount", "elevationLevel", "string", "AZ_BATCH_TASK_USER_IDENTITY; an admin container task runs as root"),
+    a("UserAccount", "linuxUserConfiguration", "LinuxUserConfiguration", "see LinuxUserConfiguration"),
+    a("UserAccount", "name", "string", "tasks name it in userIdentity.username"),
+    e("UserAccount", "password", "string", "nobody logs in to a local node"),
+    e("UserAccount", "windowsUserConfiguration", "WindowsUserConfiguration", "local nodes are Linux"),
+    a("UserIdentity", "autoUser", "AutoUserSpecification", "see AutoUserSpecification"),
+    a("UserIdentity", "username", "string", "one of the pool's userAccounts (else the task fails with UserError)"),
+    a("VirtualMachineConfiguration", "containerConfiguration", "BatchContainerConfiguration", "a container pool on the Docker engine"),
+    r("VirtualMachineConfiguration", "dataDisks", "[DataDisk]", "Data disks (virtualMachineConfiguration.dataDisks)", When::Set),
+    e("VirtualMachineConfiguration", "diskEncryptionConfiguration", "DiskEncryptionConfiguration", VM_HARDWARE),
+    r("VirtualMachineConfiguration", "extensions", "[VMExtension]", "VM extensions (virtualMachineConfiguration.extensions)", When::Set),
+    e("VirtualMachineConfiguration", "imageReference", "BatchVmImageReference", VM_HARDWARE),
+    e("VirtualMachineConfiguration", "licenseType", "string", VM_HARDWARE),
+    e("VirtualMachineConfiguration", "nodeAgentSKUId", "string", VM_HARDWARE),
+    e("VirtualMachineConfiguration", "nodePlacementConfiguration", "BatchNodePlacementConfiguration", VM_HARDWARE),
+    e("VirtualMachineConfiguration", "osDisk", "BatchOsDisk", VM_HARDWARE),
+    e("VirtualMachineConfiguration", "securityProfile", "SecurityProfile", VM_HARDWARE),
+    e("VirtualMachineConfiguration", "serviceArtifactReference", "ServiceArtifactReference", VM_HARDWARE),
+    e("VirtualMachineConfiguration", "windowsConfiguration", "WindowsConfiguration", "local nodes are Linux"),
+];
+
+/// The row of one property.
+pub fn row(model: &str, property: &str) -> Option<&'static Row> {
+    LEDGER.iter().find(|r| r.model == model && r.property == property)
+}
+
+/// The body model of an operation (azure-batch 15.x name), if it takes a body.
+pub fn body_model(operation: &str) -> Option<&'static str> {
+    BODIES.iter().find(|(op, _)| *op == operation).map(|(_, m)| *m)
+}
+
+/// The model named in a kind (`[ResourceFile]` → `ResourceFile`), if it is one.
+pub fn model_of(kind: &str) -> Option<&str> {
+    let inner = kind.trim_start_matches(['[', '{']).trim_end_matches([']', '}']);
+    inner.starts_with(|c: char| c.is_ascii_uppercase()).then_some(inner)
+}
+
+fn matches(when: When, v: &Value) -> bool {
+    match when {
+        When::Set => match v {
+            Value::Null => false,
+            Value::String(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            _ => true,
+        },
+        When::True => v.as_bool() == Some(true),
+        When::Holds(s) => v.as_array().is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(s)))),
+    }
+}
+
+/// The 501 for the first refused property in `body` (a value of `model`), if any. Properties
+/// the ledger does not know (older api-versions' extras, read-only ones sent back) are left to
+/// the domain.
+pub fn refusal(model: &str, body: &Value) -> Option<DomainError> {
+    let Value::Object(map) = body else { return None };
+    for (name, value) in map {
+        let Some(row) = row(model, name) else { continue };
+        match row.treatment {
+            Treatment::Refused { feature, when } if matches(when, value) => {
+                return Some(
+                    DomainError::new(BatchErrorCode::NotImplemented)
+                        .with_message(format!("{feature} is not emulated yet by batch-emulator {}.", env!("CARGO_PKG_VERSION"))),
+                );
+            }
+            Treatment::Applied(_) => {
+                if let Some(child) = model_of(row.kind) {
+                    let items: Vec<&Value> = match value {
+                        Value::Array(items) => items.iter().collect(),
+                        Value::Object(_) if row.kind.starts_with('{') => value.as_object().into_iter().flat_map(|o| o.values()).collect(),
+                        other => vec![other],
+                    };
+                    if let Some(e) = items.into_iter().find_map(|v| refusal(child, v)) {
+                        return Some(e);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The README's list of echoed properties, generated from the ledger.
+pub fn echoed_markdown() -> String {
+    let mut out = String::from("| property | why it is only stored and returned |\n|---|---|\n");
+    for row in LEDGER {
+        if let Treatment::Echoed(why) = row.treatment {
+            out.push_str(&format!("| `{}.{}` | {why} |\n", row.model, row.property));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn refused_properties_are_found_at_any_depth() {
+        let pool = json!({"id": "p", "startTask": {"commandLine": "x", "resourceFiles": [{"httpUrl": "http://h/f", "filePath": "f"}]}});
+        assert!(refusal("BatchPoolCreateOptions", &pool).unwrap().message.unwrap().contains("Resource files"));
+        assert!(refusal("BatchPoolCreateOptions", &json!({"startTask": {"commandLine": "x", "resourceFiles": []}})).is_none());
+        let ipv6 = json!({"networkConfiguration": {"publicIPAddressConfiguration": {"ipFamilies": ["IPv4", "ipv6"]}}});
+        assert!(refusal("BatchPoolUpdateOptions", &ipv6).is_some());
+        assert!(refusal("BatchPoolUpdateOptions", &json!({"networkConfiguration": {"publicIPAddressConfiguration": {"ipFamilies": ["IPv4"]}}})).is_none());
+        assert!(refusal("BatchPoolCreateOptions", &json!({"enableAutoScale": false})).is_none());
+        assert!(refusal("BatchTaskGroup", &json!({"value": [{"id": "a"}, {"id": "b", "outputFiles": [{}]}]})).is_some());
+    }
+
+    #[test]
+    fn every_row_is_unique_and_names_a_known_kind() {
+        for (i, row) in LEDGER.iter().enumerate() {
+            assert!(!LEDGER[..i].iter().any(|r| r.model == row.model && r.property == row.property), "{}.{} twice", row.model, row.property);
+        }
+    }
+}

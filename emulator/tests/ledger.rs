@@ -1,0 +1,212 @@
+//! The field ledger against the reference models: every writable property of every emulated
+//! operation's body (both api-versions, `fixtures/reference/request-bodies.json`) has exactly one
+//! row, every row is such a property, every refused property answers 501 on every operation that
+//! accepts it, and the README's list of echoed properties is the ledger's.
+
+mod common;
+
+use batch_emulator::api::operations::CATALOGUE;
+use batch_model::ledger::{self, Treatment, When, LEDGER};
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+fn reference() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/reference/request-bodies.json")).unwrap()
+}
+
+/// (property, kind) of a reference model.
+fn properties(reference: &Value, model: &str) -> Vec<(String, String)> {
+    reference["models"][model]
+        .as_array()
+        .unwrap_or_else(|| panic!("{model} is not in the reference"))
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["type"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_bodies_are_those_of_the_emulated_operations() {
+    let reference = reference();
+    for (op, model) in reference["operations"].as_object().unwrap() {
+        let info = CATALOGUE.iter().find(|i| i.name == op.as_str()).unwrap_or_else(|| panic!("{op} is not catalogued"));
+        if info.implemented {
+            assert_eq!(ledger::body_model(op), model.as_str(), "{op}: the ledger's body model");
+        } else {
+            assert_eq!(ledger::body_model(op), None, "{op} answers 501 as a whole");
+        }
+    }
+    for (op, _) in ledger::BODIES {
+        assert!(reference["operations"].get(op).is_some(), "{op} takes no body in the reference");
+    }
+}
+
+#[test]
+fn every_property_has_exactly_one_row_and_every_row_a_property() {
+    let reference = reference();
+    let mut reached = BTreeSet::new();
+    let mut missing = Vec::new();
+    let mut todo: Vec<&str> = ledger::BODIES.iter().map(|(_, m)| *m).collect();
+    let mut seen = BTreeSet::new();
+    while let Some(model) = todo.pop() {
+        if !seen.insert(model.to_string()) {
+            continue;
+        }
+        for (property, kind) in properties(&reference, model) {
+            let Some(row) = ledger::row(model, &property) else {
+                missing.push(format!("{model}.{property}: {kind}"));
+                continue;
+            };
+            assert_eq!(row.kind, kind, "{model}.{property}: the ledger's kind differs from the reference");
+            reached.insert((row.model, row.property));
+            // Below an echoed or refused property, that row covers everything.
+            if let (Treatment::Applied(_), Some(child)) = (row.treatment, ledger::model_of(row.kind)) {
+                todo.push(child);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "properties without a ledger row:\n{}", missing.join("\n"));
+    let stale: Vec<String> = LEDGER.iter().filter(|r| !reached.contains(&(r.model, r.property))).map(|r| format!("{}.{}", r.model, r.property)).collect();
+    assert!(stale.is_empty(), "ledger rows no request body reaches:\n{}", stale.join("\n"));
+}
+
+/// The README's list of echoed properties is generated: run with `UPDATE_README=1` to rewrite it.
+#[test]
+fn readme_lists_the_echoed_properties() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let (start, end) = ("<!-- echoed:start -->\n", "<!-- echoed:end -->");
+    let a = readme.find(start).expect("echoed start marker") + start.len();
+    let b = readme.find(end).expect("echoed end marker");
+    let table = ledger::echoed_markdown();
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(path, format!("{}{}{}", &readme[..a], table, &readme[b..])).unwrap();
+    } else {
+        assert_eq!(readme[a..b], table, "README echoed list is stale: run `UPDATE_README=1 cargo test -p batch-emulator --test ledger`");
+    }
+}
+
+/// Every path from a body model to a row, through applied properties: (property names, and
+/// whether each step is a list).
+fn paths_to(model: &str, target: (&str, &str), depth: usize) -> Vec<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    if depth > 8 {
+        return out;
+    }
+    for row in LEDGER.iter().filter(|r| r.model == model) {
+        let list = row.kind.starts_with('[');
+        if (row.model, row.property) == target {
+            out.push(vec![(row.property.to_string(), list)]);
+        } else if let (Treatment::Applied(_), Some(child)) = (row.treatment, ledger::model_of(row.kind)) {
+            for mut rest in paths_to(child, target, depth + 1) {
+                rest.insert(0, (row.property.to_string(), list));
+                out.push(rest);
+            }
+        }
+    }
+    out
+}
+
+/// A value the row refuses.
+fn refused_value(kind: &str, when: When) -> Value {
+    match when {
+        When::True => json!(true),
+        When::Holds(s) => json!([s]),
+        When::Set if kind.starts_with('[') => json!([{"name": "x"}]),
+        When::Set if kind.starts_with('{') => json!({"x": "y"}),
+        When::Set if ledger::model_of(kind).is_some() => json!({"name": "x"}),
+        When::Set if kind == "duration" => json!("PT5M"),
+        When::Set => json!("x"),
+    }
+}
+
+/// `base` with `value` put at `path` (creating the objects and one-element lists on the way).
+fn with_value_at(mut base: Value, path: &[(String, bool)], value: Value) -> Value {
+    let mut at = &mut base;
+    for (i, (name, list)) in path.iter().enumerate() {
+        let last = i + 1 == path.len();
+        let obj = at.as_object_mut().unwrap();
+        if last {
+            obj.insert(name.clone(), value);
+            return base;
+        }
+        let slot = obj.entry(name.clone()).or_insert_with(|| if *list { json!([{}]) } else { json!({}) });
+        at = if *list { &mut slot.as_array_mut().unwrap()[0] } else { slot };
+    }
+    base
+}
+
+/// A body each operation accepts as it is.
+fn base_body(op: &str) -> Value {
+    let job = json!({"id": "j2", "poolInfo": {"poolId": "p"}});
+    match op {
+        "create_pool" => {
+            json!({"id": "p2", "vmSize": "standard_d2s_v3", "virtualMachineConfiguration": {"imageReference": {"publisher": "canonical"}, "nodeAgentSKUId": "batch.node.ubuntu 22.04"}})
+        }
+        "create_job" => job,
+        "replace_job" | "update_job" => json!({"poolInfo": {"poolId": "p"}}),
+        "create_job_schedule" => json!({"id": "s2", "schedule": {"doNotRunUntil": "2099-01-01T00:00:00Z"}, "jobSpecification": {"poolInfo": {"poolId": "p"}}}),
+        "replace_job_schedule" | "update_job_schedule" => {
+            json!({"schedule": {"doNotRunUntil": "2099-01-01T00:00:00Z"}, "jobSpecification": {"poolInfo": {"poolId": "p"}}})
+        }
+        "create_task" => json!({"id": "t2", "commandLine": "/bin/true"}),
+        "create_task_collection" => json!({"value": [{"id": "t3", "commandLine": "/bin/true"}]}),
+        "replace_pool_properties" => json!({"applicationPackageReferences": [], "metadata": []}),
+        _ => json!({}),
+    }
+}
+
+#[tokio::test]
+async fn every_refused_property_answers_501_on_every_operation_that_accepts_it() {
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("p", 0, 1, "spread").await;
+    emu.job("j", "p").await;
+    let schedule = json!({"id": "s", "schedule": {"doNotRunUntil": "2099-01-01T00:00:00Z"}, "jobSpecification": {"poolInfo": {"poolId": "p"}}});
+    emu.client.send_json(Method::POST, "/jobschedules", &schedule).await.unwrap();
+    let mut checked = 0;
+    for row in LEDGER {
+        let Treatment::Refused { feature, when } = row.treatment else { continue };
+        let mut reached = false;
+        for (op, model) in ledger::BODIES {
+            for path in paths_to(model, (row.model, row.property), 0) {
+                reached = true;
+                let info = CATALOGUE.iter().find(|i| i.name == *op).unwrap();
+                let url = info.path.replace("{poolId}", "p").replace("{jobId}", "j").replace("{jobScheduleId}", "s").replace("{taskId}", "t");
+                let body = with_value_at(base_body(op), &path, refused_value(row.kind, when));
+                let method = Method::from_bytes(info.method.as_bytes()).unwrap();
+                let where_ = format!("{op} {}.{} at {:?}", row.model, row.property, path.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
+                let err = emu.client.send_json(method, &url, &body).await.expect_err(&where_);
+                assert_eq!(err.status().map(|s| s.as_u16()), Some(501), "{where_}: {err:?}");
+                assert_eq!(err.code(), Some("NotImplemented"), "{where_}");
+                let message = match &err {
+                    batch_client::ApiError::Service { error: Some(e), .. } => e.message.as_ref().and_then(|m| m.value.clone()).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                assert!(message.contains(feature), "{where_}: the message names {feature:?}: {message}");
+                checked += 1;
+            }
+        }
+        assert!(reached, "{}.{} is refused but no body reaches it", row.model, row.property);
+    }
+    assert!(checked > 40, "{checked} refusals checked");
+    // Nothing was created or changed by a refused request.
+    let pools: Vec<Value> = emu.client.list_all("/pools", &[]).await.unwrap();
+    assert_eq!(pools.len(), 1);
+    let tasks: Vec<Value> = emu.client.list_all("/jobs/j/tasks", &[]).await.unwrap();
+    assert!(tasks.is_empty());
+}
+
+#[tokio::test]
+async fn values_the_ledger_does_not_refuse_are_accepted() {
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("p", 0, 1, "spread").await;
+    emu.job("j", "p").await;
+    // Empty lists, false and IPv4 are not refused.
+    let body = json!({"id": "t", "commandLine": "/bin/true", "resourceFiles": [], "outputFiles": [], "applicationPackageReferences": []});
+    emu.client.send_json(Method::POST, "/jobs/j/tasks", &body).await.unwrap();
+    let mut pool = base_body("create_pool");
+    pool["enableAutoScale"] = json!(false);
+    pool["networkConfiguration"] = json!({"publicIPAddressConfiguration": {"provision": "batchmanaged", "ipFamilies": ["IPv4"]}});
+    emu.client.send_json(Method::POST, "/pools", &pool).await.unwrap();
+}
