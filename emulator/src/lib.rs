@@ -15,4 +15,5 @@ pub mod layout;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod task_token;
 pub mod timers;

@@ -553,3 +553,49 @@ async fn preparation_and_release_tasks_with_container_settings_run_in_containers
     let s: Vec<Value> = emu.client.list_all("/jobs/cj/jobpreparationandreleasetaskstatus", &[]).await.unwrap();
     assert!(s[0]["jobPreparationTaskExecutionInfo"]["containerInfo"]["containerId"].is_string());
 }
+
+#[tokio::test]
+async fn a_named_account_runs_its_container_as_its_uid_and_an_admin_as_root() {
+    ensure_fixture_images();
+    let emu = emulator(Runner::Docker).await;
+    let mut pool = serde_json::to_value(pool_spec("p", 1, 2, "spread")).unwrap();
+    pool["virtualMachineConfiguration"]["containerConfiguration"] =
+        json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]});
+    pool["userAccounts"] = json!([
+        {"name": "builder", "password": "p", "linuxUserConfiguration": {"uid": 4321, "gid": 4322}},
+        {"name": "boss", "password": "p", "elevationLevel": "admin", "linuxUserConfiguration": {"uid": 4321, "gid": 4322}}
+    ]);
+    emu.client.send_json(Method::POST, "/pools", &pool).await.unwrap();
+    emu.idle().await;
+    emu.job("j", "p").await;
+    let settings = json!({"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm"});
+    for (id, user) in [("builder", "builder"), ("boss", "boss")] {
+        let task = json!({"id": id, "commandLine": "/bin/sh -c 'echo $(id -u):$(id -g) $AZ_BATCH_TASK_USER_IDENTITY'", "containerSettings": settings, "userIdentity": {"username": user}});
+        emu.client.send_json(Method::POST, "/jobs/j/tasks", &task).await.unwrap();
+    }
+    let builder = emu.completed("j", "builder").await;
+    assert_eq!(exit_code(&builder), Some(0), "{builder:?}");
+    assert_eq!(stdout(&emu, "builder").await, "4321:4322 builder\n");
+    let boss = emu.completed("j", "boss").await;
+    assert_eq!(exit_code(&boss), Some(0), "{boss:?}");
+    assert_eq!(stdout(&emu, "boss").await, "0:0 boss\n", "an admin account runs as root");
+}
+
+#[tokio::test]
+async fn the_job_prep_bind_mount_is_the_preparation_tasks_own_directory() {
+    let emu = container_emulator("p", 1, 1).await;
+    let job = serde_json::from_value(json!({
+        "id": "pj", "poolInfo": {"poolId": "p"},
+        "jobPreparationTask": {"id": "stage-inputs", "commandLine": "/bin/sh -c 'echo staged > input.txt'"}
+    }))
+    .unwrap();
+    emu.client.create_job(&job).await.unwrap();
+    let task = json!({"id": "t", "commandLine": "/bin/sh -c 'cat $AZ_BATCH_JOB_PREP_WORKING_DIR/input.txt'", "containerSettings": {
+        "imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm",
+        "containerHostBatchBindMounts": [{"source": "Task"}, {"source": "JobPrep", "isReadOnly": true}]
+    }});
+    emu.client.send_json(Method::POST, "/jobs/pj/tasks", &task).await.unwrap();
+    let t = emu.client.wait_for_task("pj", "t", |s| s == "completed", std::time::Duration::from_secs(20)).await.unwrap();
+    assert_eq!(exit_code(&t), Some(0), "{t:?}");
+    assert_eq!(emu.client.get_task_file("pj", "t", "stdout.txt").await.unwrap(), b"staged\n");
+}

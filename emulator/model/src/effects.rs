@@ -71,8 +71,12 @@ pub struct Launch {
     /// Job `commonEnvironmentSettings`, then task `environmentSettings` (later wins).
     pub environment: Vec<(String, String)>,
     pub container_settings: Option<ContainerSettings>,
-    /// The task's `userIdentity` (with the service's default filled in).
-    pub user_identity: Option<UserIdentity>,
+    /// Who the task runs as: its `userIdentity` resolved against the pool's `userAccounts`, or
+    /// why it cannot run (a named user the pool does not have).
+    pub user: Result<crate::users::TaskUser, String>,
+    /// The job an `AZ_BATCH_AUTHENTICATION_TOKEN` grants access to, when the task's
+    /// `authenticationTokenSettings.access` asks for `job`.
+    pub token_job: Option<String>,
     /// The pool's `containerConfiguration` (set for container pools).
     pub pool_containers: Option<ContainerConfiguration>,
     pub max_wall_clock_time: Option<BatchDuration>,

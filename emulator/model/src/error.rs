@@ -19,6 +19,7 @@ pub enum BatchErrorCode {
     TaskDependencyListTooLong,
     // 403
     AuthenticationFailed,
+    InsufficientAccountPermissions,
     // 404
     ResourceNotFound,
     PoolNotFound,
@@ -91,6 +92,7 @@ impl BatchErrorCode {
             TaskDependenciesNotSpecifiedOnJob => "TaskDependenciesNotSpecifiedOnJob",
             TaskDependencyListTooLong => "TaskDependencyListTooLong",
             AuthenticationFailed => "AuthenticationFailed",
+            InsufficientAccountPermissions => "InsufficientAccountPermissions",
             ResourceNotFound => "ResourceNotFound",
             PoolNotFound => "PoolNotFound",
             JobNotFound => "JobNotFound",
@@ -157,6 +159,8 @@ impl BatchErrorCode {
             AuthenticationFailed => {
                 "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature."
             }
+            // UNCONFIRMED: the message (batch-rest-api.md lists the code with 403).
+            InsufficientAccountPermissions => "The account being accessed does not have sufficient permissions to execute this operation.",
             ResourceNotFound => "The specified resource does not exist.",
             PoolNotFound => "The specified pool does not exist.",
             JobNotFound => "The specified job does not exist.",

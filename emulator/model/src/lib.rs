@@ -24,6 +24,7 @@ pub mod pool;
 pub mod schedule;
 pub mod task;
 pub mod task_table;
+pub mod users;
 pub mod version;
 
 pub use account::Account;

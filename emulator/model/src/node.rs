@@ -95,7 +95,18 @@ pub struct Node {
     pub pending_restart: Option<Restart>,
 }
 
+/// A node's `affinityId`: what a task's `affinityInfo` names to prefer that node.
+/// UNCONFIRMED: the service's value is opaque; `TVM:<node id>` has its shape.
+pub fn affinity_id(node_id: &str) -> String {
+    format!("TVM:{node_id}")
+}
+
 impl Node {
+    /// This node's `affinityId`.
+    pub fn affinity_id(&self) -> String {
+        affinity_id(&self.id)
+    }
+
     pub fn running_slots(&self) -> u32 {
         self.running.iter().map(|r| r.slots).sum()
     }

@@ -65,6 +65,11 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// The pool's named `userAccounts`.
+    pub fn user_accounts(&self) -> &[serde_json::Value] {
+        self.spec.user_accounts.as_deref().unwrap_or_default()
+    }
+
     pub fn key(&self) -> IdKey {
         IdKey::of(&self.spec.id)
     }

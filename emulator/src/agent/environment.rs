@@ -7,26 +7,37 @@ use std::path::Path;
 
 /// The system part of a task's `PATH`; Batch appends the shared dir and the task wd.
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// The Linux user of the default pool non-admin auto-user (observed).
-const TASK_USER: &str = "_azbatch";
+
+/// The account a task sees: its name, URL, and the key task tokens are signed with.
+pub struct AccountInfo<'a> {
+    pub name: &'a str,
+    pub url: &'a str,
+    pub key: &'a [u8],
+}
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
 /// Every variable of a job task run on the host, in the order they are set (later wins).
-pub fn task_environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account_url: &str) -> Vec<(String, String)> {
-    environment(launch, layout, account_name, account_url, true)
+pub fn task_environment(launch: &Launch, layout: &NodeLayout, account: &AccountInfo<'_>) -> Vec<(String, String)> {
+    environment(launch, layout, account, true)
 }
 
 /// The variables passed into a task's container: the job's and task's settings and every
 /// `AZ_BATCH_*` variable; the image keeps its own `PATH`, `HOME` and `USER`.
 /// UNCONFIRMED: whether the host PATH reaches the container (node-and-container-semantics.md §1.2).
-pub fn container_environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account_url: &str) -> Vec<(String, String)> {
-    environment(launch, layout, account_name, account_url, false)
+pub fn container_environment(launch: &Launch, layout: &NodeLayout, account: &AccountInfo<'_>) -> Vec<(String, String)> {
+    environment(launch, layout, account, false)
 }
 
-fn environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account_url: &str, host: bool) -> Vec<(String, String)> {
+fn environment(launch: &Launch, layout: &NodeLayout, account: &AccountInfo<'_>, host: bool) -> Vec<(String, String)> {
+    let (account_name, account_url) = (account.name, account.url);
+    // A task whose user cannot be resolved never starts; these are its names if it did.
+    let (user_name, user_identity) = match &launch.user {
+        Ok(u) => (u.name.clone(), u.identity.clone()),
+        Err(_) => (batch_model::users::AUTO_USER.to_string(), "PoolNonAdmin".to_string()),
+    };
     let root = layout.root(&launch.node_id);
     let task_dir = layout.launch_dir(launch);
     let start_task = launch.kind == batch_model::LaunchKind::StartTask;
@@ -36,7 +47,7 @@ fn environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account
         vec![
             ("PATH".into(), format!("{SYSTEM_PATH}:{}:{}", s(&shared), s(&wd))),
             ("HOME".into(), s(&wd)),
-            ("USER".into(), TASK_USER.into()),
+            ("USER".into(), user_name.clone()),
             ("PWD".into(), s(&wd)),
             ("LANG".into(), "C.UTF-8".into()),
         ]
@@ -64,10 +75,12 @@ fn environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account
         ("AZ_BATCH_CERTIFICATES_DIR", s(&task_dir.join("certs"))),
         // UNCONFIRMED: value and exact name (node-and-container-semantics.md §4.1).
         ("AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES", "1000000".into()),
-        ("AZ_BATCH_TASK_USER", TASK_USER.into()),
-        // UNCONFIRMED: only PoolNonAdmin is observed; every task runs as the emulator's user.
-        ("AZ_BATCH_TASK_USER_IDENTITY", "PoolNonAdmin".into()),
+        ("AZ_BATCH_TASK_USER", user_name),
+        // The task's identity (batch_model::users); every process task still runs as the
+        // emulator's user.
+        ("AZ_BATCH_TASK_USER_IDENTITY", user_identity),
     ];
+    let token = launch.token_job.as_ref().map(|job| ("AZ_BATCH_AUTHENTICATION_TOKEN", crate::task_token::issue(account.key, job)));
     // The job preparation task's directory, for tasks of a job that has one (not for the
     // preparation task itself).
     let prep = launch
@@ -75,7 +88,8 @@ fn environment(launch: &Launch, layout: &NodeLayout, account_name: &str, account
         .as_ref()
         .filter(|_| launch.kind != batch_model::LaunchKind::JobPreparation)
         .map(|id| layout.task_dir(&launch.node_id, &launch.job_id, id));
-    let batch = batch.into_iter().chain(prep.iter().flat_map(|d| [("AZ_BATCH_JOB_PREP_DIR", s(d)), ("AZ_BATCH_JOB_PREP_WORKING_DIR", s(&d.join("wd")))]));
+    let batch =
+        batch.into_iter().chain(prep.iter().flat_map(|d| [("AZ_BATCH_JOB_PREP_DIR", s(d)), ("AZ_BATCH_JOB_PREP_WORKING_DIR", s(&d.join("wd")))])).chain(token);
     for (k, v) in batch {
         // A start task has no task or job id (node-and-container-semantics.md §4.1).
         if start_task && (k == "AZ_BATCH_TASK_ID" || k == "AZ_BATCH_JOB_ID") {
@@ -106,14 +120,15 @@ mod tests {
             command_line: "x".into(),
             environment: vec![("MY_VAR".into(), "v".into()), ("AZ_BATCH_TASK_ID".into(), "spoof".into())],
             container_settings: None,
-            user_identity: None,
+            user: Ok(batch_model::users::resolve(None, &[]).unwrap()),
+            token_job: None,
             pool_containers: None,
             max_wall_clock_time: None,
             is_retry: false,
             job_prep_id: None,
         };
         let layout = NodeLayout::new("/data".into());
-        let env = task_environment(&launch, &layout, "acct", "http://127.0.0.1:8080");
+        let env = task_environment(&launch, &layout, &AccountInfo { name: "acct", url: "http://127.0.0.1:8080", key: b"k" });
         let get = |k: &str| env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("AZ_BATCH_TASK_WORKING_DIR"), Some("/data/nodes/tvmps_x_d/batch/tasks/workitems/Job1/job-1/t1/wd"));
         assert_eq!(get("AZ_BATCH_NODE_ROOT_DIR"), Some("/data/nodes/tvmps_x_d/batch/tasks"));

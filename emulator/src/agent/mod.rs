@@ -301,16 +301,10 @@ fn failure(category: &str, code: &str, message: &str, details: Vec<NameValuePair
 /// identity runs as the user that owns the node's directories here, the emulator's own.
 /// UNCONFIRMED: the exact flag the agent uses.
 fn container_user(launch: &Launch) -> String {
-    let admin = launch
-        .user_identity
-        .as_ref()
-        .and_then(|u| u.auto_user.as_ref())
-        .and_then(|a| a.elevation_level.as_deref())
-        .is_some_and(|e| e.eq_ignore_ascii_case("admin"));
-    if admin {
-        "0:0".into()
-    } else {
-        format!("{}:{}", nix::unistd::getuid(), nix::unistd::getgid())
+    match &launch.user {
+        Ok(u) if u.admin => "0:0".into(),
+        Ok(batch_model::users::TaskUser { uid_gid: Some((uid, gid)), .. }) => format!("{uid}:{gid}"),
+        _ => format!("{}:{}", nix::unistd::getuid(), nix::unistd::getgid()),
     }
 }
 
@@ -361,7 +355,11 @@ async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>,
     .await;
     let failed =
         |f: FailureInfo, container_info: Option<ContainerInfo>| Some(TaskOutcome::FailedToStart { failure: f, start, end: state.now(), container_info });
-    let outcome = if let Err(e) = prepared {
+    let outcome = if let Err(why) = &launch.user {
+        // UNCONFIRMED: the code for a task whose named user the pool does not have (no
+        // documented code; the launch fails before the command line runs).
+        failed(failure("usererror", "CommandLaunchFailed", "Failed to launch the specified command line.", vec![detail("Message", why.clone())]), None)
+    } else if let Err(e) = prepared {
         failed(
             failure("servererror", "ResourceDirectoryCreateFailed", "Failure encountered creating resource directory", vec![detail("Message", e.to_string())]),
             None,
@@ -398,7 +396,9 @@ async fn run_process_task(state: &AppState, launch: &Launch, kill: oneshot::Rece
             container_info: None,
         });
     };
-    let env = environment::task_environment(launch, layout, &state.config().account, &state.public_url());
+    let url = state.public_url();
+    let account = environment::AccountInfo { name: &state.config().account, url: &url, key: state.account_key() };
+    let env = environment::task_environment(launch, layout, &account);
     let spec = ProcessSpec {
         argv,
         env,
@@ -444,7 +444,9 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
     let layout = state.layout();
     let root = layout.root(&launch.node_id);
     let task_dir = layout.launch_dir(launch);
-    let env = environment::container_environment(launch, layout, &state.config().account, &state.public_url());
+    let url = state.public_url();
+    let account = environment::AccountInfo { name: &state.config().account, url: &url, key: state.account_key() };
+    let env = environment::container_environment(launch, layout, &account);
     let labels = vec![
         (labels::INSTANCE.to_string(), state.instance_id()),
         (labels::POOL.to_string(), launch.pool_id.clone()),

@@ -1,6 +1,7 @@
 //! Request authentication: Shared Key verified exactly as the service and both SDKs compute it,
-//! bearer tokens accepted without verification (nothing to verify against offline), or nothing
-//! at all with `--loose`.
+//! the task tokens the emulator issues (verified, and limited to their job), other bearer tokens
+//! accepted without verification (nothing to verify against offline), or nothing at all with
+//! `--loose`.
 
 use batch_client::auth::{sign_with_key_bytes, string_to_sign, QueryNameCase, SignableRequest};
 use batch_model::{BatchErrorCode, DomainError};
@@ -11,6 +12,10 @@ use subtle::ConstantTimeEq;
 pub enum Authenticated {
     SharedKey,
     Bearer,
+    /// A task's `AZ_BATCH_AUTHENTICATION_TOKEN`: the operations on this job only.
+    TaskToken {
+        job_id: String,
+    },
     Loose,
 }
 
@@ -37,7 +42,11 @@ pub fn authenticate(
         if token.trim().is_empty() {
             return Err(DomainError::new(BatchErrorCode::InvalidAuthenticationInfo));
         }
-        return Ok(Authenticated::Bearer);
+        return match crate::task_token::classify(key, token.trim()) {
+            crate::task_token::Bearer::Other => Ok(Authenticated::Bearer),
+            crate::task_token::Bearer::Job(job_id) => Ok(Authenticated::TaskToken { job_id }),
+            crate::task_token::Bearer::Forged => Err(failed("The task authentication token was not issued for this account.")),
+        };
     }
     let Some(cred) = auth.strip_prefix("SharedKey ") else {
         return Err(DomainError::new(BatchErrorCode::InvalidAuthenticationInfo));

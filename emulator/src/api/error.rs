@@ -48,7 +48,7 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | InvalidAuthenticationInfo
         | TaskDependenciesNotSpecifiedOnJob
         | TaskDependencyListTooLong => StatusCode::BAD_REQUEST,
-        AuthenticationFailed => StatusCode::FORBIDDEN,
+        AuthenticationFailed | InsufficientAccountPermissions => StatusCode::FORBIDDEN,
         ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound | JobScheduleNotFound => StatusCode::NOT_FOUND,
         UnsupportedHttpVerb => StatusCode::METHOD_NOT_ALLOWED,
         PoolExists

@@ -219,7 +219,8 @@ async fn handle(
     let header_pairs: Vec<(String, String)> =
         parts.headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_string(), v.to_string()))).collect();
     let cfg = state.config();
-    auth::authenticate(&cfg.account, state.account_key(), cfg.loose, parts.method.as_str(), &header_pairs, &raw_path, raw_query.as_deref())?;
+    let authenticated =
+        auth::authenticate(&cfg.account, state.account_key(), cfg.loose, parts.method.as_str(), &header_pairs, &raw_path, raw_query.as_deref())?;
 
     if !op.is_implemented() {
         let info = op.info();
@@ -241,6 +242,15 @@ async fn handle(
         Err(_) => return Err(Code::RequestBodyTooLarge.into()),
     };
     let params = raw_params.iter().map(|p| decode_param(p)).collect::<Result<Vec<_>, _>>()?;
+    if let auth::Authenticated::TaskToken { job_id } = &authenticated {
+        // A task token grants the operations on its job: the job itself and everything below it.
+        let on_its_job = op.info().path.starts_with("/jobs/{jobId}") && params.first().is_some_and(|j| j.eq_ignore_ascii_case(job_id));
+        if !on_its_job {
+            return Err(DomainError::new(Code::InsufficientAccountPermissions)
+                .with_message(format!("The task authentication token grants access to job {job_id} only."))
+                .into());
+        }
+    }
     let ctx =
         Ctx { op, params, method: parts.method, headers: parts.headers, query, body, base_url: base_url.to_string(), request_id: request_id.to_string(), now };
     use Operation::*;

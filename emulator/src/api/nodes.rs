@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use batch_client::models::{BatchNode, BatchTaskInfo};
 use batch_model::node::Node;
 use batch_model::pool::Pool;
-use batch_model::{BatchErrorCode, Command, DomainError};
+use batch_model::{Account, BatchErrorCode, Command, DomainError};
 use serde_json::Value;
 use std::ops::Bound;
 
@@ -40,17 +40,22 @@ pub fn node_url(ctx: &Ctx, pool_id: &str, node_id: &str) -> String {
     ctx.url(&format!("/pools/{}/nodes/{}", encode_segment(pool_id), encode_segment(node_id)))
 }
 
-fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
+fn to_wire(ctx: &Ctx, account: &Account, pool: &Pool, node: &Node) -> BatchNode {
     let recent = node
         .recent_tasks
         .iter()
         .rev()
-        .map(|r| BatchTaskInfo {
-            task_url: Some(ctx.url(&format!("/jobs/{}/tasks/{}", encode_segment(&r.job_id), encode_segment(&r.task_id)))),
-            job_id: Some(r.job_id.clone()),
-            task_id: Some(r.task_id.clone()),
-            task_state: "running".into(),
-            execution_info: None,
+        .map(|r| {
+            // The task as it is now; a task deleted since was last seen completed.
+            // UNCONFIRMED: what the service reports for a recent task that was deleted.
+            let task = account.task(&r.job_id, &r.task_id).ok();
+            BatchTaskInfo {
+                task_url: Some(ctx.url(&format!("/jobs/{}/tasks/{}", encode_segment(&r.job_id), encode_segment(&r.task_id)))),
+                job_id: Some(r.job_id.clone()),
+                task_id: Some(r.task_id.clone()),
+                task_state: task.map_or("completed", |t| t.state.as_str()).into(),
+                execution_info: task.map(|t| t.execution_info.clone()),
+            }
         })
         .collect::<Vec<_>>();
     BatchNode {
@@ -63,7 +68,7 @@ fn to_wire(ctx: &Ctx, pool: &Pool, node: &Node) -> BatchNode {
         last_boot_time: node.last_boot_time,
         allocation_time: Some(node.allocation_time),
         ip_address: Some(node.ip_address.clone()),
-        affinity_id: Some(format!("TVM:{}", node.id)),
+        affinity_id: Some(node.affinity_id()),
         vm_size: Some(pool.spec.vm_size.to_ascii_lowercase()),
         total_tasks_run: Some(node.total_tasks_run),
         running_tasks_count: Some(node.running.len() as i32),
@@ -133,7 +138,7 @@ fn list_nodes(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let (items, next) = state.read(|a| {
         let pool = a.pool(&ctx.params[0])?;
         let start = opts.skip_token.clone().map_or(Bound::Unbounded, Bound::Excluded);
-        let iter = pool.nodes.range((start, Bound::Unbounded)).map(|(k, n)| (k.clone(), serde_json::to_value(to_wire(ctx, pool, n)).unwrap_or(Value::Null)));
+        let iter = pool.nodes.range((start, Bound::Unbounded)).map(|(k, n)| (k.clone(), serde_json::to_value(to_wire(ctx, a, pool, n)).unwrap_or(Value::Null)));
         Ok::<_, ApiError>(opts.page(ctx, iter))
     })?;
     Ok(list_body(ctx, "nodes", items, next))
@@ -144,7 +149,7 @@ fn get_node(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     state.read(|a| {
         let pool = a.pool(&ctx.params[0])?;
         let node = pool.nodes.get(&ctx.params[1]).ok_or(DomainError::new(BatchErrorCode::NodeNotFound))?;
-        let mut wire = to_wire(ctx, pool, node);
+        let mut wire = to_wire(ctx, a, pool, node);
         wire.odata_metadata = Some(ctx.metadata("nodes/@Element"));
         super::wire_entity(&wire, opts.select.as_deref(), None)
     })

@@ -45,7 +45,7 @@ fn to_wire(ctx: &Ctx, job_id: &str, task: &Task) -> BatchTask {
     let node_info = task.placement.as_ref().map(|p| {
         let rel = NodeLayout::task_relative(job_id, &task.spec.id);
         BatchNodeInfo {
-            affinity_id: Some(format!("TVM:{}", p.node_id)),
+            affinity_id: Some(batch_model::node::affinity_id(&p.node_id)),
             node_url: Some(super::nodes::node_url(ctx, &p.pool_id, &p.node_id)),
             pool_id: Some(p.pool_id.clone()),
             node_id: Some(p.node_id.clone()),

@@ -75,6 +75,7 @@ impl Account {
         let Some(pool) = self.pools.get_mut(pool_key) else { return };
         let pool_id = pool.spec.id.clone();
         let pool_containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
+        let accounts = pool.user_accounts().to_vec();
         let Some(n) = pool.nodes.get_mut(node_id) else { return };
         let Some(st) = n.start_task.clone() else { return };
         let retry_count = n.start_task_info.as_ref().map_or(0, |i| if i.state == "running" { i.retry_count } else { 0 });
@@ -95,7 +96,8 @@ impl Account {
             command_line: st.command_line.clone(),
             environment,
             container_settings: st.container_settings.clone(),
-            user_identity: st.user_identity.clone(),
+            user: crate::users::resolve(st.user_identity.as_ref(), &accounts),
+            token_job: None,
             pool_containers,
             max_wall_clock_time: None,
             is_retry: false,

@@ -315,6 +315,11 @@ impl Account {
         if let Some(v) = patch.vm_size {
             s.vm_size = v
         }
+        // A new start task overwrites the old one; nodes that start, reboot or reimage from now
+        // on run it (batch-rest-api.md, Update Pool).
+        if let Some(v) = patch.start_task {
+            s.start_task = Some(with_start_task_defaults(v))
+        }
         if let Some(v) = patch.enable_inter_node_communication {
             s.enable_inter_node_communication = Some(v)
         }

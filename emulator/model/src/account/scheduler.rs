@@ -62,10 +62,14 @@ impl Account {
                     .nodes
                     .values()
                     .filter(|n| n.accepts_tasks() && n.running_slots() + need <= slots_per_node && !blocked.contains(&n.id) && task.may_run_on(n.is_dedicated));
-                let chosen = match fill {
-                    NodeFillType::Spread => candidates.min_by_key(|n| n.running_slots()),
-                    NodeFillType::Pack => candidates.max_by_key(|n| n.running_slots()),
-                };
+                // affinityInfo is a hint: its node when that node can take the task, else as usual.
+                let affinity = task.spec.affinity_info.as_ref().and_then(|a| a.get("affinityId")).and_then(|v| v.as_str());
+                let candidates: Vec<&crate::node::Node> = candidates.collect();
+                let preferred = affinity.and_then(|a| candidates.iter().copied().find(|n| n.affinity_id() == a));
+                let chosen = preferred.or_else(|| match fill {
+                    NodeFillType::Spread => candidates.iter().copied().min_by_key(|n| n.running_slots()),
+                    NodeFillType::Pack => candidates.iter().copied().max_by_key(|n| n.running_slots()),
+                });
                 let Some(node) = chosen else { continue };
                 let node_id = node.id.clone();
                 self.start_task_on(&jk, &tk, seq, &pool_key, &node_id, now);
@@ -135,7 +139,15 @@ impl Account {
             command_line: task.spec.command_line.clone(),
             environment,
             container_settings: task.spec.container_settings.as_deref().cloned(),
-            user_identity: task.spec.user_identity.clone(),
+            user: crate::users::resolve(task.spec.user_identity.as_ref(), pool.user_accounts()),
+            token_job: task
+                .spec
+                .authentication_token_settings
+                .as_ref()
+                .and_then(|s| s.get("access"))
+                .and_then(|a| a.as_array())
+                .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case("job"))))
+                .then(|| job.spec.id.clone()),
             pool_containers: pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone()),
             max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
             is_retry,
