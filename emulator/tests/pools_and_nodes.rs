@@ -184,3 +184,33 @@ async fn a_container_pool_without_an_engine_has_unusable_nodes_that_say_why() {
     bad.virtual_machine_configuration.as_mut().unwrap().container_configuration = Some(serde_json::from_value(json!({"type": "podman"})).unwrap());
     assert_batch_error(emu.client.create_pool(&bad).await, 400, "InvalidPropertyValue");
 }
+
+/// Properties the service returns (REST specification examples, 2025-06-01, and recordings).
+#[tokio::test]
+async fn read_only_properties_are_filled_as_the_service_fills_them() {
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("empty", 0, 1, "spread").await;
+    let pool: Value = emu.client.get_json("/pools/empty", &[]).await.unwrap();
+    assert!(pool.get("currentNodeCommunicationMode").is_none(), "absent while the pool has no node");
+    let mut spec = serde_json::to_value(pool_spec("p", 1, 1, "spread")).unwrap();
+    spec["virtualMachineConfiguration"]["imageReference"]["version"] = json!("latest");
+    emu.client.send_json(Method::POST, "/pools", &spec).await.unwrap();
+    let mut pinned = serde_json::to_value(pool_spec("pinned", 1, 1, "spread")).unwrap();
+    pinned["virtualMachineConfiguration"]["imageReference"]["version"] = json!("22.04.202401010");
+    emu.client.send_json(Method::POST, "/pools", &pinned).await.unwrap();
+    emu.idle().await;
+    let pool: Value = emu.client.get_json("/pools/p", &[]).await.unwrap();
+    assert_eq!(pool["currentNodeCommunicationMode"], "simplified");
+    let nodes: Vec<Value> = emu.client.list_all("/pools/p/nodes", &[]).await.unwrap();
+    let image = &nodes[0]["virtualMachineInfo"]["imageReference"];
+    assert_eq!(image["version"], "latest");
+    assert!(image["exactVersion"].as_str().is_some_and(|v| !v.is_empty() && v != "latest"), "{image}");
+    let nodes: Vec<Value> = emu.client.list_all("/pools/pinned/nodes", &[]).await.unwrap();
+    assert_eq!(nodes[0]["virtualMachineInfo"]["imageReference"]["exactVersion"], "22.04.202401010", "the same as version when not latest");
+    let images: Vec<Value> = emu.client.list_all("/supportedimages", &[]).await.unwrap();
+    for image in &images {
+        let retired = image["nodeAgentSKUId"] == "batch.node.ubuntu 20.04";
+        assert_eq!(image.get("batchSupportEndOfLife").is_some(), retired, "{image}");
+    }
+    assert!(images.iter().any(|i| i["batchSupportEndOfLife"].as_str().is_some_and(|d| d.starts_with("2025-04-23T00:00:00"))), "{images:?}");
+}

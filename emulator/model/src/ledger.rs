@@ -398,6 +398,19 @@ pub static LEDGER: &[Row] = &[
     e("VirtualMachineConfiguration", "windowsConfiguration", "WindowsConfiguration", "local nodes are Linux"),
 ];
 
+/// Properties the service returns that the emulator leaves out, and why (found by replaying the
+/// REST specification's examples and the recordings in `fixtures/recordings`).
+pub static RESPONSE_GAPS: &[(&str, &str)] = &[
+    (
+        "BatchNode.endpointConfiguration (the default `SSHRule.0` endpoint, backend port 22)",
+        "no SSH daemon runs on a local node, so a forwarded port would reach nothing; the endpoints of a pool's inboundNATPools are reported and forwarded",
+    ),
+    (
+        "BatchPool.certificateReferences (`[]` on api-versions before 2024-07-01)",
+        "certificates are retired and refused; an empty list says nothing the missing property does not",
+    ),
+];
+
 /// The row of one property.
 pub fn row(model: &str, property: &str) -> Option<&'static Row> {
     LEDGER.iter().find(|r| r.model == model && r.property == property)
@@ -460,13 +473,18 @@ pub fn refusal(model: &str, body: &Value) -> Option<DomainError> {
     None
 }
 
-/// The README's list of echoed properties, generated from the ledger.
+/// The README's list of echoed properties and of response properties left out, generated from
+/// the ledger.
 pub fn echoed_markdown() -> String {
     let mut out = String::from("| property | why it is only stored and returned |\n|---|---|\n");
     for row in LEDGER {
         if let Treatment::Echoed(why) = row.treatment {
             out.push_str(&format!("| `{}.{}` | {why} |\n", row.model, row.property));
         }
+    }
+    out.push_str("\nReturned by the service, left out here:\n\n| property | why |\n|---|---|\n");
+    for (property, why) in RESPONSE_GAPS {
+        out.push_str(&format!("| {property} | {why} |\n"));
     }
     out
 }

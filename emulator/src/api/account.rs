@@ -26,7 +26,9 @@ fn supported_images() -> Vec<BatchSupportedImage> {
         image_reference: json!({"publisher": publisher, "offer": offer, "sku": image_sku, "version": "latest"}),
         os_type: "linux".into(),
         capabilities: caps.map(|c| c.into_iter().map(String::from).collect()),
-        batch_support_end_of_life: None,
+        // Set only for images whose Batch support ends (Pools_ListSupportedImages example).
+        // UNCONFIRMED: the date Batch gave for its Ubuntu 20.04 node agent.
+        batch_support_end_of_life: sku.ends_with("ubuntu 20.04").then_some(time::macros::datetime!(2025-04-23 00:00 UTC)),
         verification_type: "verified".into(),
     };
     vec![

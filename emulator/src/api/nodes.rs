@@ -40,6 +40,17 @@ pub fn node_url(ctx: &Ctx, pool_id: &str, node_id: &str) -> String {
     ctx.url(&format!("/pools/{}/nodes/{}", encode_segment(pool_id), encode_segment(node_id)))
 }
 
+/// A node's image reference as the service reports it: with `exactVersion`, which differs from
+/// `version` only when that is `latest` (REST docs, `BatchVmImageReference`). UNCONFIRMED: for
+/// `latest` the emulator names its own version, as the image a local node runs is this machine.
+fn with_exact_version(mut img: serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    if let Some(version) = img.get("version").and_then(Value::as_str) {
+        let exact = if version.eq_ignore_ascii_case("latest") { env!("CARGO_PKG_VERSION").to_string() } else { version.to_string() };
+        img.insert("exactVersion".into(), Value::String(exact));
+    }
+    img
+}
+
 fn to_wire(ctx: &Ctx, account: &Account, pool: &Pool, node: &Node) -> BatchNode {
     let recent = node
         .recent_tasks
@@ -102,7 +113,7 @@ fn to_wire(ctx: &Ctx, account: &Account, pool: &Pool, node: &Node) -> BatchNode 
             .virtual_machine_configuration
             .as_ref()
             .and_then(|v| v.image_reference.clone())
-            .map(|img| serde_json::json!({ "imageReference": img })),
+            .map(|img| serde_json::json!({ "imageReference": with_exact_version(img) })),
         errors: if node.errors.is_empty() { None } else { Some(node.errors.clone()) },
     }
 }

@@ -48,6 +48,9 @@ pub fn to_wire(ctx: &Ctx, pool: &Pool) -> BatchPool {
         current_dedicated_nodes: Some(pool.current_nodes(true)),
         current_low_priority_nodes: Some(pool.current_nodes(false)),
         resize_errors: None,
+        // Present once the pool has nodes (Pools_GetPool examples, 2025-06-01). UNCONFIRMED:
+        // `simplified`, the only mode since classic communication was retired (March 2026).
+        current_node_communication_mode: (!pool.nodes.is_empty()).then(|| "simplified".to_string()),
         spec: pool.spec.clone(),
     }
 }
