@@ -129,3 +129,30 @@ pub struct StartTaskInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
 }
+
+/// Body of `POST …/nodes/{nodeId}/reboot` (optional).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchNodeRebootOptions {
+    /// `requeue` (default), `terminate`, `taskcompletion` or `retaineddata`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_reboot_option: Option<String>,
+}
+
+/// Body of `POST …/nodes/{nodeId}/reimage` (optional).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchNodeReimageOptions {
+    /// `requeue` (default), `terminate`, `taskcompletion` or `retaineddata`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_reimage_option: Option<String>,
+}
+
+/// Body of `POST …/nodes/{nodeId}/disablescheduling` (optional).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchNodeDisableSchedulingOptions {
+    /// `requeue` (default), `terminate` or `taskcompletion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_disable_scheduling_option: Option<String>,
+}

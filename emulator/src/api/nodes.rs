@@ -6,7 +6,7 @@ use super::{encode_segment, list_body, Ctx, ListOptions};
 use crate::state::AppState;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use batch_client::models::{BatchNode, BatchTaskInfo};
+use batch_client::models::{BatchNode, BatchNodeDisableSchedulingOptions, BatchNodeRebootOptions, BatchNodeReimageOptions, BatchTaskInfo};
 use batch_model::node::Node;
 use batch_model::pool::Pool;
 use batch_model::{Account, BatchErrorCode, Command, DomainError};
@@ -17,20 +17,22 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     match ctx.op {
         Operation::ListNodes => list_nodes(state, ctx),
         Operation::GetNode => get_node(state, ctx),
-        Operation::RebootNode => {
-            node_action(state, ctx, "reboot", StatusCode::ACCEPTED, |p, n, b| Command::RebootNode { pool_id: p, node_id: n, option: b.node_reboot_option })
-        }
-        Operation::ReimageNode => {
-            node_action(state, ctx, "reimage", StatusCode::ACCEPTED, |p, n, b| Command::ReimageNode { pool_id: p, node_id: n, option: b.node_reimage_option })
-        }
-        Operation::DisableNodeScheduling => node_action(state, ctx, "disablescheduling", StatusCode::OK, |p, n, b| Command::DisableNodeScheduling {
+        Operation::RebootNode => node_action(state, ctx, "reboot", StatusCode::ACCEPTED, |p, n, b: BatchNodeRebootOptions| Command::RebootNode {
             pool_id: p,
             node_id: n,
-            option: b.node_disable_scheduling_option,
+            option: b.node_reboot_option,
         }),
-        Operation::EnableNodeScheduling => {
-            node_action(state, ctx, "enablescheduling", StatusCode::OK, |p, n, _| Command::EnableNodeScheduling { pool_id: p, node_id: n })
-        }
+        Operation::ReimageNode => node_action(state, ctx, "reimage", StatusCode::ACCEPTED, |p, n, b: BatchNodeReimageOptions| Command::ReimageNode {
+            pool_id: p,
+            node_id: n,
+            option: b.node_reimage_option,
+        }),
+        Operation::DisableNodeScheduling => node_action(state, ctx, "disablescheduling", StatusCode::OK, |p, n, b: BatchNodeDisableSchedulingOptions| {
+            Command::DisableNodeScheduling { pool_id: p, node_id: n, option: b.node_disable_scheduling_option }
+        }),
+        Operation::EnableNodeScheduling => node_action(state, ctx, "enablescheduling", StatusCode::OK, |p, n, _: serde_json::Map<String, Value>| {
+            Command::EnableNodeScheduling { pool_id: p, node_id: n }
+        }),
         other => Err(ApiError::internal(format!("nodes::handle got {other:?}"))),
     }
 }
@@ -118,24 +120,15 @@ fn to_wire(ctx: &Ctx, account: &Account, pool: &Pool, node: &Node) -> BatchNode 
     }
 }
 
-/// The optional body of the node actions (each reads its own option).
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NodeActionBody {
-    node_reboot_option: Option<String>,
-    node_reimage_option: Option<String>,
-    node_disable_scheduling_option: Option<String>,
-}
-
 /// Reboot, reimage, disable or enable scheduling: 202 or 200 with `DataServiceId`.
-fn node_action(
+fn node_action<B: serde::de::DeserializeOwned + Default>(
     state: &AppState,
     ctx: &Ctx,
     action: &str,
     status: StatusCode,
-    command: impl FnOnce(String, String, NodeActionBody) -> Command,
+    command: impl FnOnce(String, String, B) -> Command,
 ) -> Result<Response, ApiError> {
-    let body: NodeActionBody = ctx.json_or_default()?;
+    let body: B = ctx.json_or_default()?;
     state.execute(command(ctx.params[0].clone(), ctx.params[1].clone(), body))?;
     let mut r = status.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("{}/{action}", node_url(ctx, &ctx.params[0], &ctx.params[1]))) {
