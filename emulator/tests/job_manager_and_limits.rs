@@ -206,3 +206,36 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `allowTaskPreemption`: a higher-priority job's task that finds no room requeues the running
+/// tasks of a job that allows it; a job that does not allow it is left alone.
+#[tokio::test]
+async fn a_higher_priority_job_preempts_only_jobs_that_allow_it() {
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("p", 1, 1, "spread").await;
+    let job = |id: &str, priority: i32, preemptible: bool| serde_json::json!({"id": id, "poolInfo": {"poolId": "p"}, "priority": priority, "allowTaskPreemption": preemptible});
+    let running = |job: &'static str, task: &'static str| {
+        let st = emu.state().clone();
+        move || st.read(|a| a.task(job, task).is_ok_and(|t| t.state == batch_model::task::TaskState::Running))
+    };
+    // A job that does not allow preemption keeps its slot.
+    emu.client.send_json(reqwest::Method::POST, "/jobs", &job("steady", 0, false)).await.unwrap();
+    emu.task("steady", "s", "hang").await;
+    eventually("s runs", running("steady", "s")).await;
+    emu.client.send_json(reqwest::Method::POST, "/jobs", &job("urgent", 100, false)).await.unwrap();
+    emu.task("urgent", "u1", "exit 0").await;
+    // Scheduling is decided when the task is added: it found no room and nothing to preempt.
+    assert_eq!(emu.client.get_task("urgent", "u1").await.unwrap().state.as_deref(), Some("active"), "nothing to preempt");
+    emu.client.send_raw(reqwest::Method::POST, "/jobs/steady/tasks/s/terminate", &[], &[], None).await.unwrap();
+    emu.completed("urgent", "u1").await;
+    // A job that allows it gives its slot up and its task runs again afterwards.
+    emu.client.send_json(reqwest::Method::POST, "/jobs", &job("batch", 0, true)).await.unwrap();
+    emu.task("batch", "b", "hang").await;
+    eventually("b runs", running("batch", "b")).await;
+    emu.task("urgent", "u2", "exit 0").await;
+    let u2 = emu.completed("urgent", "u2").await;
+    assert_eq!(u2.execution_info.unwrap().exit_code, Some(0));
+    let b = emu.client.get_task("batch", "b").await.unwrap();
+    assert_eq!(b.execution_info.as_ref().map(|i| i.requeue_count), Some(1), "{b:?}");
+    eventually("b runs again", running("batch", "b")).await;
+}

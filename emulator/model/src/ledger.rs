@@ -96,7 +96,7 @@ const MOUNTS: &str = "Pool file system mounts (mountConfiguration)";
 const AUTOSCALE: &str = "Autoscale pools (enableAutoScale, autoScaleFormula, autoScaleEvaluationInterval)";
 const AUTO_POOLS: &str = "Auto pools (poolInfo.autoPoolSpecification)";
 const CERTIFICATES: &str = "Certificates (certificateReferences)";
-const PREEMPTION: &str = "Task preemption (allowTaskPreemption)";
+const PREEMPTION_APPLIED: &str = "a higher-priority job's task that finds no room requeues this job's running tasks";
 const JOB_NETWORK: &str = "a job's subnet places its tasks' network traffic in a virtual network; there is none on one machine";
 
 /// Every row, by model.
@@ -119,7 +119,7 @@ pub static LEDGER: &[Row] = &[
         "validated as the service does; every connection comes from this machine, so rules on source addresses have nothing to tell apart",
     ),
     a("BatchInboundNatPool", "protocol", "string", "tcp endpoints are forwarded; udp ones are reported"),
-    r("BatchJob", "allowTaskPreemption", "bool", PREEMPTION, When::True),
+    a("BatchJob", "allowTaskPreemption", "bool", PREEMPTION_APPLIED),
     a("BatchJob", "constraints", "BatchJobConstraints", "Replace Job"),
     a("BatchJob", "maxParallelTasks", "int", "the scheduler"),
     a("BatchJob", "metadata", "[BatchMetadataItem]", STORED),
@@ -128,7 +128,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchJob", "priority", "int", "the scheduler takes jobs by priority"),
     a("BatchJobConstraints", "maxTaskRetryCount", "int", "the default retry count of the job's tasks"),
     a("BatchJobConstraints", "maxWallClockTime", "duration", "a timer terminates the job (MaxWallClockTimeExpiry)"),
-    r("BatchJobCreateOptions", "allowTaskPreemption", "bool", PREEMPTION, When::True),
+    a("BatchJobCreateOptions", "allowTaskPreemption", "bool", PREEMPTION_APPLIED),
     a("BatchJobCreateOptions", "commonEnvironmentSettings", "[EnvironmentSetting]", "every task's environment"),
     a("BatchJobCreateOptions", "constraints", "BatchJobConstraints", "Add Job"),
     a("BatchJobCreateOptions", "displayName", "string", STORED),
@@ -197,7 +197,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchJobScheduleUpdateOptions", "jobSpecification", "BatchJobSpecification", "jobs created after the update"),
     a("BatchJobScheduleUpdateOptions", "metadata", "[BatchMetadataItem]", STORED),
     a("BatchJobScheduleUpdateOptions", "schedule", "BatchJobScheduleConfiguration", "the next due time"),
-    r("BatchJobSpecification", "allowTaskPreemption", "bool", PREEMPTION, When::True),
+    a("BatchJobSpecification", "allowTaskPreemption", "bool", PREEMPTION_APPLIED),
     a("BatchJobSpecification", "commonEnvironmentSettings", "[EnvironmentSetting]", "as a job's"),
     a("BatchJobSpecification", "constraints", "BatchJobConstraints", "as a job's"),
     a("BatchJobSpecification", "displayName", "string", STORED),
@@ -213,7 +213,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchJobSpecification", "priority", "int", "as a job's"),
     a("BatchJobSpecification", "usesTaskDependencies", "bool", "as a job's"),
     a("BatchJobTerminateOptions", "terminateReason", "string", "the job's executionInfo.terminateReason"),
-    r("BatchJobUpdateOptions", "allowTaskPreemption", "bool", PREEMPTION, When::True),
+    a("BatchJobUpdateOptions", "allowTaskPreemption", "bool", PREEMPTION_APPLIED),
     a("BatchJobUpdateOptions", "constraints", "BatchJobConstraints", "Update Job"),
     a("BatchJobUpdateOptions", "maxParallelTasks", "int", "the scheduler"),
     a("BatchJobUpdateOptions", "metadata", "[BatchMetadataItem]", STORED),

@@ -250,6 +250,12 @@ proptest! {
                         spec["jobPreparationTask"] = serde_json::json!({"commandLine": "prep", "waitForSuccess": p % 2 == 0, "constraints": {"maxTaskRetryCount": 1}});
                         spec["jobReleaseTask"] = serde_json::json!({"commandLine": "release"});
                     }
+                    // Job 0 has the lowest priority and allows preemption: the others may requeue
+                    // its running tasks when they find no room.
+                    if job == 0 {
+                        spec["priority"] = serde_json::json!(-10);
+                        spec["allowTaskPreemption"] = serde_json::json!(true);
+                    }
                     // Job 2 has a job manager task (exclusive on even pools) and a 3 s limit.
                     if job == 2 {
                         spec["jobManagerTask"] = serde_json::json!({"id": "t0", "commandLine": "manage", "runExclusive": p % 2 == 0, "killJobOnCompletion": max_parallel != 1});

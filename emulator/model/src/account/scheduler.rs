@@ -36,6 +36,8 @@ impl Account {
             let max_parallel = job.spec.max_parallel_tasks.unwrap_or(-1);
             let blocked = self.prep_blocked_nodes(&jk);
             let mut running = job.tasks.running() as i64;
+            let priority = job.priority();
+            let may_preempt = self.has_preemptible_tasks(&pool_key, priority);
             // Walks the queue lazily: most calls stop at the first task (no free slot).
             let mut after = Bound::Unbounded;
             while let Some((seq, tk)) = self.jobs.get(&jk).and_then(|j| j.queue.range((after, Bound::Unbounded)).next()).map(|(s, k)| (*s, k.clone())) {
@@ -47,7 +49,7 @@ impl Account {
                     break;
                 };
                 let free_anywhere = pool.nodes.values().any(|n| n.accepts_tasks() && n.running_slots() < slots_per_node);
-                if !free_anywhere {
+                if !free_anywhere && !may_preempt {
                     break;
                 }
                 let Some(job) = self.jobs.get(&jk) else { continue };
@@ -70,12 +72,74 @@ impl Account {
                     NodeFillType::Spread => candidates.iter().copied().min_by_key(|n| n.running_slots()),
                     NodeFillType::Pack => candidates.iter().copied().max_by_key(|n| n.running_slots()),
                 });
-                let Some(node) = chosen else { continue };
-                let node_id = node.id.clone();
+                let node_id = match chosen {
+                    Some(node) => node.id.clone(),
+                    None if may_preempt => {
+                        let fits = (task.may_run_on(true), task.may_run_on(false));
+                        match self.preempt_for(&pool_key, priority, need, fits, &blocked, now) {
+                            Some(node_id) => node_id,
+                            None => continue,
+                        }
+                    }
+                    None => continue,
+                };
                 self.start_task_on(&jk, &tk, seq, &pool_key, &node_id, now);
                 running += 1;
             }
         }
+    }
+
+    /// Whether a job of `priority` on this pool could preempt anything: some job of lower
+    /// priority with `allowTaskPreemption` runs tasks there. Cheap (jobs, not tasks).
+    fn has_preemptible_tasks(&self, pool_key: &IdKey, priority: i32) -> bool {
+        self.jobs
+            .values()
+            .any(|j| j.spec.allow_task_preemption == Some(true) && j.priority() < priority && j.tasks.running() > 0 && j.pool_key().as_ref() == Some(pool_key))
+    }
+
+    /// Makes room for a task needing `need` slots by requeueing running tasks of lower-priority
+    /// jobs that allow preemption (REST docs, `allowTaskPreemption`: "other high priority jobs
+    /// ... will be able requeue tasks from this job"), on the node where that takes the fewest
+    /// slots, lowest priority first. `fits` says whether the task may run on dedicated and on
+    /// spot nodes. Returns the node, now with room.
+    /// UNCONFIRMED: which tasks and which node the service picks; a preempted task counts as
+    /// requeued.
+    fn preempt_for(&mut self, pool_key: &IdKey, priority: i32, need: u32, fits: (bool, bool), blocked: &[String], now: OffsetDateTime) -> Option<String> {
+        let pool = self.pools.get(pool_key)?;
+        let slots_per_node = pool.task_slots_per_node();
+        let mut best: Option<(u32, String, Vec<(IdKey, IdKey)>)> = None;
+        for n in pool.nodes.values() {
+            if !n.accepts_tasks() || blocked.contains(&n.id) || !(if n.is_dedicated { fits.0 } else { fits.1 }) {
+                continue;
+            }
+            let mut victims: Vec<(i32, &RunningTask)> = n
+                .running
+                .iter()
+                .filter_map(|r| {
+                    let j = self.jobs.get(&r.job)?;
+                    (j.spec.allow_task_preemption == Some(true) && j.priority() < priority).then(|| (j.priority(), r))
+                })
+                .collect();
+            victims.sort_by_key(|(p, _)| *p);
+            let (mut free, mut cost, mut chosen) = (slots_per_node.saturating_sub(n.running_slots()), 0, Vec::new());
+            for (_, r) in victims {
+                if free >= need {
+                    break;
+                }
+                free += r.slots;
+                cost += r.slots;
+                chosen.push((r.job.clone(), r.task.clone()));
+            }
+            if free >= need && !chosen.is_empty() && best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, n.id.clone(), chosen));
+            }
+        }
+        let (_, node_id, victims) = best?;
+        for (job, task) in victims {
+            self.requeue_task(&job, &task, true, now);
+        }
+        let node = self.pools.get(pool_key)?.nodes.get(&node_id)?;
+        (node.accepts_tasks() && node.running_slots() + need <= slots_per_node).then_some(node_id)
     }
 
     fn start_task_on(&mut self, jk: &IdKey, tk: &IdKey, seq: u64, pool_key: &IdKey, node_id: &str, now: OffsetDateTime) {
