@@ -107,7 +107,9 @@ impl Account {
     fn preempt_for(&mut self, pool_key: &IdKey, priority: i32, need: u32, fits: (bool, bool), blocked: &[String], now: OffsetDateTime) -> Option<String> {
         let pool = self.pools.get(pool_key)?;
         let slots_per_node = pool.task_slots_per_node();
-        let mut best: Option<(u32, String, Vec<(IdKey, IdKey)>)> = None;
+        // (slots preempted, node, the (job, task) pairs to requeue)
+        type Plan = (u32, String, Vec<(IdKey, IdKey)>);
+        let mut best: Option<Plan> = None;
         for n in pool.nodes.values() {
             if !n.accepts_tasks() || blocked.contains(&n.id) || !(if n.is_dedicated { fits.0 } else { fits.1 }) {
                 continue;
