@@ -1,5 +1,6 @@
 //! The workspace's shape, checked: no import circle between the files of any crate, no file of
-//! the domain crate above 800 lines, and a REST edge that never reaches into the node agent.
+//! the domain crate above 800 lines, a domain free of I/O, and a REST edge that never reaches
+//! into the node agent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -152,6 +153,20 @@ fn the_rest_edge_never_imports_the_node_agent() {
     for (module, edges) in &graph {
         if module.first().is_some_and(|m| m == "api") {
             assert!(!edges.iter().any(|e| e.first().is_some_and(|m| m == "agent")), "{} imports the node agent: {edges:?}", module.join("::"));
+        }
+    }
+}
+
+#[test]
+fn the_domain_crate_stays_free_of_io() {
+    let mut files = Vec::new();
+    rust_files(&workspace().join("emulator/model/src"), &mut files);
+    assert!(files.len() > 10, "the walk found the domain's files");
+    for path in files {
+        // Unit tests included: they run in the domain crate too.
+        let text: String = std::fs::read_to_string(&path).unwrap().lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+        for banned in ["std::fs", "std::process", "std::net", "tokio", "axum", "bollard", "std::env"] {
+            assert!(!text.contains(&format!("use {banned}")) && !text.contains(&format!("{banned}::")), "{} uses {banned}", path.display());
         }
     }
 }

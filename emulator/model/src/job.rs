@@ -75,6 +75,16 @@ impl Job {
     pub fn priority(&self) -> i32 {
         self.spec.priority.unwrap_or(0)
     }
+    /// A task's environment: the job's `commonEnvironmentSettings`, then the task's own
+    /// `environmentSettings` (a later setting of the same name wins).
+    pub fn environment_with(&self, task_settings: Option<&Vec<batch_client::models::EnvironmentSetting>>) -> Vec<(String, String)> {
+        let mut environment: Vec<(String, String)> = Vec::new();
+        for e in self.spec.common_environment_settings.iter().flatten().chain(task_settings.into_iter().flatten()) {
+            environment.retain(|(n, _)| *n != e.name);
+            environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
+        }
+        environment
+    }
     pub fn set_state(&mut self, state: JobState, now: OffsetDateTime) {
         if self.state != state {
             self.previous_state = Some((self.state, self.state_transition_time));

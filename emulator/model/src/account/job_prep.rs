@@ -81,11 +81,7 @@ impl Account {
         let Some(job) = self.jobs.get(jk) else { return };
         let Some(jp) = job.spec.job_preparation_task.clone() else { return };
         let jp_id = jp.id.clone().unwrap_or_else(|| "jobpreparation".into());
-        let mut environment: Vec<(String, String)> = Vec::new();
-        for e in job.spec.common_environment_settings.iter().flatten().chain(jp.environment_settings.iter().flatten()) {
-            environment.retain(|(n, _)| *n != e.name);
-            environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
-        }
+        let environment = job.environment_with(jp.environment_settings.as_ref());
         let launch = Launch {
             run_id,
             kind: LaunchKind::JobPreparation,
@@ -182,11 +178,7 @@ impl Account {
             let Some(job) = self.jobs.get(jk) else { return started };
             self.run_seq += 1;
             let run_id = self.run_seq;
-            let mut environment: Vec<(String, String)> = Vec::new();
-            for e in job.spec.common_environment_settings.iter().flatten().chain(jr.environment_settings.iter().flatten()) {
-                environment.retain(|(n, _)| *n != e.name);
-                environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
-            }
+            let environment = job.environment_with(jr.environment_settings.as_ref());
             let launch = Launch {
                 run_id,
                 kind: LaunchKind::JobRelease,

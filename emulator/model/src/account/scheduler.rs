@@ -188,11 +188,7 @@ impl Account {
         let Some(p) = task.placement.clone() else { return };
         let Some(pool) = self.pools.get(&IdKey::of(&p.pool_id)) else { return };
         let Some(node) = pool.nodes.get(&p.node_id) else { return };
-        let mut environment: Vec<(String, String)> = Vec::new();
-        for e in job.spec.common_environment_settings.iter().flatten().chain(task.spec.environment_settings.iter().flatten()) {
-            environment.retain(|(n, _)| *n != e.name);
-            environment.push((e.name.clone(), e.value.clone().unwrap_or_default()));
-        }
+        let environment = job.environment_with(task.spec.environment_settings.as_ref());
         let launch = Launch {
             run_id,
             kind: LaunchKind::Task,
