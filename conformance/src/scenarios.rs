@@ -71,6 +71,11 @@ register! {
     job_schedule_terminate_ends_its_job: "lifecycle", "node-and-container-semantics.md §5.7 (TerminateJobSchedule)";
     node_disable_scheduling_takes_the_node_offline: "pools", "batch-rest-api.md §2.3 disablescheduling; node-and-container-semantics.md §5.1 (offline)";
     node_reboot_reruns_the_start_task: "pools", "node-and-container-semantics.md §5.1 (start task runs after reboot)";
+    task_user_identity_variable_follows_the_auto_user: "tasks", "node-and-container-semantics.md §4.1 (AZ_BATCH_TASK_USER_IDENTITY PoolNonAdmin); batch-user-accounts";
+    task_named_user_runs_as_the_pool_account: "tasks", "batch-rest-api.md §5.2 userAccounts; batch-user-accounts (named user accounts)";
+    pool_patched_start_task_runs_on_new_nodes: "pools", "batch-rest-api.md (Update Pool: startTask overwrites; applies to nodes that join or restart)";
+    node_recent_tasks_report_task_state: "pools", "REST docs BatchNode.recentTasks (tasks whose state recently changed)";
+    task_affinity_prefers_the_named_node: "tasks", "REST docs affinityInfo (a locality hint)";
 }
 
 async fn plain_pool(ctx: &Ctx, nodes: i32) -> Result<String, Failure> {
@@ -717,4 +722,77 @@ async fn node_reboot_reruns_the_start_task(ctx: &Ctx) -> R {
         check!(std::time::Instant::now() < deadline, "node {} after reboot", n["state"]);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+async fn task_user_identity_variable_follows_the_auto_user(ctx: &Ctx) -> R {
+    let pool = plain_pool(ctx, 1).await?;
+    let job = ctx.create_job("job", &pool, json!({})).await?;
+    let auto = |scope: &str, level: &str| json!({"autoUser": {"scope": scope, "elevationLevel": level}});
+    for (id, identity) in [("default", None), ("admin", Some(auto("pool", "admin")))] {
+        let mut body = json!({"id": id, "commandLine": "/bin/sh -c 'echo $AZ_BATCH_TASK_USER_IDENTITY'"});
+        if let Some(i) = identity {
+            body["userIdentity"] = i;
+        }
+        ctx.add_task(&job, body).await?;
+    }
+    for (id, expected) in [("default", "PoolNonAdmin"), ("admin", "PoolAdmin")] {
+        ctx.completed(&job, id).await?;
+        let out = ctx.file(&job, id, "stdout.txt").await?;
+        check!(out == format!("{expected}\n"), "{id}: stdout {out:?}");
+    }
+    Ok(())
+}
+
+async fn task_named_user_runs_as_the_pool_account(ctx: &Ctx) -> R {
+    let mut spec = serde_json::to_value(ctx.pool_spec("pool", 1)).map_err(|e| Failure(e.to_string()))?;
+    spec["userAccounts"] = json!([{"name": "runner", "password": "Conformance-1-pass", "elevationLevel": "nonadmin"}]);
+    let spec: batch_client::models::BatchPoolCreateOptions = serde_json::from_value(spec).map_err(|e| Failure(e.to_string()))?;
+    ctx.create_pool(&spec).await?;
+    let job = ctx.create_job("job", &spec.id, json!({})).await?;
+    ctx.add_task(&job, json!({"id": "t", "commandLine": "/bin/sh -c 'echo $AZ_BATCH_TASK_USER_IDENTITY'", "userIdentity": {"username": "runner"}})).await?;
+    let t = ctx.completed(&job, "t").await?;
+    check!(t.execution_info.as_ref().and_then(|i| i.exit_code) == Some(0), "{:?}", t.execution_info);
+    let out = ctx.file(&job, "t", "stdout.txt").await?;
+    check!(out == "runner\n", "stdout {out:?}");
+    Ok(())
+}
+
+async fn pool_patched_start_task_runs_on_new_nodes(ctx: &Ctx) -> R {
+    let spec = ctx.pool_spec("pool", 0);
+    ctx.create_pool(&spec).await?;
+    let path = format!("/pools/{}", spec.id);
+    let patch = json!({"startTask": {"commandLine": "/bin/sh -c 'echo patched > $AZ_BATCH_NODE_SHARED_DIR/patched'", "waitForSuccess": true}});
+    ctx.client.send_json(Method::PATCH, &path, &patch).await?;
+    let pool: Value = ctx.client.get_json(&path, &[]).await?;
+    check!(pool["startTask"]["commandLine"] == patch["startTask"]["commandLine"], "startTask {}", pool["startTask"]);
+    ctx.client.send_json(Method::POST, &format!("{path}/resize"), &json!({"targetDedicatedNodes": 1})).await?;
+    let job = ctx.create_job("job", &spec.id, json!({})).await?;
+    ctx.add_task(&job, json!({"id": "t", "commandLine": "/bin/sh -c 'cat $AZ_BATCH_NODE_SHARED_DIR/patched'"})).await?;
+    ctx.completed(&job, "t").await?;
+    let out = ctx.file(&job, "t", "stdout.txt").await?;
+    check!(out == "patched\n", "stdout {out:?}");
+    Ok(())
+}
+
+async fn node_recent_tasks_report_task_state(ctx: &Ctx) -> R {
+    let (job, t) = one_task(ctx, "/bin/true", json!({})).await?;
+    let info = t.node_info.ok_or_else(|| Failure("no nodeInfo".into()))?;
+    let (pool, node) = (info.pool_id.unwrap_or_default(), info.node_id.unwrap_or_default());
+    let n: Value = ctx.client.get_json(&format!("/pools/{pool}/nodes/{node}"), &[]).await?;
+    let recent = n["recentTasks"].as_array().cloned().unwrap_or_default();
+    let entry = recent.iter().find(|r| r["taskId"] == "t" && r["jobId"] == job.as_str());
+    check!(entry.is_some_and(|e| e["taskState"] == "completed"), "recentTasks {}", n["recentTasks"]);
+    Ok(())
+}
+
+async fn task_affinity_prefers_the_named_node(ctx: &Ctx) -> R {
+    let pool = plain_pool(ctx, 2).await?;
+    let nodes: Vec<Value> = ctx.client.list_all(&format!("/pools/{pool}/nodes"), &[]).await?;
+    let target = nodes.last().ok_or_else(|| Failure("no nodes".into()))?;
+    let job = ctx.create_job("job", &pool, json!({})).await?;
+    ctx.add_task(&job, json!({"id": "t", "commandLine": "/bin/true", "affinityInfo": {"affinityId": target["affinityId"]}})).await?;
+    let t = ctx.completed(&job, "t").await?;
+    let node = t.node_info.and_then(|n| n.node_id).unwrap_or_default();
+    check!(node == target["id"].as_str().unwrap_or_default(), "ran on {node}, not {}", target["id"]);
+    Ok(())
 }
