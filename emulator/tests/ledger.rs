@@ -121,8 +121,29 @@ fn refused_value(kind: &str, when: When) -> Value {
     }
 }
 
-/// `base` with `value` put at `path` (creating the objects and one-element lists on the way).
+/// A valid object to create on the way to a property (what the service requires of it).
+fn minimal(property: &str) -> Value {
+    match property {
+        "inboundNATPools" => json!({"name": "web", "protocol": "tcp", "backendPort": 8080, "frontendPortRangeStart": 15000, "frontendPortRangeEnd": 15099}),
+        "userAccounts" => json!({"name": "u", "password": "p"}),
+        "jobManagerTask" => json!({"id": "jm", "commandLine": "/bin/true"}),
+        "jobPreparationTask" | "jobReleaseTask" | "startTask" => json!({"commandLine": "/bin/true"}),
+        "virtualMachineConfiguration" => json!({"imageReference": {"publisher": "canonical"}, "nodeAgentSKUId": "batch.node.ubuntu 22.04"}),
+        "value" => json!({"id": "t3", "commandLine": "/bin/true"}),
+        _ => json!({}),
+    }
+}
+
+/// `base` with `value` put at `path` (creating valid objects and one-element lists on the way;
+/// a release task brings its preparation task).
 fn with_value_at(mut base: Value, path: &[(String, bool)], value: Value) -> Value {
+    if let Some(i) = path.iter().position(|(n, _)| n == "jobReleaseTask") {
+        let mut at = &mut base;
+        for (name, _) in &path[..i] {
+            at = at.as_object_mut().unwrap().entry(name.clone()).or_insert_with(|| minimal(name));
+        }
+        at.as_object_mut().unwrap().entry("jobPreparationTask").or_insert_with(|| minimal("jobPreparationTask"));
+    }
     let mut at = &mut base;
     for (i, (name, list)) in path.iter().enumerate() {
         let last = i + 1 == path.len();
@@ -131,7 +152,7 @@ fn with_value_at(mut base: Value, path: &[(String, bool)], value: Value) -> Valu
             obj.insert(name.clone(), value);
             return base;
         }
-        let slot = obj.entry(name.clone()).or_insert_with(|| if *list { json!([{}]) } else { json!({}) });
+        let slot = obj.entry(name.clone()).or_insert_with(|| if *list { json!([minimal(name)]) } else { minimal(name) });
         at = if *list { &mut slot.as_array_mut().unwrap()[0] } else { slot };
     }
     base
@@ -290,4 +311,101 @@ fn the_wire_types_keep_every_property_of_every_body() {
         let dropped: Vec<&String> = sent.difference(&kept).collect();
         assert!(dropped.is_empty(), "{op}: the wire type drops {dropped:?}");
     }
+}
+
+/// Where an operation's body lands: the entity to read back, and how much of the body path to
+/// drop (`value[0]` of a task collection).
+fn read_back(op: &str) -> Option<(&'static str, usize)> {
+    Some(match op {
+        "create_pool" => ("/pools/p2", 0),
+        "update_pool" | "replace_pool_properties" | "resize_pool" | "remove_nodes" => ("/pools/p", 0),
+        "create_job" => ("/jobs/j2", 0),
+        "update_job" | "replace_job" => ("/jobs/j", 0),
+        "create_job_schedule" => ("/jobschedules/s2", 0),
+        "update_job_schedule" | "replace_job_schedule" => ("/jobschedules/s", 0),
+        "create_task" => ("/jobs/j/tasks/t2", 0),
+        "create_task_collection" => ("/jobs/j/tasks/t3", 1),
+        _ => return None,
+    })
+}
+
+/// Whether `got` holds everything of `sent` (objects may have more keys).
+fn holds(got: &Value, sent: &Value) -> bool {
+    match (got, sent) {
+        (Value::Object(g), Value::Object(s)) => s.iter().all(|(k, v)| g.get(k).is_some_and(|gv| holds(gv, v))),
+        (Value::Array(g), Value::Array(s)) => g.len() == s.len() && g.iter().zip(s).all(|(a, b)| holds(a, b)),
+        _ => got == sent,
+    }
+}
+
+fn value_at<'a>(mut v: &'a Value, path: &[(String, bool)]) -> Option<&'a Value> {
+    for (name, list) in path {
+        v = v.get(name)?;
+        if *list && path.last().is_none_or(|(last, _)| last != name) {
+            v = v.get(0)?;
+        }
+    }
+    Some(v)
+}
+
+/// Echoed means stored and returned: every echoed property, sent through every operation that
+/// accepts it, is there when the entity is read back.
+#[tokio::test]
+async fn every_echoed_property_is_stored_and_returned() {
+    let emu = emulator(Runner::Fake).await;
+    let mut checked = 0;
+    for row in LEDGER {
+        let Treatment::Echoed(_) = row.treatment else { continue };
+        for (op, model) in ledger::BODIES {
+            for path in paths_to(model, (row.model, row.property), 0) {
+                // A fresh account state for each case: a pool with no node, a job, a schedule.
+                emu.client.send_raw(Method::DELETE, "/pools/p2", &[], &[], None).await.ok();
+                for (path, body) in [
+                    ("/pools", serde_json::to_value(pool_spec("p", 0, 1, "spread")).unwrap()),
+                    ("/jobs", json!({"id": "j", "poolInfo": {"poolId": "p"}})),
+                    (
+                        "/jobschedules",
+                        json!({"id": "s", "schedule": {"doNotRunUntil": "2099-01-01T00:00:00Z"}, "jobSpecification": {"poolInfo": {"poolId": "p"}}}),
+                    ),
+                ] {
+                    let _ = emu.client.send_json(Method::POST, path, &body).await;
+                }
+                let Some((entity, skip)) = read_back(op) else { panic!("{op}: no entity to read {}.{} back from", row.model, row.property) };
+                let info = CATALOGUE.iter().find(|i| i.name == *op).unwrap();
+                let url = info.path.replace("{poolId}", "p").replace("{jobId}", "j").replace("{jobScheduleId}", "s").replace("{taskId}", "t");
+                let sent = match row.kind {
+                    "duration" => json!("PT7M"),
+                    "bool" => json!(true),
+                    "string" if row.property == "targetNodeCommunicationMode" => json!("simplified"),
+                    "string" => json!("echo-me"),
+                    kind if kind.starts_with('{') => json!({"team": "research"}),
+                    kind if kind.starts_with('[') => json!([{"name": "echo-me", "priority": 150, "access": "allow", "sourceAddressPrefix": "*"}]),
+                    _ => json!({"echo": "me"}),
+                };
+                let mut body = with_value_at(base_body(op), &path, sent.clone());
+                if *op == "remove_nodes" {
+                    // A node to remove.
+                    emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"targetDedicatedNodes": 1})).await.unwrap();
+                    emu.idle().await;
+                    let nodes: Vec<Value> = emu.client.list_all("/pools/p/nodes", &[]).await.unwrap();
+                    body["nodeList"] = json!([nodes[0]["id"]]);
+                }
+                let where_ = format!("{op} {}.{} at {:?}", row.model, row.property, path.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
+                let method = Method::from_bytes(info.method.as_bytes()).unwrap();
+                emu.client.send_json(method, &url, &body).await.unwrap_or_else(|e| panic!("{where_}: {e:?}"));
+                let back: Value = emu.client.get_json(entity, &[]).await.unwrap();
+                let got = value_at(&back, &path[skip..]);
+                // The service's defaults may be filled in beside what was sent.
+                assert!(got.is_some_and(|g| holds(g, &sent)), "{where_}: sent {sent}, read back {got:?}");
+                checked += 1;
+                // Leave the next case a clean slate.
+                let _ = emu.client.send_raw(Method::DELETE, "/jobs/j2", &[], &[], None).await;
+                let _ = emu.client.send_raw(Method::DELETE, "/jobschedules/s2", &[], &[], None).await;
+                let _ = emu.client.send_raw(Method::DELETE, "/jobs/j/tasks/t2", &[], &[], None).await;
+                let _ = emu.client.send_raw(Method::DELETE, "/jobs/j/tasks/t3", &[], &[], None).await;
+                emu.idle().await;
+            }
+        }
+    }
+    assert!(checked > 30, "{checked} echoes checked");
 }

@@ -347,6 +347,8 @@ impl Account {
         if let Some(v) = patch.upgrade_policy {
             s.upgrade_policy = Some(v)
         }
+        // Older api-versions' properties (targetNodeCommunicationMode…) change when supplied.
+        s.other.extend(patch.other);
         fill_pool_defaults(s);
         let version = self.version(now);
         self.pool_mut(id)?.version = version.clone();
@@ -374,6 +376,9 @@ impl Account {
         pool.spec.start_task = body.start_task.map(with_start_task_defaults);
         pool.spec.application_package_references = None;
         pool.spec.metadata = if metadata.is_empty() { None } else { Some(metadata) };
+        // 2024-02-01: "If omitted, the existing setting is default" (targetNodeCommunicationMode).
+        pool.spec.other.remove("targetNodeCommunicationMode");
+        pool.spec.other.extend(body.other);
         pool.version = version.clone();
         Ok(version)
     }
@@ -480,6 +485,14 @@ impl Account {
             if !pool.nodes.contains_key(n) {
                 return Err(DomainError::new(Code::NodeNotFound).with_value("NodeId", n.clone()));
             }
+        }
+        if let Some(t) = body.resize_timeout {
+            if t < BatchDuration::from_secs(300) {
+                return Err(DomainError::invalid_property("resizeTimeout", t.to_string(), "The resize timeout must be at least 5 minutes"));
+            }
+            // UNCONFIRMED: the pool's resizeTimeout is "the timeout for the most recent resize
+            // operation"; removing nodes is one.
+            pool.spec.resize_timeout = Some(t);
         }
         pool.allocation_state = AllocationState::Resizing;
         pool.allocation_state_transition_time = now;
