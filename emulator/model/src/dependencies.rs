@@ -152,13 +152,15 @@ pub fn satisfies_dependents(parent: &Task) -> bool {
     parent.state == TaskState::Completed && effective_exit_options(parent).dependency_action.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("satisfy"))
 }
 
-/// The parent ids of a task (ranges expanded).
-pub fn parent_ids(task: &Task) -> Vec<String> {
-    let Some(v) = &task.spec.depends_on else { return Vec::new() };
+/// Whether every parent of a task is satisfied, `parent_ok` saying it of one id; `tasks` is the
+/// number of tasks in the job. Ranges are never expanded past that: a range wider than the
+/// job cannot be satisfied yet (some of its ids are no task), whatever numbers it names.
+pub fn parents_satisfied(task: &Task, tasks: usize, parent_ok: impl Fn(&str) -> bool) -> bool {
+    let Some(v) = &task.spec.depends_on else { return true };
     let d: Dependencies = serde_json::from_value((**v).clone()).unwrap_or_default();
-    let mut ids = d.task_ids;
-    for r in d.task_id_ranges {
-        ids.extend((r.start..=r.end).map(|i| i.to_string()));
-    }
-    ids
+    d.task_ids.iter().all(|id| parent_ok(id))
+        && d.task_id_ranges.iter().all(|r| {
+            let width = i128::from(r.end) - i128::from(r.start) + 1;
+            width >= 1 && width <= tasks as i128 && (r.start..=r.end).all(|i| parent_ok(&i.to_string()))
+        })
 }

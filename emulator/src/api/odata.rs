@@ -137,9 +137,21 @@ fn lex_string(chars: &[char], start: usize) -> Result<(String, usize), String> {
     }
 }
 
+/// The longest `$filter` read, in characters.
+/// UNCONFIRMED: the service's own limit; a URL of Batch's is at most a few kilobytes anyway.
+pub const MAX_FILTER_CHARS: usize = 8192;
+/// How deeply conditions may nest (parentheses, `not`, function arguments).
+pub const MAX_FILTER_DEPTH: usize = 50;
+/// How many conditions and operands one filter may hold.
+pub const MAX_FILTER_TERMS: usize = 1000;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
+    terms: usize,
+    /// Set when a limit was hit: the answer is that, whatever backtracking tries next.
+    limit: Option<String>,
 }
 
 impl Parser {
@@ -170,7 +182,28 @@ impl Parser {
         }
         Ok(left)
     }
+    /// Counts one level of nesting and one term; errors past the limits (and stays errored).
+    fn enter(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        self.terms += 1;
+        if self.depth > MAX_FILTER_DEPTH {
+            self.limit.get_or_insert_with(|| format!("the filter nests deeper than {MAX_FILTER_DEPTH} levels"));
+        }
+        if self.terms > MAX_FILTER_TERMS {
+            self.limit.get_or_insert_with(|| format!("the filter has more than {MAX_FILTER_TERMS} terms"));
+        }
+        match &self.limit {
+            Some(why) => Err(why.clone()),
+            None => Ok(()),
+        }
+    }
     fn unary(&mut self) -> Result<Expr, String> {
+        self.enter()?;
+        let e = self.unary_inner();
+        self.depth -= 1;
+        e
+    }
+    fn unary_inner(&mut self) -> Result<Expr, String> {
         if self.keyword("not") {
             self.pos += 1;
             return Ok(Expr::Not(Box::new(self.unary()?)));
@@ -226,6 +259,12 @@ impl Parser {
         }
     }
     fn operand(&mut self) -> Result<Operand, String> {
+        self.enter()?;
+        let o = self.operand_inner();
+        self.depth -= 1;
+        o
+    }
+    fn operand_inner(&mut self) -> Result<Operand, String> {
         match self.next() {
             Some(Tok::Str(s)) => Ok(Operand::Literal(Literal::String(s))),
             Some(Tok::Num(n)) => Ok(Operand::Literal(Literal::Number(n))),
@@ -273,12 +312,19 @@ impl Parser {
 
 /// Parses a `$filter` expression.
 pub fn parse_filter(s: &str) -> Result<Expr, String> {
+    if s.chars().count() > MAX_FILTER_CHARS {
+        return Err(format!("the filter is longer than {MAX_FILTER_CHARS} characters"));
+    }
     let toks = lex(s)?;
     if toks.is_empty() {
         return Err("empty filter".into());
     }
-    let mut p = Parser { toks, pos: 0 };
-    let e = p.or()?;
+    let mut p = Parser { toks, pos: 0, depth: 0, terms: 0, limit: None };
+    let e = p.or();
+    if let Some(why) = p.limit {
+        return Err(why);
+    }
+    let e = e?;
     if p.pos != p.toks.len() {
         return Err(format!("unexpected {:?}", p.toks[p.pos]));
     }
@@ -566,6 +612,35 @@ mod tests {
         fn the_parser_never_panics(s in "\\PC{0,40}") {
             let _ = parse_filter(&s);
         }
+
+        /// Deep and huge inputs are refused within the limits, never by running out of stack.
+        #[test]
+        fn deep_and_huge_filters_are_refused_not_fatal(
+            depth in 0usize..3000,
+            opener in proptest::sample::select(vec!["(", "not ", "not (", "tolower(", "startswith("]),
+            terms in 0usize..3000,
+        ) {
+            let deep = format!("{}id eq 'x'{}", opener.repeat(depth), ")".repeat(depth * opener.matches('(').count()));
+            let r = parse_filter(&deep);
+            if depth > MAX_FILTER_DEPTH {
+                proptest::prop_assert!(r.is_err());
+            }
+            let wide = vec!["id eq 'x'"; terms.max(1)].join(" and ");
+            let r = parse_filter(&wide);
+            if wide.len() <= MAX_FILTER_CHARS && terms * 3 <= MAX_FILTER_TERMS {
+                proptest::prop_assert!(r.is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn the_filters_that_overflowed_the_stack_are_400s() {
+        for f in [format!("{}id eq 'x'{}", "(".repeat(2000), ")".repeat(2000)), format!("{}id eq 'x'", "not ".repeat(5000))] {
+            let e = parse_filter(&f).unwrap_err();
+            assert!(e.contains("deeper") || e.contains("longer") || e.contains("terms"), "{e}");
+        }
+        // Within the limits, nesting still works.
+        assert!(parse_filter(&format!("{}id eq 'x'{}", "(".repeat(20), ")".repeat(20))).is_ok());
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl Account {
 
     /// Whether every parent of a task is completed and satisfies it.
     pub(super) fn dependencies_satisfied(job: &Job, task: &Task) -> bool {
-        crate::dependencies::parent_ids(task).iter().all(|id| job.tasks.get(&IdKey::of(id)).is_some_and(crate::dependencies::satisfies_dependents))
+        crate::dependencies::parents_satisfied(task, job.tasks.len(), |id| job.tasks.get(&IdKey::of(id)).is_some_and(crate::dependencies::satisfies_dependents))
     }
 
     /// The task's `exitOptions.jobAction`, when the job performs them.
