@@ -6,13 +6,17 @@
 //! right after a command the account refused. A command is journalled before it is applied; the
 //! marker keeps a refused one from being applied on replay by a later build that would accept
 //! it (a feature that answered 501 then). Records are decoded through the chain of known
-//! versions; a record from a newer build is an error, not a silent skip. A torn last line (the
-//! process died mid-write) is dropped with a warning.
+//! versions; a record from a newer build is an error, not a silent skip. A torn tail (the
+//! process died mid-write: a line without its newline, bytes that are not UTF-8, lines that do
+//! not decode, up to the end of the file) is cut from the file with a warning before anything
+//! is appended, so the next record starts on a line of its own. A bad line followed by a good
+//! one is corruption, and the emulator refuses to start on it. The file is created 0600.
 
 use batch_model::Command;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use time::OffsetDateTime;
@@ -136,7 +140,8 @@ impl FileJournal {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join("journal.jsonl");
         let io = |source| StoreError::Io { path: path.clone(), source };
-        let file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(io)?;
+        // Commands carry credentials (registry passwords): only the emulator's user reads them.
+        let file = OpenOptions::new().create(true).read(true).append(true).mode(0o600).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(path)),
@@ -156,35 +161,67 @@ impl FileJournal {
 
 impl Store for FileJournal {
     fn load(&self) -> Result<Option<Loaded>, StoreError> {
-        let file = File::open(&self.path).map_err(|source| StoreError::Io { path: self.path.clone(), source })?;
-        let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>().map_err(|source| StoreError::Io { path: self.path.clone(), source })?;
-        let Some(first) = lines.first() else {
+        let io = |source| StoreError::Io { path: self.path.clone(), source };
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let corrupt = |line: usize, message: String| StoreError::Corrupt { path: self.path.clone(), line, message };
+        // Every line with its byte offset; a last line without its newline is torn by definition.
+        let mut lines: Vec<(usize, Result<&str, String>)> = Vec::new();
+        let mut start = 0;
+        while start < bytes.len() {
+            let (end, complete) = match bytes[start..].iter().position(|b| *b == b'\n') {
+                Some(i) => (start + i, true),
+                None => (bytes.len(), false),
+            };
+            let text = std::str::from_utf8(&bytes[start..end]).map_err(|e| format!("not UTF-8: {e}"));
+            lines.push((start, if complete { text } else { Err("a line without its newline".into()) }));
+            start = end + 1;
+        }
+        let mut records = Vec::with_capacity(lines.len());
+        let mut header: Option<Header> = None;
+        for (i, (offset, text)) in lines.iter().enumerate() {
+            let decoded: Result<Option<Line>, String> = text.clone().and_then(|t| match (i, t.trim().is_empty()) {
+                (_, true) => Ok(None),
+                (0, false) => serde_json::from_str::<Header>(t)
+                    .map(|h| {
+                        header = Some(h);
+                        None
+                    })
+                    .map_err(|e| format!("bad header: {e}")),
+                (_, false) => decode_line(t).map(Some),
+            });
+            match decoded {
+                Ok(None) => {}
+                Ok(Some(Line::Command(r))) => records.push(*r),
+                Ok(Some(Line::Refused)) => {
+                    records.pop();
+                }
+                Err(e) => {
+                    // Torn only when it and everything after it is what a crash leaves: bytes
+                    // that are not a whole JSON line. A whole line this build cannot read (a
+                    // newer build's record) is never cut: the start is refused instead.
+                    let torn =
+                        |t: &Result<&str, String>| t.as_ref().map_or(true, |t| t.trim().is_empty() || serde_json::from_str::<serde_json::Value>(t).is_err());
+                    if !lines[i..].iter().all(|(_, t)| torn(t)) {
+                        return Err(corrupt(i + 1, e));
+                    }
+                    tracing::warn!(path = %self.path.display(), line = i + 1, bytes = bytes.len() - offset, error = %e, "cutting a torn journal tail (the emulator stopped mid-write)");
+                    file.set_len(*offset as u64).map_err(io)?;
+                    file.sync_all().map_err(io)?;
+                    break;
+                }
+            }
+        }
+        let Some(header) = header else {
             return Ok(None);
         };
-        let corrupt = |line: usize, message: String| StoreError::Corrupt { path: self.path.clone(), line, message };
-        let header: Header = serde_json::from_str(first).map_err(|e| corrupt(1, format!("bad header: {e}")))?;
         if header.format != FORMAT {
             return Err(corrupt(1, format!("not a batch-emulator journal ({:?})", header.format)));
         }
         if header.version > JOURNAL_VERSION {
             return Err(corrupt(1, format!("journal version {} is newer than this build ({JOURNAL_VERSION})", header.version)));
-        }
-        let mut records = Vec::with_capacity(lines.len());
-        let last = lines.len() - 1;
-        for (i, line) in lines.iter().enumerate().skip(1) {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match decode_line(line) {
-                Ok(Line::Command(r)) => records.push(*r),
-                Ok(Line::Refused) => {
-                    records.pop();
-                }
-                Err(e) if i == last => {
-                    tracing::warn!(path = %self.path.display(), error = %e, "dropping a torn last journal record")
-                }
-                Err(e) => return Err(corrupt(i + 1, e)),
-            }
         }
         Ok(Some(Loaded { node_id_seed: header.node_id_seed, records }))
     }
@@ -273,16 +310,66 @@ mod tests {
         assert!(matches!(FileJournal::open(dir.path()), Err(StoreError::Locked(_))));
     }
 
+    const HEADER: &str = r#"{"format":"batch-emulator-journal","version":1,"nodeIdSeed":7}"#;
+    const GOOD: &str = r#"{"v":1,"at":"2026-01-01T00:00:00.0000000Z","cmd":{"type":"recover"}}"#;
+
+    /// Every shape a crash leaves: the tail is cut from the file, a write after it starts on a
+    /// line of its own, and the next start reads everything.
     #[test]
-    fn a_torn_last_line_is_dropped_but_a_torn_middle_line_is_an_error() {
+    fn torn_tails_are_cut_and_the_journal_keeps_working() {
+        let tails: [&[u8]; 7] = [
+            b"{\"v\":1,\"at",
+            b"{\"v\":1,\"at\":\"2026-01-01T00:00:00.0000000Z\",\"cmd\":{\"type\":\"recover\"}}",
+            b"\xff\xfe\x00garbage",
+            b"{\"v\":1,\"at\xe2\x82",
+            b"{\"v\":1,\"at\"\n\x00\x00\x00\x00",
+            b"\n\n{\"v\"",
+            b"",
+        ];
+        for (n, tail) in tails.iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal.jsonl");
+            let mut bytes = format!("{HEADER}\n{GOOD}\n").into_bytes();
+            bytes.extend_from_slice(tail);
+            std::fs::write(&path, &bytes).unwrap();
+            {
+                let j = FileJournal::open(dir.path()).unwrap();
+                assert_eq!(j.load().unwrap().unwrap().records.len(), 1, "tail {n}");
+                j.append(datetime!(2026-01-02 00:00 UTC), &Command::Recover).unwrap();
+            }
+            let j = FileJournal::open(dir.path()).unwrap();
+            assert_eq!(j.load().unwrap().unwrap().records.len(), 2, "tail {n}: the record written after the cut reads back");
+        }
+    }
+
+    #[test]
+    fn a_torn_header_is_an_empty_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("journal.jsonl"), &HEADER.as_bytes()[..20]).unwrap();
+        let j = FileJournal::open(dir.path()).unwrap();
+        assert!(j.load().unwrap().is_none());
+        j.begin(9).unwrap();
+        assert_eq!(j.load().unwrap().unwrap().node_id_seed, 9);
+    }
+
+    #[test]
+    fn a_bad_line_before_a_good_one_and_a_newer_record_are_refused_never_cut() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let header = r#"{"format":"batch-emulator-journal","version":1,"nodeIdSeed":7}"#;
-        let good = r#"{"v":1,"at":"2026-01-01T00:00:00.0000000Z","cmd":{"type":"recover"}}"#;
-        std::fs::write(&path, format!("{header}\n{good}\n{{\"v\":1,\"at\n")).unwrap();
-        assert_eq!(FileJournal::open(dir.path()).unwrap().load().unwrap().unwrap().records.len(), 1);
-        let dir2 = tempfile::tempdir().unwrap();
-        std::fs::write(dir2.path().join("journal.jsonl"), format!("{header}\n{{\"v\":1,\"at\n{good}\n")).unwrap();
-        assert!(matches!(FileJournal::open(dir2.path()).unwrap().load(), Err(StoreError::Corrupt { line: 2, .. })));
+        std::fs::write(&path, format!("{HEADER}\n{{\"v\":1,\"at\n{GOOD}\n")).unwrap();
+        assert!(matches!(FileJournal::open(dir.path()).unwrap().load(), Err(StoreError::Corrupt { line: 2, .. })));
+        let newer = r#"{"v":2,"at":"2026-01-01T00:00:00Z","cmd":{"type":"recover"}}"#;
+        std::fs::write(&path, format!("{HEADER}\n{GOOD}\n{newer}\n")).unwrap();
+        assert!(matches!(FileJournal::open(dir.path()).unwrap().load(), Err(StoreError::Corrupt { line: 3, .. })));
+        assert!(std::fs::read_to_string(&path).unwrap().contains(newer), "nothing was cut");
+    }
+
+    #[test]
+    fn the_journal_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let _j = FileJournal::open(dir.path()).unwrap();
+        let mode = std::fs::metadata(dir.path().join("journal.jsonl")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }
