@@ -85,16 +85,29 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Builds the string to sign.
+/// How a signer writes an absent `Content-Length` on a request that is not GET or HEAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbsentLength {
+    /// `0`: both Python SDKs on body-less writes (wire notes).
+    Zero,
+    /// Empty: the JavaScript SDK (`@azure/batch`) on DELETE.
+    Empty,
+}
+
+/// Builds the string to sign, as the Python SDKs do.
 pub fn string_to_sign(account: &str, req: &SignableRequest<'_>, case: QueryNameCase) -> String {
+    string_to_sign_with(account, req, case, AbsentLength::Zero)
+}
+
+/// Builds the string to sign with the given signer convention.
+pub fn string_to_sign_with(account: &str, req: &SignableRequest<'_>, case: QueryNameCase, absent_length: AbsentLength) -> String {
     let method = req.method.to_ascii_uppercase();
     let mut s = String::with_capacity(256);
     s.push_str(&method);
     s.push('\n');
     for name in SIGNED_STANDARD_HEADERS {
         let value = header(req.headers, name).unwrap_or("");
-        if name == "content-length" && value.is_empty() && method != "GET" && method != "HEAD" {
-            // Both SDKs sign an absent length as "0" on body-less writes (wire notes).
+        if name == "content-length" && value.is_empty() && method != "GET" && method != "HEAD" && absent_length == AbsentLength::Zero {
             s.push('0');
         } else {
             s.push_str(value);

@@ -35,12 +35,24 @@ pub struct EmulatorConfig {
     /// Accept any or no authentication.
     #[arg(long, env = "BATCH_EMULATOR_LOOSE", default_value_t = false)]
     pub loose: bool,
+
+    /// Which credentials are taken: Shared Key or a Batch bearer token (JWT with Batch's
+    /// audience, unexpired; its signature cannot be checked offline), or Shared Key only.
+    #[arg(long, env = "BATCH_EMULATOR_AUTH", value_enum, default_value_t = crate::api::auth::AuthMode::SharedkeyOrBearer)]
+    pub auth: crate::api::auth::AuthMode,
 }
 
 impl EmulatorConfig {
     /// A configuration for tests: free loopback port, the dev account, the given data dir.
     pub fn for_tests(data_dir: PathBuf) -> Self {
-        Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), account: DEV_ACCOUNT_NAME.into(), key: DEV_ACCOUNT_KEY.into(), data_dir, loose: false }
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            account: DEV_ACCOUNT_NAME.into(),
+            key: DEV_ACCOUNT_KEY.into(),
+            data_dir,
+            loose: false,
+            auth: crate::api::auth::AuthMode::SharedkeyOrBearer,
+        }
     }
 
     /// Cross-field checks, with a message for the user.

@@ -33,27 +33,55 @@ async fn unknown_api_version_is_unsupported_and_both_sdk_versions_are_accepted()
     }
 }
 
+fn signed_at(date: time::OffsetDateTime, key: &str, query: &str) -> (String, String) {
+    let date = batch_client::timefmt::format_http(date);
+    let headers = vec![("ocp-date".to_string(), date.clone())];
+    let req = SignableRequest { method: "GET", headers: &headers, raw_path: "/pools", raw_query: Some(query) };
+    (date, authorization_header("devbatchaccount1", key, &req).unwrap())
+}
+
 #[tokio::test]
-async fn shared_key_is_verified_and_bearer_is_accepted() {
+async fn shared_key_is_verified_with_its_date_and_bearer_must_be_a_batch_jwt() {
     let emu = emulator(Runner::Fake).await;
     let url = format!("{}/pools?api-version=2025-06-01", emu.running.url);
     let http = reqwest::Client::new();
+    let now = time::OffsetDateTime::now_utc();
+    let get = |date: String, auth: String| http.get(&url).header("ocp-date", date).header("authorization", auth).send();
     // No Authorization header.
-    let r = http.get(&url).header("ocp-date", "Sun, 22 Nov 2026 13:14:19 GMT").send().await.unwrap();
+    let r = http.get(&url).header("ocp-date", batch_client::timefmt::format_http(now)).send().await.unwrap();
     assert_eq!(r.status(), 403);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "AuthenticationFailed");
     // Signed with the wrong key.
-    let headers = vec![("ocp-date".to_string(), "Sun, 22 Nov 2026 13:14:19 GMT".to_string())];
-    let req = SignableRequest { method: "GET", headers: &headers, raw_path: "/pools", raw_query: Some("api-version=2025-06-01") };
-    let wrong = authorization_header("devbatchaccount1", "d3Jvbmc=", &req).unwrap();
-    let r = http.get(&url).header("ocp-date", "Sun, 22 Nov 2026 13:14:19 GMT").header("authorization", wrong).send().await.unwrap();
+    let (date, wrong) = signed_at(now, "d3Jvbmc=", "api-version=2025-06-01");
+    assert_eq!(get(date, wrong).await.unwrap().status(), 403);
+    // Signed right, now: accepted; the same request signed in 2017: refused (a replay).
+    let (date, good) = signed_at(now, batch_emulator::config::DEV_ACCOUNT_KEY, "api-version=2025-06-01");
+    assert_eq!(get(date, good).await.unwrap().status(), 200);
+    let (date, old) = signed_at(time::macros::datetime!(2017-02-17 00:00 UTC), batch_emulator::config::DEV_ACCOUNT_KEY, "api-version=2025-06-01");
+    let r = get(date, old).await.unwrap();
     assert_eq!(r.status(), 403);
-    // Correctly signed (the client signs).
-    assert!(emu.client.send_raw(Method::GET, "/pools", &[], &[], None).await.is_ok());
-    // Bearer tokens cannot be verified offline and are accepted.
+    assert!(r.text().await.unwrap().contains("too old"));
+    // A stray bearer token is refused; a Batch JWT that has not expired is taken (its signature
+    // cannot be checked offline).
     let r = http.get(&url).header("authorization", "Bearer abc.def.ghi").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    use base64::Engine;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let jwt = format!("{}.{}.sig", b64(json!({"alg": "RS256"})), b64(json!({"aud": "https://batch.core.windows.net/", "exp": now.unix_timestamp() + 600})));
+    let r = http.get(&url).header("authorization", format!("Bearer {jwt}")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// `$filter=&$filter=…`: the signature skips the empty value and the server would read the
+/// other; a name given twice is refused.
+#[tokio::test]
+async fn a_query_parameter_given_twice_is_refused() {
+    let emu = emulator(Runner::Fake).await;
+    let e = emu.client.send_raw(Method::GET, "/jobs", &[("$filter", ""), ("$filter", "id eq 'x'")], &[], None).await.unwrap_err();
+    assert_eq!((e.status().map(|s| s.as_u16()), e.code()), (Some(400), Some("InvalidQueryParameterValue")));
+    let e = emu.client.send_raw(Method::GET, "/jobs", &[("maxresults", "1"), ("MaxResults", "2")], &[], None).await.unwrap_err();
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(400));
 }
 
 #[tokio::test]

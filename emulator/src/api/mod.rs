@@ -219,8 +219,16 @@ async fn handle(
     let header_pairs: Vec<(String, String)> =
         parts.headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_string(), v.to_string()))).collect();
     let cfg = state.config();
-    let authenticated =
-        auth::authenticate(&cfg.account, state.account_key(), cfg.loose, parts.method.as_str(), &header_pairs, &raw_path, raw_query.as_deref())?;
+    // The real time, not the emulator's clock: clients date their requests with theirs.
+    let request = auth::Request { method: parts.method.as_str(), headers: &header_pairs, raw_path: &raw_path, raw_query: raw_query.as_deref() };
+    let authenticated = auth::authenticate(&cfg.account, state.account_key(), cfg.loose, cfg.auth, &request, OffsetDateTime::now_utc())?;
+    // A name given twice would be signed as one value and read as another.
+    // UNCONFIRMED: the service's code for a repeated query parameter.
+    for (i, (name, _)) in query.iter().enumerate() {
+        if query[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            return Err(invalid_query(name, "").with_value("Reason", format!("The query parameter {name} is given more than once.")).into());
+        }
+    }
 
     if !op.is_implemented() {
         let info = op.info();
