@@ -352,7 +352,7 @@ pub static LEDGER: &[Row] = &[
     a("ContainerHostBatchBindMountEntry", "isReadOnly", "bool", "a read-only bind mount"),
     a("ContainerHostBatchBindMountEntry", "source", "string", "which node path is mounted"),
     r("ContainerRegistryReference", "identityReference", "BatchNodeIdentityReference", "Managed identities (identityReference)", When::Set),
-    a("ContainerRegistryReference", "password", "string", "sent to the registry"),
+    a("ContainerRegistryReference", "password", "string", "sent to the registry (never returned: a secret)"),
     a("ContainerRegistryReference", "registryServer", "string", "which images the credentials are for"),
     a("ContainerRegistryReference", "username", "string", "sent to the registry"),
     a("EnvironmentSetting", "name", "string", "the variable"),
@@ -369,7 +369,7 @@ pub static LEDGER: &[Row] = &[
     a("ExitConditions", "preProcessingError", "ExitOptions", "a task that cannot start"),
     a("ExitOptions", "dependencyAction", "string", "satisfy or block dependent tasks"),
     a("ExitOptions", "jobAction", "string", "none, disable or terminate the job"),
-    e("LinuxUserConfiguration", "sshPrivateKey", "string", "there is no SSH between local nodes; processes share one machine"),
+    e("LinuxUserConfiguration", "sshPrivateKey", "string", "there is no SSH between local nodes; processes share one machine (kept, never returned: a secret)"),
     a("LinuxUserConfiguration", "gid", "int", "a container task of this user runs as uid:gid"),
     a("LinuxUserConfiguration", "uid", "int", "a container task of this user runs as uid:gid"),
     e("NetworkConfiguration", "dynamicVNetAssignmentScope", "string", NO_VNET),
@@ -380,7 +380,7 @@ pub static LEDGER: &[Row] = &[
     a("UserAccount", "elevationLevel", "string", "AZ_BATCH_TASK_USER_IDENTITY; an admin container task runs as root"),
     a("UserAccount", "linuxUserConfiguration", "LinuxUserConfiguration", "see LinuxUserConfiguration"),
     a("UserAccount", "name", "string", "tasks name it in userIdentity.username"),
-    e("UserAccount", "password", "string", "nobody logs in to a local node"),
+    e("UserAccount", "password", "string", "nobody logs in to a local node (kept, never returned: a secret)"),
     e("UserAccount", "windowsUserConfiguration", "WindowsUserConfiguration", "local nodes are Linux"),
     a("UserIdentity", "autoUser", "AutoUserSpecification", "see AutoUserSpecification"),
     a("UserIdentity", "username", "string", "one of the pool's userAccounts (else the task fails with UserError)"),
@@ -397,6 +397,10 @@ pub static LEDGER: &[Row] = &[
     e("VirtualMachineConfiguration", "serviceArtifactReference", "ServiceArtifactReference", VM_HARDWARE),
     e("VirtualMachineConfiguration", "windowsConfiguration", "WindowsConfiguration", "local nodes are Linux"),
 ];
+
+/// Properties that are kept but never returned on a read (secrets): the REST edge removes them
+/// from every entity it answers with.
+pub static SECRETS: &[(&str, &str)] = &[("ContainerRegistryReference", "password"), ("UserAccount", "password"), ("LinuxUserConfiguration", "sshPrivateKey")];
 
 /// Properties the service returns that the emulator leaves out, and why (found by replaying the
 /// REST specification's examples and the recordings in `fixtures/recordings`).

@@ -54,7 +54,10 @@ fn to_wire(ctx: &Ctx, s: &JobSchedule) -> BatchJobSchedule {
         previous_state: s.previous_state.map(|(p, _)| p.as_str().into()),
         previous_state_transition_time: s.previous_state.map(|(_, t)| t),
         schedule: s.spec.schedule.clone(),
-        job_specification: s.spec.job_specification.clone(),
+        job_specification: s.spec.job_specification.clone().map(|mut j| {
+            super::secrets::job(&mut j);
+            j
+        }),
         execution_info: Some(BatchJobScheduleExecutionInfo {
             next_run_time: s.next_run_time,
             recent_job: s.recent_job().map(|id| RecentBatchJob { url: Some(super::jobs::job_url(ctx, &id)), id: Some(id) }),

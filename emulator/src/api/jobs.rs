@@ -35,6 +35,8 @@ pub fn job_url(ctx: &Ctx, id: &str) -> String {
 }
 
 fn to_wire(ctx: &Ctx, job: &Job) -> BatchJob {
+    let mut spec = job.spec.clone();
+    super::secrets::job(&mut spec);
     BatchJob {
         odata_metadata: None,
         url: Some(job_url(ctx, &job.spec.id)),
@@ -52,7 +54,7 @@ fn to_wire(ctx: &Ctx, job: &Job) -> BatchJob {
             scheduling_error: None,
             terminate_reason: if job.state == batch_model::job::JobState::Completed { job.terminate_reason.clone() } else { None },
         }),
-        spec: job.spec.clone(),
+        spec,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod odata;
 pub mod operations;
+mod secrets;
 
 mod account;
 mod files;

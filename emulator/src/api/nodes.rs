@@ -88,7 +88,10 @@ fn to_wire(ctx: &Ctx, account: &Account, pool: &Pool, node: &Node) -> BatchNode 
         running_task_slots_count: Some(node.running_slots() as i32),
         total_tasks_succeeded: Some(node.total_tasks_succeeded),
         recent_tasks: if recent.is_empty() { None } else { Some(recent) },
-        start_task: node.start_task.clone(),
+        start_task: node.start_task.clone().map(|mut st| {
+            super::secrets::start_task(Some(&mut st));
+            st
+        }),
         start_task_info: node.start_task_info.as_ref().and_then(|i| serde_json::to_value(i).ok()),
         is_dedicated: Some(node.is_dedicated),
         endpoint_configuration: {

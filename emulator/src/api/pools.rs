@@ -35,6 +35,8 @@ fn pool_url(ctx: &Ctx, id: &str) -> String {
 
 /// The wire form of a pool.
 pub fn to_wire(ctx: &Ctx, pool: &Pool) -> BatchPool {
+    let mut spec = pool.spec.clone();
+    super::secrets::pool(&mut spec);
     BatchPool {
         odata_metadata: None,
         url: Some(pool_url(ctx, &pool.spec.id)),
@@ -51,7 +53,7 @@ pub fn to_wire(ctx: &Ctx, pool: &Pool) -> BatchPool {
         // Present once the pool has nodes (Pools_GetPool examples, 2025-06-01). UNCONFIRMED:
         // `simplified`, the only mode since classic communication was retired (March 2026).
         current_node_communication_mode: (!pool.nodes.is_empty()).then(|| "simplified".to_string()),
-        spec: pool.spec.clone(),
+        spec,
     }
 }
 

@@ -53,6 +53,8 @@ fn to_wire(ctx: &Ctx, job_id: &str, task: &Task) -> BatchTask {
             task_root_directory_url: Some(format!("{}/files/{}", super::nodes::node_url(ctx, &p.pool_id, &p.node_id), rel)),
         }
     });
+    let mut spec = task.spec.clone();
+    super::secrets::task(&mut spec);
     BatchTask {
         odata_metadata: None,
         url: Some(task_url(ctx, job_id, &task.spec.id)),
@@ -65,7 +67,7 @@ fn to_wire(ctx: &Ctx, job_id: &str, task: &Task) -> BatchTask {
         previous_state_transition_time: task.previous_state.map(|(_, t)| t),
         execution_info: Some(task.execution_info.clone()),
         node_info,
-        spec: task.spec.clone(),
+        spec,
     }
 }
 
