@@ -40,6 +40,11 @@ pub struct EmulatorConfig {
     /// audience, unexpired; its signature cannot be checked offline), or Shared Key only.
     #[arg(long, env = "BATCH_EMULATOR_AUTH", value_enum, default_value_t = crate::api::auth::AuthMode::SharedkeyOrBearer)]
     pub auth: crate::api::auth::AuthMode,
+
+    /// Refuse api-versions newer than this build knows (by default they are served with the
+    /// newest behaviour, and a warning is logged).
+    #[arg(long, env = "BATCH_EMULATOR_STRICT_API_VERSION", default_value_t = false)]
+    pub strict_api_version: bool,
 }
 
 impl EmulatorConfig {
@@ -52,6 +57,7 @@ impl EmulatorConfig {
             data_dir,
             loose: false,
             auth: crate::api::auth::AuthMode::SharedkeyOrBearer,
+            strict_api_version: false,
         }
     }
 

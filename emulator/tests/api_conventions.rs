@@ -23,14 +23,36 @@ async fn missing_api_version_is_missing_required_query_parameter() {
 }
 
 #[tokio::test]
-async fn unknown_api_version_is_unsupported_and_both_sdk_versions_are_accepted() {
+async fn unknown_api_versions_are_unsupported_newer_ones_served_and_both_sdk_versions_accepted() {
     let emu = emulator(Runner::Fake).await;
-    let r = emu.client.send_raw(Method::GET, "/pools", &[("api-version", "2099-01-01")], &[], None).await;
-    assert_batch_error(r, 400, "UnsupportedRequestVersion");
-    for v in ["2025-06-01", "2024-02-01.19.0", "2024-07-01.20.0"] {
+    for v in ["2019-01-01", "latest", "2025-13-01", "2030-01-01.x.1", "1.0"] {
+        let r = emu.client.send_raw(Method::GET, "/pools", &[("api-version", v)], &[], None).await;
+        assert_batch_error(r, 400, "UnsupportedRequestVersion");
+    }
+    // A version newer than this build knows is served with the newest behaviour: the next SDK
+    // release does not break everyone's CI.
+    for v in ["2025-06-01", "2024-02-01.19.0", "2024-07-01.20.0", "2099-01-01", "2027-01-01.21.0"] {
         let r = emu.client.send_raw(Method::GET, "/pools", &[("api-version", v)], &[], None).await.unwrap();
         assert_eq!(r.status, 200, "{v}");
     }
+}
+
+#[tokio::test]
+async fn strict_api_version_refuses_newer_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = batch_emulator::config::EmulatorConfig::for_tests(dir.path().join("data"));
+    config.strict_api_version = true;
+    let runtimes = batch_emulator::agent::Runtimes {
+        processes: std::sync::Arc::new(batch_emulator::agent::process::FakeProcessRunner),
+        containers: Err("no engine in this test".into()),
+    };
+    let emu = batch_emulator::server::start(config, runtimes, std::sync::Arc::new(batch_emulator::clock::SystemClock)).await.unwrap();
+    let client = batch_client::BatchClient::new(
+        &emu.url,
+        batch_client::Credentials::SharedKey { account: batch_emulator::config::DEV_ACCOUNT_NAME.into(), key: batch_emulator::config::DEV_ACCOUNT_KEY.into() },
+    );
+    assert_batch_error(client.send_raw(Method::GET, "/pools", &[("api-version", "2099-01-01")], &[], None).await, 400, "UnsupportedRequestVersion");
+    assert!(client.send_raw(Method::GET, "/pools", &[("api-version", "2025-06-01")], &[], None).await.is_ok());
 }
 
 fn signed_at(date: time::OffsetDateTime, key: &str, query: &str) -> (String, String) {

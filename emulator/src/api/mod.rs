@@ -57,6 +57,45 @@ pub const SUPPORTED_API_VERSIONS: &[&str] = &[
     "2018-12-01.8.0",
 ];
 
+/// What the emulator makes of a requested api-version.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ApiVersion {
+    Known,
+    /// Well-formed and newer than every known one: served with the newest behaviour (a new SDK
+    /// release must not break everyone's CI), unless `--strict-api-version`.
+    Newer,
+    Unknown,
+}
+
+/// Classifies an api-version: `YYYY-MM-DD` or `YYYY-MM-DD.major.minor`.
+pub fn api_version(v: &str) -> ApiVersion {
+    if SUPPORTED_API_VERSIONS.contains(&v) {
+        return ApiVersion::Known;
+    }
+    let date = v.split('.').next().unwrap_or_default();
+    let well_formed = time::Date::parse(date, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
+        && v.split('.').skip(1).all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && v.split('.').count() <= 3;
+    // Dates compare as strings in this format.
+    if well_formed && SUPPORTED_API_VERSIONS.iter().all(|k| date > k.split('.').next().unwrap_or_default()) {
+        ApiVersion::Newer
+    } else {
+        ApiVersion::Unknown
+    }
+}
+
+/// Each newer api-version is warned about once.
+fn warn_newer_api_version(v: &str) {
+    static WARNED: std::sync::Mutex<std::collections::BTreeSet<String>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    if WARNED.lock().unwrap_or_else(|e| e.into_inner()).insert(v.to_string()) {
+        tracing::warn!(
+            api_version = v,
+            newest = SUPPORTED_API_VERSIONS[0],
+            "serving an api-version newer than this build knows with the newest behaviour it has (--strict-api-version refuses it)"
+        );
+    }
+}
+
 /// The router: everything goes through [`dispatch`].
 pub fn router(state: AppState) -> Router {
     Router::new().fallback(dispatch).with_state(state)
@@ -209,13 +248,16 @@ async fn handle(
         None | Some("") => {
             return Err(DomainError::new(Code::MissingRequiredQueryParameter).with_value("QueryParameterName", "api-version").into());
         }
-        Some(v) if !SUPPORTED_API_VERSIONS.contains(&v) => {
-            return Err(DomainError::new(Code::UnsupportedRequestVersion)
-                .with_value("QueryParameterName", "api-version")
-                .with_value("QueryParameterValue", v)
-                .into());
-        }
-        Some(_) => {}
+        Some(v) => match api_version(v) {
+            ApiVersion::Known => {}
+            ApiVersion::Newer if !state.config().strict_api_version => warn_newer_api_version(v),
+            ApiVersion::Newer | ApiVersion::Unknown => {
+                return Err(DomainError::new(Code::UnsupportedRequestVersion)
+                    .with_value("QueryParameterName", "api-version")
+                    .with_value("QueryParameterValue", v)
+                    .into());
+            }
+        },
     }
     let header_pairs: Vec<(String, String)> =
         parts.headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_string(), v.to_string()))).collect();
