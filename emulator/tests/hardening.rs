@@ -76,3 +76,26 @@ async fn a_dependency_range_over_existing_tasks_is_satisfied() {
     emu.client.send_json(Method::POST, "/jobs/j/tasks", &child).await.unwrap();
     assert_eq!(emu.completed("j", "child").await.execution_info.unwrap().exit_code, Some(0));
 }
+
+/// The Azure CLI sends integer flags as JSON strings (`--target-dedicated-nodes 1` → `"1"`);
+/// Batch's OData reader converts them, and so does the emulator.
+#[tokio::test]
+async fn numbers_and_booleans_sent_as_strings_are_converted_as_the_service_does() {
+    let emu = emulator(Runner::Fake).await;
+    let mut pool = serde_json::to_value(pool_spec("p", 0, 1, "spread")).unwrap();
+    pool["targetDedicatedNodes"] = json!("1");
+    pool["taskSlotsPerNode"] = json!("2");
+    pool["enableInterNodeCommunication"] = json!("false");
+    emu.client.send_json(Method::POST, "/pools", &pool).await.unwrap();
+    emu.idle().await;
+    let got: Value = emu.client.get_json("/pools/p", &[]).await.unwrap();
+    assert_eq!((got["targetDedicatedNodes"].clone(), got["taskSlotsPerNode"].clone(), got["currentDedicatedNodes"].clone()), (json!(1), json!(2), json!(1)));
+    let job = json!({"id": "j", "poolInfo": {"poolId": "p"}, "priority": "100", "constraints": {"maxTaskRetryCount": "2"}});
+    emu.client.send_json(Method::POST, "/jobs", &job).await.unwrap();
+    assert_eq!(emu.client.get_json::<Value>("/jobs/j", &[]).await.unwrap()["priority"], 100);
+    emu.client.send_json(Method::POST, "/jobs/j/tasks", &json!({"id": "t", "commandLine": "exit 1", "constraints": {"maxTaskRetryCount": "1"}})).await.unwrap();
+    assert_eq!(emu.completed("j", "t").await.execution_info.unwrap().retry_count, 1);
+    // What does not convert is still a bad body.
+    let e = emu.client.send_json(Method::POST, "/jobs", &json!({"id": "k", "poolInfo": {"poolId": "p"}, "priority": "high"})).await.unwrap_err();
+    assert_eq!((e.status().map(|s| s.as_u16()), e.code()), (Some(400), Some("InvalidRequestBody")));
+}

@@ -269,6 +269,8 @@ async fn recorded_exchanges_replay_with_high_parity() {
         all_checks - all_misses,
         all_checks
     );
-    assert_eq!(status_match, status_total, "every recorded status code is reproduced\n{report}");
+    // Every exchange the emulator answers (all but the 501s that end a recording) has the
+    // recorded status code.
+    assert_eq!(status_match, status_total - not_emulated, "every recorded status code is reproduced\n{report}");
     assert!(parity >= 90.0, "parity {parity:.1}% is below 90%\n{report}");
 }

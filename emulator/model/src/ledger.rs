@@ -477,6 +477,50 @@ pub fn refusal(model: &str, body: &Value) -> Option<DomainError> {
     None
 }
 
+/// Converts primitive values sent as strings to the property's declared type, as Batch's OData
+/// reader does (the Azure CLI sends every integer flag as a JSON string: `"1"`): `int` and
+/// `number` from numeric strings, `bool` from `"true"`/`"false"`. A string that does not
+/// convert is left alone (and refused by the wire type as a bad body).
+pub fn coerce(model: &str, body: &mut Value) {
+    let Value::Object(map) = body else { return };
+    for (name, value) in map.iter_mut() {
+        let Some(row) = row(model, name) else { continue };
+        coerce_kind(row.kind, value);
+    }
+}
+
+fn coerce_kind(kind: &str, value: &mut Value) {
+    if let Some(inner) = kind.strip_prefix('[').and_then(|k| k.strip_suffix(']')) {
+        if let Value::Array(items) = value {
+            items.iter_mut().for_each(|v| coerce_kind(inner, v));
+        }
+        return;
+    }
+    if let Some(inner) = kind.strip_prefix('{').and_then(|k| k.strip_suffix('}')) {
+        if let Value::Object(items) = value {
+            items.values_mut().for_each(|v| coerce_kind(inner, v));
+        }
+        return;
+    }
+    let Value::String(s) = value else {
+        if let Some(child) = model_of(kind) {
+            coerce(child, value);
+        }
+        return;
+    };
+    let t = s.trim();
+    let converted = match kind {
+        "int" => t.parse::<i64>().ok().map(Value::from),
+        "number" => t.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)),
+        "bool" if t.eq_ignore_ascii_case("true") => Some(Value::Bool(true)),
+        "bool" if t.eq_ignore_ascii_case("false") => Some(Value::Bool(false)),
+        _ => None,
+    };
+    if let Some(v) = converted {
+        *value = v;
+    }
+}
+
 /// The README's list of echoed properties and of response properties left out, generated from
 /// the ledger.
 pub fn echoed_markdown() -> String {
@@ -508,6 +552,25 @@ mod tests {
         assert!(refusal("BatchPoolUpdateOptions", &json!({"networkConfiguration": {"publicIPAddressConfiguration": {"ipFamilies": ["IPv4"]}}})).is_none());
         assert!(refusal("BatchPoolCreateOptions", &json!({"enableAutoScale": false})).is_none());
         assert!(refusal("BatchTaskGroup", &json!({"value": [{"id": "a"}, {"id": "b", "outputFiles": [{}]}]})).is_some());
+    }
+
+    #[test]
+    fn primitive_strings_become_their_declared_types() {
+        let mut pool = json!({"id": "p", "targetDedicatedNodes": "2", "taskSlotsPerNode": " 4 ", "enableInterNodeCommunication": "True",
+            "startTask": {"commandLine": "x", "maxTaskRetryCount": "-1", "waitForSuccess": "false"}, "displayName": "7"});
+        coerce("BatchPoolCreateOptions", &mut pool);
+        assert_eq!(pool["targetDedicatedNodes"], json!(2));
+        assert_eq!(pool["taskSlotsPerNode"], json!(4));
+        assert_eq!(pool["enableInterNodeCommunication"], json!(true));
+        assert_eq!(pool["startTask"]["maxTaskRetryCount"], json!(-1));
+        assert_eq!(pool["startTask"]["waitForSuccess"], json!(false));
+        assert_eq!(pool["displayName"], json!("7"), "a string property stays a string");
+        let mut bad = json!({"targetDedicatedNodes": "two"});
+        coerce("BatchPoolCreateOptions", &mut bad);
+        assert_eq!(bad["targetDedicatedNodes"], json!("two"));
+        let mut tasks = json!({"value": [{"id": "a", "requiredSlots": "2", "constraints": {"maxTaskRetryCount": "3"}}]});
+        coerce("BatchTaskGroup", &mut tasks);
+        assert_eq!(tasks["value"][0]["constraints"]["maxTaskRetryCount"], json!(3));
     }
 
     #[test]

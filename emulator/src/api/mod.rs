@@ -143,10 +143,13 @@ impl Ctx {
     /// is 501 `NotImplemented` naming the feature, before anything else is looked at.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         if let Some(model) = batch_model::ledger::body_model(self.op.name()) {
-            if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(&self.body) {
+            if let Ok(mut raw) = serde_json::from_slice::<serde_json::Value>(&self.body) {
                 if let Some(refused) = batch_model::ledger::refusal(model, &raw) {
                     return Err(refused.into());
                 }
+                // Lenient as the service: "1" for an integer, "true" for a boolean.
+                batch_model::ledger::coerce(model, &mut raw);
+                return serde_json::from_value(raw).map_err(body_error);
             }
         }
         parse_body(&self.body)
@@ -182,15 +185,18 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(DomainError::new(Code::InvalidRequestBody).with_value("Reason", "The request body is empty.").into());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        let text = e.to_string();
-        if let Some(rest) = text.strip_prefix("missing field `") {
-            let name = rest.split('`').next().unwrap_or_default();
-            return DomainError::missing_property(name).into();
-        }
-        let reason = text.split(" at line ").next().unwrap_or(&text).to_string();
-        DomainError::new(Code::InvalidRequestBody).with_value("Reason", reason).into()
-    })
+    serde_json::from_slice(body).map_err(body_error)
+}
+
+/// A body that does not fit its wire type, in Batch's words.
+fn body_error(e: serde_json::Error) -> ApiError {
+    let text = e.to_string();
+    if let Some(rest) = text.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        return DomainError::missing_property(name).into();
+    }
+    let reason = text.split(" at line ").next().unwrap_or(&text).to_string();
+    DomainError::new(Code::InvalidRequestBody).with_value("Reason", reason).into()
 }
 
 /// Percent-decodes a path parameter.
