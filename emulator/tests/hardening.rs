@@ -99,3 +99,36 @@ async fn numbers_and_booleans_sent_as_strings_are_converted_as_the_service_does(
     let e = emu.client.send_json(Method::POST, "/jobs", &json!({"id": "k", "poolInfo": {"poolId": "p"}, "priority": "high"})).await.unwrap_err();
     assert_eq!((e.status().map(|s| s.as_u16()), e.code()), (Some(400), Some("InvalidRequestBody")));
 }
+
+/// A task that swaps a directory for a symlink to `/etc` in a loop used to get the host's
+/// `/etc/passwd` served now and then (the file API checked a path, then opened it). Every
+/// access now resolves beneath the task directory.
+#[tokio::test]
+async fn a_symlink_swapped_in_during_a_read_never_leads_out_of_the_task_directory() {
+    let emu = emulator(Runner::Local).await;
+    emu.pool("p", 1, 1, "spread").await;
+    emu.job("j", "p").await;
+    // A tight loop (Python, not a shell spawning mv and ln) so the swap hits the window.
+    let swapper = r#"/bin/sh -c 'mkdir -p d; echo inside > d/passwd; printf "import os\nfor i in range(3000000):\n os.rename(\"d\", \"real\")\n os.symlink(\"/etc\", \"d\")\n os.remove(\"d\")\n os.rename(\"real\", \"d\")\n" > swap.py; exec python3 swap.py'"#;
+    emu.task("j", "t", swapper).await;
+    let st = emu.state().clone();
+    eventually("the swapper runs", move || st.read(|a| a.task("j", "t").is_ok_and(|t| t.state == batch_model::task::TaskState::Running))).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (mut inside, mut missing) = (0, 0);
+    for _ in 0..1500 {
+        match emu.client.get_task_file("j", "t", "wd/d/passwd").await {
+            Ok(body) => {
+                let text = String::from_utf8_lossy(&body);
+                assert_eq!(text, "inside\n", "a file from outside the task directory was served");
+                inside += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.code(), Some("FileNotFound"));
+                missing += 1;
+            }
+        }
+    }
+    // Both happened: the swap was live while the reads ran, and nothing else was ever served.
+    assert!(inside > 0 && missing > 0, "served {inside}, missing {missing}");
+    emu.client.send_raw(Method::POST, "/jobs/j/tasks/t/terminate", &[], &[], None).await.unwrap();
+}
