@@ -172,11 +172,12 @@ async fn max_parallel_tasks_caps_a_job() {
     emu.client.create_job(&limited).await.unwrap();
     emu.task("limited", "a", "hang").await;
     emu.task("limited", "b", "hang").await;
-    // Placement happens when the task is added, so the answer is already settled.
-    assert_eq!(task_state(&emu, "limited", "a"), "running");
+    // Placement happens when the task is added; `running` once its process has started.
+    eventually("a runs", || task_state(&emu, "limited", "a") == "running").await;
     assert_eq!(task_state(&emu, "limited", "b"), "active");
+    assert!(emu.state().read(|a| a.task("limited", "b").unwrap().placement.is_none()), "b was never placed");
     emu.client.send_raw(Method::POST, "/jobs/limited/tasks/a/terminate", &[], &[], None).await.unwrap();
-    assert_eq!(task_state(&emu, "limited", "b"), "running");
+    eventually("b runs", || task_state(&emu, "limited", "b") == "running").await;
 }
 
 #[tokio::test]
@@ -195,7 +196,7 @@ async fn the_higher_priority_job_gets_the_next_free_slot() {
     emu.task("high", "h1", "hang").await;
     assert_eq!((task_state(&emu, "low", "l1"), task_state(&emu, "high", "h1")), ("active".into(), "active".into()));
     emu.client.send_raw(Method::POST, "/jobs/blocker/tasks/b/terminate", &[], &[], None).await.unwrap();
-    assert_eq!(task_state(&emu, "high", "h1"), "running");
+    eventually("h1 runs", || task_state(&emu, "high", "h1") == "running").await;
     assert_eq!(task_state(&emu, "low", "l1"), "active");
 }
 

@@ -151,3 +151,29 @@ async fn the_working_directory_is_cleaned_before_a_retry() {
     let info = emu.completed("j", "t").await.execution_info.unwrap();
     assert_eq!((info.retry_count, info.exit_code), (1, Some(1)));
 }
+
+/// `running` means the process exists: its output files are there and `startTime` is set the
+/// moment the agent started it (it used to read `running` the moment the task was placed).
+#[tokio::test]
+async fn a_task_is_running_once_its_process_has_started() {
+    let emu = emulator(Runner::Local).await;
+    emu.pool("p", 1, 1, "spread").await;
+    emu.job("j", "p").await;
+    let before = time::OffsetDateTime::now_utc();
+    emu.task("j", "t", "/bin/sleep 2").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let running = loop {
+        let t = emu.client.get_task("j", "t").await.unwrap();
+        match t.state.as_deref() {
+            Some("running") => break t,
+            Some("active") => assert!(t.execution_info.as_ref().and_then(|i| i.start_time).is_none(), "no startTime before the start"),
+            other => panic!("unexpected state {other:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "never running");
+    };
+    let start = running.execution_info.unwrap().start_time.expect("startTime once running");
+    assert!(start >= before - time::Duration::seconds(1));
+    // Its output can be read at once.
+    assert_eq!(emu.client.get_task_file("j", "t", "stdout.txt").await.unwrap(), b"");
+    emu.client.send_raw(Method::POST, "/jobs/j/tasks/t/terminate", &[], &[], None).await.unwrap();
+}

@@ -157,6 +157,13 @@ pub enum Command {
         run_id: u64,
         outcome: TaskOutcome,
     },
+    /// The attempt's process or container started (journals before this build have none: their
+    /// tasks go from placed to exited directly).
+    TaskStarted {
+        run_id: u64,
+        #[serde(with = "batch_client::timefmt::body")]
+        start: OffsetDateTime,
+    },
     FinishJobTransition {
         job_id: String,
     },
@@ -285,6 +292,7 @@ impl Account {
             Command::NodeUnusable { pool_id, node_id, errors } => self.node_unusable(&pool_id, &node_id, errors, now),
             Command::NodeRemoved { pool_id, node_id } => self.node_removed(&pool_id, &node_id, now),
             Command::TaskExited { run_id, outcome } => self.task_exited(run_id, outcome, now),
+            Command::TaskStarted { run_id, start } => self.task_started(run_id, start, now),
             Command::JobScheduleDue { schedule_id } => self.schedule_job_ended(&crate::IdKey::of(&schedule_id), now),
             Command::JobWallClockExpired { job_id } => self.job_wall_clock_expired(&job_id, now),
             Command::RetentionExpired { job_id, task_id } => self.retention_expired(&job_id, &task_id, now),

@@ -1,5 +1,5 @@
-//! Tasks and their state machine: `active` → `running` → `completed` (and back to `active`
-//! on a retry or requeue).
+//! Tasks and their state machine: `active` → (`launching`) → `running` → `completed` (and
+//! back to `active` on a retry or requeue).
 
 use crate::ids::IdKey;
 use crate::version::Version;
@@ -11,6 +11,9 @@ use time::OffsetDateTime;
 pub enum TaskState {
     Active,
     Preparing,
+    /// Placed on a node, its process or container not started yet: shown as `active` (the
+    /// service's state until the node starts the task); `running` once the agent reports it.
+    Launching,
     Running,
     Completed,
 }
@@ -20,6 +23,7 @@ impl TaskState {
         match self {
             TaskState::Active => "active",
             TaskState::Preparing => "preparing",
+            TaskState::Launching => "active",
             TaskState::Running => "running",
             TaskState::Completed => "completed",
         }

@@ -11,22 +11,26 @@ use crate::task::{Task, TaskState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Bound, Deref, DerefMut};
 
-const STATES: [TaskState; 4] = [TaskState::Active, TaskState::Preparing, TaskState::Running, TaskState::Completed];
+const STATES: [TaskState; 5] = [TaskState::Active, TaskState::Preparing, TaskState::Launching, TaskState::Running, TaskState::Completed];
+
+/// The states a task holds a node slot in.
+pub const ON_A_NODE: [TaskState; 3] = [TaskState::Preparing, TaskState::Launching, TaskState::Running];
 
 fn slot(state: TaskState) -> usize {
     match state {
         TaskState::Active => 0,
         TaskState::Preparing => 1,
-        TaskState::Running => 2,
-        TaskState::Completed => 3,
+        TaskState::Launching => 2,
+        TaskState::Running => 3,
+        TaskState::Completed => 4,
     }
 }
 
 /// Tasks and slots per state, and how many of the completed ones succeeded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
-    pub tasks: [usize; 4],
-    pub slots: [i64; 4],
+    pub tasks: [usize; 5],
+    pub slots: [i64; 5],
     pub succeeded_tasks: usize,
     pub succeeded_slots: i64,
 }
@@ -56,7 +60,7 @@ impl Contribution {
 
 #[derive(Debug, Clone, Default)]
 struct Index {
-    by_state: [BTreeSet<IdKey>; 4],
+    by_state: [BTreeSet<IdKey>; 5],
     totals: Totals,
 }
 
@@ -176,9 +180,9 @@ impl TaskTable {
     pub fn totals(&self) -> &Totals {
         &self.index.totals
     }
-    /// Tasks preparing or running.
+    /// Tasks on a node: preparing, launching or running.
     pub fn running(&self) -> usize {
-        self.index.totals.tasks_in(TaskState::Preparing) + self.index.totals.tasks_in(TaskState::Running)
+        ON_A_NODE.iter().map(|s| self.index.totals.tasks_in(*s)).sum()
     }
     pub fn all_completed(&self) -> bool {
         self.index.totals.tasks_in(TaskState::Completed) == self.tasks.len()

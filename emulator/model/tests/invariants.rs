@@ -41,6 +41,10 @@ enum Op {
         nth_run: u8,
         code: i32,
     },
+    /// The agent reports that the nth run's process started.
+    Start {
+        nth_run: u8,
+    },
     TerminateTask {
         job: u8,
         task: u8,
@@ -89,6 +93,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0..3u8, 0..3u8, -1..3i8).prop_map(|(job, pool, max_parallel)| Op::CreateJob { job, pool, max_parallel }),
         (0..3u8, 0..8u8, 1..4u8, -1..3i8).prop_map(|(job, task, slots, retries)| Op::AddTask { job, task, slots, retries }),
         (0..8u8, 0..3i32).prop_map(|(nth_run, code)| Op::Exit { nth_run, code }),
+        (0..8u8).prop_map(|nth_run| Op::Start { nth_run }),
         (0..3u8, 0..8u8).prop_map(|(job, task)| Op::TerminateTask { job, task }),
         (0..3u8, 0..8u8).prop_map(|(job, task)| Op::DeleteTask { job, task }),
         (0..3u8).prop_map(|job| Op::TerminateJob { job }),
@@ -163,7 +168,10 @@ fn check(acct: &Account, wall_clock_fired: Option<OffsetDateTime>) -> Result<(),
                 if t.is_some_and(|t| t.job_manager.is_some_and(|m| m.run_exclusive)) {
                     prop_assert_eq!(node.running.len(), 1, "an exclusive job manager task shares its node");
                 }
-                prop_assert!(t.is_some_and(|t| matches!(t.state, TaskState::Running | TaskState::Preparing)), "a node holds a task that is not running");
+                prop_assert!(
+                    t.is_some_and(|t| matches!(t.state, TaskState::Running | TaskState::Launching | TaskState::Preparing)),
+                    "a node holds a task that is not on it"
+                );
             }
         }
     }
@@ -197,11 +205,13 @@ fn check(acct: &Account, wall_clock_fired: Option<OffsetDateTime>) -> Result<(),
                 let p = t.placement.as_ref().expect("preparing task has a node");
                 prop_assert!(job.prep.get(&p.node_id).is_some_and(|np| np.prep_run.is_some()), "a task waits for a preparation that does not run");
             }
-            if t.state == TaskState::Running {
+            if matches!(t.state, TaskState::Running | TaskState::Launching) {
                 let p = t.placement.as_ref().expect("running task has a node");
                 let node = acct.pools.values().flat_map(|p| p.nodes.values()).find(|n| n.id == p.node_id);
                 prop_assert!(node.is_some_and(|n| n.running.iter().any(|r| r.task == t.key() && r.job == job.key())), "running task missing from its node");
                 prop_assert!(t.run_id.is_some());
+                // Running means the agent reported the start: startTime is that moment.
+                prop_assert!(t.state != TaskState::Running || t.execution_info.start_time.is_some(), "a running task without a startTime");
             } else {
                 prop_assert!(t.run_id.is_none(), "only running tasks hold a run");
             }
@@ -271,6 +281,7 @@ proptest! {
                     let run_id = runs.remove(usize::from(nth_run) % runs.len());
                     Command::TaskExited { run_id, outcome: TaskOutcome::Exited { exit_code: code, start: now, end: now, container_info: None } }
                 }),
+                Op::Start { nth_run } => (!runs.is_empty()).then(|| Command::TaskStarted { run_id: runs[usize::from(nth_run) % runs.len()], start: now }),
                 Op::TerminateTask { job, task } => Some(Command::TerminateTask { job_id: format!("j{job}"), task_id: format!("t{task}") }),
                 Op::DeleteTask { job, task } => Some(Command::DeleteTask { job_id: format!("j{job}"), task_id: format!("t{task}") }),
                 Op::TerminateJob { job } => Some(Command::TerminateJob { job_id: format!("j{job}"), reason: None }),
@@ -345,7 +356,7 @@ proptest! {
         let _ = replayed.apply(Command::Recover, now);
         check(&replayed, None)?;
         let launched = replayed.drain_effects().into_iter().filter(|e| matches!(e, Effect::Launch(_))).count();
-        let running = replayed.jobs.values().flat_map(|j| j.tasks.values()).filter(|t| t.state == TaskState::Running).count()
+        let running = replayed.jobs.values().flat_map(|j| j.tasks.values()).filter(|t| matches!(t.state, TaskState::Running | TaskState::Launching)).count()
             + replayed.pools.values().flat_map(|p| p.nodes.values()).filter(|n| n.start_task_run.is_some()).count()
             + replayed.jobs.values().flat_map(|j| j.prep.values()).map(|p| usize::from(p.prep_run.is_some()) + usize::from(p.release_run.is_some())).sum::<usize>();
         prop_assert_eq!(launched, running);

@@ -59,6 +59,7 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Makes sure the image is on this machine: present, or pulled with the credentials.
     fn ensure_image(&self, image: &str, credentials: Option<RegistryCredentials>) -> BoxFuture<'static, Result<(), String>>;
     /// Creates, starts and waits for a container; `auto_remove` removes it afterwards.
+    /// `started` is sent once the engine has started the container.
     fn run(
         &self,
         plan: ContainerPlan,
@@ -66,6 +67,7 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         stderr: PathBuf,
         kill: oneshot::Receiver<()>,
         timeout: Option<Duration>,
+        started: oneshot::Sender<()>,
     ) -> BoxFuture<'static, ContainerRun>;
     /// Removes (forcibly) every container carrying all of these labels.
     fn remove_labelled(&self, labels: Vec<(String, String)>) -> BoxFuture<'static, ()>;
@@ -159,6 +161,7 @@ impl ContainerRuntime for DockerRuntime {
         stderr: PathBuf,
         mut kill: oneshot::Receiver<()>,
         timeout: Option<Duration>,
+        started: oneshot::Sender<()>,
     ) -> BoxFuture<'static, ContainerRun> {
         let docker = self.docker.clone();
         Box::pin(async move {
@@ -213,6 +216,7 @@ impl ContainerRuntime for DockerRuntime {
             if let Err(e) = docker.start_container(&id, None::<StartContainerOptions>).await {
                 return finish(Err(ContainerFailure::Start(engine_message(e)))).await;
             }
+            let _ = started.send(());
             let wait = async {
                 match docker.wait_container(&id, None::<WaitContainerOptions>).next().await {
                     Some(Ok(r)) => Ok(r.status_code),

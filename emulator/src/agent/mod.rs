@@ -384,6 +384,14 @@ async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>,
     }
 }
 
+/// Tells the domain that a task's process or container has started (it turns `running`), when
+/// the runner says so; start, preparation and release tasks keep their own `running` from launch.
+async fn report_started(state: &AppState, launch: &Launch, started: oneshot::Receiver<()>) {
+    if started.await.is_ok() && launch.kind == LaunchKind::Task {
+        let _ = state.execute(Command::TaskStarted { run_id: launch.run_id, start: state.now() });
+    }
+}
+
 async fn run_process_task(state: &AppState, launch: &Launch, kill: oneshot::Receiver<()>, rt: &Runtimes, start: time::OffsetDateTime) -> Option<TaskOutcome> {
     let layout = state.layout();
     let task_dir = layout.launch_dir(launch);
@@ -407,7 +415,8 @@ async fn run_process_task(state: &AppState, launch: &Launch, kill: oneshot::Rece
         stderr: task_dir.join("stderr.txt"),
         timeout: launch.max_wall_clock_time.map(|d| d.to_std()),
     };
-    let exit = rt.processes.run(spec, kill).await;
+    let (started, on_start) = oneshot::channel();
+    let (exit, ()) = tokio::join!(rt.processes.run(spec, kill, started), report_started(state, launch, on_start));
     let end = state.now();
     match exit {
         ProcessExit::Exited(code) => Some(TaskOutcome::Exited { exit_code: code, start, end, container_info: None }),
@@ -477,7 +486,11 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
     if let Err(message) = engine.ensure_image(&cs.image_name, creds.clone()).await {
         return failed(pull_failure(&cs.image_name, creds.as_ref(), message), None);
     }
-    let run = engine.run(plan, task_dir.join("stdout.txt"), task_dir.join("stderr.txt"), kill, launch.max_wall_clock_time.map(|d| d.to_std())).await;
+    let (started, on_start) = oneshot::channel();
+    let (run, ()) = tokio::join!(
+        engine.run(plan, task_dir.join("stdout.txt"), task_dir.join("stderr.txt"), kill, launch.max_wall_clock_time.map(|d| d.to_std()), started),
+        report_started(state, launch, on_start)
+    );
     // The task, its job or its pool may have been deleted while the container was being
     // created: the label sweep of that deletion can have run before the container existed.
     let gone = state.read(|a| {

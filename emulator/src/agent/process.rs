@@ -35,8 +35,9 @@ pub enum ProcessExit {
 
 /// Starts processes.
 pub trait ProcessRunner: Send + Sync + 'static {
-    /// Runs `spec` until it exits, `kill` fires, or its timeout passes.
-    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>) -> BoxFuture<'static, ProcessExit>;
+    /// Runs `spec` until it exits, `kill` fires, or its timeout passes; `started` is sent once
+    /// the process exists.
+    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>, started: oneshot::Sender<()>) -> BoxFuture<'static, ProcessExit>;
 }
 
 /// Real processes on this machine.
@@ -69,7 +70,7 @@ fn kill_group(pid: Option<u32>) {
 }
 
 impl ProcessRunner for LocalProcessRunner {
-    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>) -> BoxFuture<'static, ProcessExit> {
+    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>, started: oneshot::Sender<()>) -> BoxFuture<'static, ProcessExit> {
         let live = self.live.clone();
         Box::pin(async move {
             let Some(program) = spec.argv.first() else {
@@ -101,6 +102,7 @@ impl ProcessRunner for LocalProcessRunner {
             if let Some(p) = pid {
                 live.lock().unwrap_or_else(|e| e.into_inner()).insert(p);
             }
+            let _ = started.send(());
             let timeout = async {
                 match spec.timeout {
                     Some(t) => tokio::time::sleep(t).await,
@@ -140,8 +142,11 @@ impl ProcessRunner for LocalProcessRunner {
 pub struct FakeProcessRunner;
 
 impl ProcessRunner for FakeProcessRunner {
-    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>) -> BoxFuture<'static, ProcessExit> {
+    fn run(&self, spec: ProcessSpec, kill: oneshot::Receiver<()>, started: oneshot::Sender<()>) -> BoxFuture<'static, ProcessExit> {
         Box::pin(async move {
+            if spec.argv.first().map(String::as_str) != Some("missing") {
+                let _ = started.send(());
+            }
             let record = serde_json::json!({"argv": spec.argv, "env": spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()});
             let _ = tokio::fs::write(spec.cwd.join("..").join("fake-run.json"), record.to_string()).await;
             match spec.argv.first().map(String::as_str) {

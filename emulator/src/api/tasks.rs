@@ -20,7 +20,8 @@ use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
-const TASK_STATES: [TaskState; 4] = [TaskState::Active, TaskState::Preparing, TaskState::Running, TaskState::Completed];
+/// Every state, for `state eq` filters (a launching task is shown, and filtered, as active).
+const TASK_STATES: [TaskState; 5] = [TaskState::Active, TaskState::Preparing, TaskState::Launching, TaskState::Running, TaskState::Completed];
 
 pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     match ctx.op {

@@ -163,6 +163,21 @@ impl Account {
         }
     }
 
+    /// The node agent's report that an attempt's process or container has started: the task
+    /// turns `running` and `executionInfo.startTime` is that moment. A report for a run that is
+    /// no longer the task's (killed, requeued) changes nothing.
+    pub fn task_started(&mut self, run_id: u64, start: OffsetDateTime, now: OffsetDateTime) {
+        let Some(RunTarget::Task(jk, tk)) = self.runs.get(&run_id).cloned() else { return };
+        let version = self.version(now);
+        let Some(mut t) = self.jobs.get_mut(&jk).and_then(|j| j.tasks.get_mut(&tk)) else { return };
+        if t.run_id != Some(run_id) || t.state != TaskState::Launching {
+            return;
+        }
+        t.execution_info.start_time = Some(start);
+        t.version = version;
+        t.set_state(TaskState::Running, now);
+    }
+
     /// The node agent's report that an attempt ended.
     pub fn task_exited(&mut self, run_id: u64, outcome: TaskOutcome, now: OffsetDateTime) {
         let (jk, tk) = match self.runs.remove(&run_id) {
@@ -187,11 +202,16 @@ impl Account {
         t.run_id = None;
         t.version = version;
         let max_retries = t.max_task_retry_count();
+        // The agent reported the start (startTime set then); an attempt that never reported it
+        // (a launch failure, or a journal from before the report existed) starts at the outcome's.
+        let reported_start = t.state == TaskState::Running;
         let info = &mut t.execution_info;
         let succeeded;
         match outcome {
             TaskOutcome::Exited { exit_code, start, end, container_info } => {
-                info.start_time = Some(start);
+                if !reported_start {
+                    info.start_time = Some(start);
+                }
                 info.container_info = container_info;
                 info.exit_code = Some(exit_code);
                 succeeded = exit_code == 0;
@@ -217,7 +237,9 @@ impl Account {
                 info.failure_info = if succeeded { None } else { Some(failure_exit_code()) };
             }
             TaskOutcome::FailedToStart { failure, start, end, container_info } => {
-                info.start_time = Some(start);
+                if !reported_start {
+                    info.start_time = Some(start);
+                }
                 info.container_info = container_info;
                 info.end_time = Some(end);
                 info.exit_code = None;
@@ -226,7 +248,9 @@ impl Account {
                 succeeded = false;
             }
             TaskOutcome::TimedOut { exit_code, start, end, container_info } => {
-                info.start_time = Some(start);
+                if !reported_start {
+                    info.start_time = Some(start);
+                }
                 info.container_info = container_info;
                 info.end_time = Some(end);
                 info.exit_code = exit_code;

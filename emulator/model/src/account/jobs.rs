@@ -298,7 +298,7 @@ impl Account {
     /// Ends every running task of a job with `failure` (terminate, delete).
     fn stop_running_tasks(&mut self, job: &IdKey, failure: FailureInfo, now: OffsetDateTime) {
         let running: Vec<IdKey> = match self.jobs.get(job) {
-            Some(j) => j.tasks.in_states(&[TaskState::Preparing, TaskState::Running], Bound::Unbounded).map(|(k, _)| k.clone()).collect(),
+            Some(j) => j.tasks.in_states(&crate::task_table::ON_A_NODE, Bound::Unbounded).map(|(k, _)| k.clone()).collect(),
             None => return,
         };
         for t in running {
@@ -348,7 +348,7 @@ impl Account {
             return Err(Code::JobNotActive.into());
         }
         let key = job.key();
-        let running: Vec<IdKey> = job.tasks.in_states(&[TaskState::Preparing, TaskState::Running], Bound::Unbounded).map(|(k, _)| k.clone()).collect();
+        let running: Vec<IdKey> = job.tasks.in_states(&crate::task_table::ON_A_NODE, Bound::Unbounded).map(|(k, _)| k.clone()).collect();
         match opt.to_ascii_lowercase().as_str() {
             "requeue" => {
                 for t in running {
@@ -433,8 +433,9 @@ impl Account {
             succeeded: pick(succeeded),
             failed: pick(completed) - pick(succeeded),
         };
+        // A launching task is counted as it is shown: active, until its process starts.
         let running = (t.tasks_in(TaskState::Preparing) + t.tasks_in(TaskState::Running), t.slots_in(TaskState::Preparing) + t.slots_in(TaskState::Running));
-        let active = (t.tasks_in(TaskState::Active), t.slots_in(TaskState::Active));
+        let active = (t.tasks_in(TaskState::Active) + t.tasks_in(TaskState::Launching), t.slots_in(TaskState::Active) + t.slots_in(TaskState::Launching));
         BatchTaskCountsResult { odata_metadata: None, task_counts: counts(|c| c.0, running, active), task_slot_counts: counts(|c| c.1, running, active) }
     }
 

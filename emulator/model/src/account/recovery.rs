@@ -20,8 +20,7 @@ impl Account {
         let mut restart_start_tasks: Vec<(IdKey, String)> = Vec::new();
         let job_keys: Vec<IdKey> = self.jobs.keys().cloned().collect();
         for jk in &job_keys {
-            let running: Vec<IdKey> =
-                self.jobs[jk].tasks.in_states(&[TaskState::Preparing, TaskState::Running], Bound::Unbounded).map(|(k, _)| k.clone()).collect();
+            let running: Vec<IdKey> = self.jobs[jk].tasks.in_states(&crate::task_table::ON_A_NODE, Bound::Unbounded).map(|(k, _)| k.clone()).collect();
             for tk in running {
                 self.release_node_slot(jk, &tk, now);
                 let Some(job) = self.jobs.get_mut(jk) else {

@@ -156,7 +156,6 @@ impl Account {
         let Some(mut task) = job.tasks.get_mut(tk) else { return };
         let is_retry = task.execution_info.retry_count > 0 && task.placement.as_ref().is_some_and(|p| p.node_id == node_id);
         task.placement = Some(Placement { pool_id: pool_id.clone(), node_id: node_id.to_string() });
-        task.execution_info.start_time = Some(now);
         task.execution_info.end_time = None;
         task.execution_info.exit_code = None;
         task.version = version;
@@ -217,7 +216,7 @@ impl Account {
         };
         if let Some(mut t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
             t.run_id = Some(run_id);
-            t.set_state(TaskState::Running, now);
+            t.set_state(TaskState::Launching, now);
         }
         self.runs.insert(run_id, RunTarget::Task(jk.clone(), tk.clone()));
         self.outbox.push(Effect::Launch(Box::new(launch)));

@@ -217,7 +217,7 @@ impl Account {
         let placement = task.placement.clone();
         let real_task_id = task.spec.id.clone();
         let real_job_id = self.job(job_id)?.spec.id.clone();
-        if matches!(task.state, TaskState::Running | TaskState::Preparing) {
+        if matches!(task.state, TaskState::Running | TaskState::Launching | TaskState::Preparing) {
             self.release_node_slot(&jk, &tk, now);
         }
         let job = self.jobs.get_mut(&jk).ok_or(DomainError::new(Code::JobNotFound))?;
@@ -245,7 +245,7 @@ impl Account {
         let jk = IdKey::of(job_id);
         let tk = task.key();
         match task.state {
-            TaskState::Running | TaskState::Preparing => self.end_running_task(&jk, &tk, failure_task_ended(), now),
+            TaskState::Running | TaskState::Launching | TaskState::Preparing => self.end_running_task(&jk, &tk, failure_task_ended(), now),
             _ => {
                 // UNCONFIRMED: an active task that is terminated completes with TaskEnded.
                 let job = self.jobs.get_mut(&jk).ok_or(DomainError::new(Code::JobNotFound))?;
