@@ -10,7 +10,10 @@
 //! 5. API: GET task and list tasks with `$filter`, K tasks stored, Shared Key signed, C
 //!    concurrent connections from this (separate) process: requests/s, p50, p99;
 //! 6. memory: the emulator's RSS with K completed tasks stored, and how it (and the API
-//!    figures) grow from K/100 to K/10 to K.
+//!    figures) grow from K/100 to K/10 to K;
+//! 7. journal: accepted commands/s (jobs created by C concurrent clients) with the journal
+//!    fsynced before every answer (group commit) against not fsynced, and the start time of an
+//!    emulator whose journal holds J commands.
 //!
 //! `--smoke` shrinks every size so CI can check that the benchmark keeps working; no time is
 //! ever asserted.
@@ -47,11 +50,13 @@ struct Args {
     /// Process tasks for the throughput figure.
     #[arg(long, default_value_t = 10_000)]
     processes: usize,
+    /// Commands in the journal an emulator starts from, for the start-time figure.
+    #[arg(long, default_value_t = 100_000)]
+    journalled: usize,
 }
 
 struct Emulator {
     child: std::process::Child,
-    url: String,
     client: BatchClient,
     _dir: tempfile::TempDir,
 }
@@ -64,10 +69,14 @@ impl Drop for Emulator {
 }
 
 fn start_emulator(bin: &PathBuf) -> Emulator {
-    let dir = tempfile::tempdir().expect("tempdir");
+    start_emulator_with(bin, &[], tempfile::tempdir().expect("tempdir"))
+}
+
+fn start_emulator_with(bin: &PathBuf, extra: &[&str], dir: tempfile::TempDir) -> Emulator {
     let mut child = Command::new(bin)
         .args(["--addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
+        .args(extra)
         .env("BATCH_EMULATOR_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -85,7 +94,7 @@ fn start_emulator(bin: &PathBuf) -> Emulator {
     let field = |n: &str| ready.split_whitespace().find_map(|w| w.strip_prefix(&format!("{n}="))).unwrap_or_default().to_string();
     let url = field("url");
     let client = BatchClient::new(&url, Credentials::SharedKey { account: field("account"), key: field("key") });
-    Emulator { child, url, client, _dir: dir }
+    Emulator { child, client, _dir: dir }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -183,6 +192,44 @@ async fn load(c: &BatchClient, path: &str, query: &[(String, String)], conns: us
         })
     });
     futures::future::join_all(workers).await.into_iter().flat_map(|r| r.unwrap_or_default()).collect()
+}
+
+/// `conns` clients creating jobs (each a journalled command) for `seconds`: jobs created.
+async fn create_jobs(c: &BatchClient, conns: usize, seconds: u64) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers = (0..conns).map(|_| {
+        let (c, next) = (c.clone(), next.clone());
+        tokio::spawn(async move {
+            let mut made = 0;
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let body = json!({"id": format!("w{i}"), "poolInfo": {"poolId": "none"}});
+                if c.send_json(reqwest::Method::POST, "/jobs", &body).await.is_ok() {
+                    made += 1;
+                }
+            }
+            made
+        })
+    });
+    futures::future::join_all(workers).await.into_iter().map(|r| r.unwrap_or(0)).sum()
+}
+
+/// A data directory whose journal holds `n` job creations, written as the journal format
+/// documents it (README, Durability).
+fn journal_of(n: usize) -> tempfile::TempDir {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+    let file = std::fs::File::create(dir.path().join("data/journal.jsonl")).expect("journal");
+    let mut w = std::io::BufWriter::new(file);
+    writeln!(w, r#"{{"format":"batch-emulator-journal","version":1,"nodeIdSeed":1}}"#).expect("write");
+    for i in 0..n {
+        writeln!(w, r#"{{"v":1,"at":"2026-01-01T00:00:00.0000000Z","cmd":{{"type":"createJob","spec":{{"id":"j{i}","poolInfo":{{"poolId":"none"}}}}}}}}"#)
+            .expect("write");
+    }
+    w.flush().expect("flush");
+    dir
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -354,10 +401,43 @@ async fn main() {
         target: "< 300 MB".into(),
     });
 
+    // 7. Journal: accepted commands/s with and without fsync; start time from a long journal.
+    drop(emu);
+    let mut rates = Vec::new();
+    for policy in ["always", "never"] {
+        let e = start_emulator_with(&bin, &["--journal-sync", policy], tempfile::tempdir().expect("tempdir"));
+        rates.push(create_jobs(&e.client, conns.min(16), seconds).await as f64 / seconds as f64);
+    }
+    rows.push(Row {
+        name: format!("journal: jobs created/s, fsync always, {} conns", conns.min(16)),
+        emulator: format!("{:.0} cmd/s", rates[0]),
+        baseline: format!("{:.0} cmd/s without fsync", rates[1]),
+        ratio: format!("{:.2}x", rates[1] / rates[0].max(1.0)),
+        target: "–".into(),
+    });
+    let journalled = if args.smoke { 1000 } else { args.journalled };
+    let dir = journal_of(journalled);
+    let t0 = Instant::now();
+    let e = start_emulator_with(&bin, &[], dir);
+    let start = t0.elapsed();
+    let back = e.client.get_json::<Value>("/jobs/j0", &[]).await.is_ok();
+    drop(e);
+    let t0 = Instant::now();
+    let fresh = start_emulator(&bin);
+    let empty_start = t0.elapsed();
+    drop(fresh);
+    rows.push(Row {
+        name: format!("start with {journalled} journalled commands"),
+        emulator: format!("{:.0} ms", ms(start)),
+        baseline: format!("{:.0} ms with an empty journal", ms(empty_start)),
+        ratio: if back { "state back".into() } else { "STATE MISSING".into() },
+        target: "< 1 s at 1,000,000 (needs snapshots: not yet)".into(),
+    });
+
     println!(
-        "batch-bench{} against {} (machine: {} cores)",
+        "batch-bench{} of {} (machine: {} cores)",
         if args.smoke { " --smoke" } else { "" },
-        emu.url,
+        bin.display(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!("{:<48} {:>14}  {:<36} {:<34} target", "measurement", "emulator", "baseline", "ratio");

@@ -41,6 +41,11 @@ pub struct EmulatorConfig {
     #[arg(long, env = "BATCH_EMULATOR_AUTH", value_enum, default_value_t = crate::api::auth::AuthMode::SharedkeyOrBearer)]
     pub auth: crate::api::auth::AuthMode,
 
+    /// When the journal is fsynced: `always` (before every answer; concurrent requests share
+    /// one fsync) or `never` (written to the OS: survives the emulator's crash, not a power loss).
+    #[arg(long, env = "BATCH_EMULATOR_JOURNAL_SYNC", value_enum, default_value_t = crate::store::SyncPolicy::Always)]
+    pub journal_sync: crate::store::SyncPolicy,
+
     /// Refuse api-versions newer than this build knows (by default they are served with the
     /// newest behaviour, and a warning is logged).
     #[arg(long, env = "BATCH_EMULATOR_STRICT_API_VERSION", default_value_t = false)]
@@ -58,6 +63,7 @@ impl EmulatorConfig {
             loose: false,
             auth: crate::api::auth::AuthMode::SharedkeyOrBearer,
             strict_api_version: false,
+            journal_sync: crate::store::SyncPolicy::Always,
         }
     }
 

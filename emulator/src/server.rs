@@ -42,7 +42,7 @@ pub async fn start(config: EmulatorConfig, runtimes: Runtimes, clock: Arc<dyn Cl
     let listener = TcpListener::bind(config.addr).await?;
     let local = listener.local_addr()?;
     config.addr = local;
-    let journal = FileJournal::open(&config.data_dir).map_err(std::io::Error::other)?;
+    let journal = FileJournal::open(&config.data_dir).map_err(std::io::Error::other)?.with_policy(config.journal_sync);
     let loaded = journal.load().map_err(std::io::Error::other)?;
     let seed = match &loaded {
         Some(l) => l.node_id_seed,

@@ -125,6 +125,10 @@ impl AppState {
             }
             (r, acct.drain_effects())
         };
+        // Outside the account lock, so concurrent requests share one fsync.
+        if let Err(e) = self.0.store.sync() {
+            tracing::error!(error = %e, "cannot fsync the journal; the command is written to the OS only");
+        }
         self.send_effects(effects);
         result
     }

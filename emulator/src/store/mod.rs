@@ -123,16 +123,37 @@ pub trait Store: Send + Sync + 'static {
     fn load(&self) -> Result<Option<Loaded>, StoreError>;
     /// Starts an empty journal.
     fn begin(&self, node_id_seed: u64) -> Result<(), StoreError>;
-    /// Appends a command; it is in the journal when this returns.
+    /// Appends a command (written, not yet necessarily on disk: see [`Store::sync`]).
     fn append(&self, at: OffsetDateTime, cmd: &Command) -> Result<(), StoreError>;
     /// Records that the command appended last was refused (replay skips it).
     fn refused(&self, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Makes everything appended so far durable (survives a power loss, not only a crash of
+    /// the emulator), as the sync policy says. Callers run it after releasing the account lock,
+    /// so concurrent requests share one `fsync` (group commit).
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// When the journal is `fsync`ed (`--journal-sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SyncPolicy {
+    /// Before every answer (group commit: concurrent requests share one `fsync`).
+    #[default]
+    Always,
+    /// Never: written to the OS, which survives the emulator's own crash (`kill -9`) but not a
+    /// power loss. Faster.
+    Never,
 }
 
 /// The journal file in the data directory, locked against a second emulator.
 pub struct FileJournal {
     path: PathBuf,
     file: Mutex<File>,
+    policy: SyncPolicy,
+    /// Lines written, and lines known to be on disk.
+    written: std::sync::atomic::AtomicU64,
+    synced: Mutex<u64>,
 }
 
 impl FileJournal {
@@ -147,7 +168,13 @@ impl FileJournal {
             Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(path)),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        Ok(Self { path, file: Mutex::new(file) })
+        Ok(Self { path, file: Mutex::new(file), policy: SyncPolicy::Always, written: Default::default(), synced: Mutex::new(0) })
+    }
+
+    /// The same journal with another sync policy.
+    pub fn with_policy(mut self, policy: SyncPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     fn write_line(&self, line: &str) -> Result<(), StoreError> {
@@ -155,7 +182,9 @@ impl FileJournal {
         let mut buf = String::with_capacity(line.len() + 1);
         buf.push_str(line);
         buf.push('\n');
-        f.write_all(buf.as_bytes()).map_err(|source| StoreError::Io { path: self.path.clone(), source })
+        f.write_all(buf.as_bytes()).map_err(|source| StoreError::Io { path: self.path.clone(), source })?;
+        self.written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -242,6 +271,24 @@ impl Store for FileJournal {
 
     fn refused(&self, at: OffsetDateTime) -> Result<(), StoreError> {
         self.write_line(&serde_json::to_string(&RefusedOut { v: JOURNAL_VERSION, at, refused: true }).unwrap_or_default())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        if self.policy == SyncPolicy::Never {
+            return Ok(());
+        }
+        // Whoever holds this lock syncs everything written before it started; the callers
+        // queued behind find their lines already on disk and return at once.
+        let target = self.written.load(std::sync::atomic::Ordering::SeqCst);
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced >= target {
+            return Ok(());
+        }
+        let upto = self.written.load(std::sync::atomic::Ordering::SeqCst);
+        let file = self.file.lock().unwrap_or_else(|e| e.into_inner()).try_clone().map_err(|source| StoreError::Io { path: self.path.clone(), source })?;
+        file.sync_data().map_err(|source| StoreError::Io { path: self.path.clone(), source })?;
+        *synced = upto;
+        Ok(())
     }
 }
 
@@ -362,6 +409,25 @@ mod tests {
         std::fs::write(&path, format!("{HEADER}\n{GOOD}\n{newer}\n")).unwrap();
         assert!(matches!(FileJournal::open(dir.path()).unwrap().load(), Err(StoreError::Corrupt { line: 3, .. })));
         assert!(std::fs::read_to_string(&path).unwrap().contains(newer), "nothing was cut");
+    }
+
+    #[test]
+    fn sync_catches_up_with_every_line_written_unless_the_policy_is_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = FileJournal::open(dir.path()).unwrap();
+        j.begin(1).unwrap();
+        j.append(datetime!(2026-01-01 00:00 UTC), &Command::Recover).unwrap();
+        j.sync().unwrap();
+        assert_eq!(*j.synced.lock().unwrap(), 2);
+        j.append(datetime!(2026-01-01 00:00 UTC), &Command::Recover).unwrap();
+        j.sync().unwrap();
+        j.sync().unwrap();
+        assert_eq!(*j.synced.lock().unwrap(), 3);
+        let dir = tempfile::tempdir().unwrap();
+        let lazy = FileJournal::open(dir.path()).unwrap().with_policy(SyncPolicy::Never);
+        lazy.begin(1).unwrap();
+        lazy.sync().unwrap();
+        assert_eq!(*lazy.synced.lock().unwrap(), 0, "never means never");
     }
 
     #[test]
