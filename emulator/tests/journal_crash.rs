@@ -40,7 +40,12 @@ fn scripted_run(journal: &FileJournal, path: &std::path::Path) -> Vec<(usize, u6
         Command::AddTask { job_id: "j".into(), spec: serde_json::from_value(json!({"id": "a", "commandLine": "x"})).unwrap() },
         Command::AddTask { job_id: "j".into(), spec: serde_json::from_value(json!({"id": "b", "commandLine": "x"})).unwrap() },
         // Refused (a pool with that id exists): its marker is a record too.
-        Command::CreatePool { spec: serde_json::from_value(json!({"id": "P", "vmSize": "s", "virtualMachineConfiguration": {"imageReference": {"publisher": "x"}, "nodeAgentSKUId": "y"}})).unwrap() },
+        Command::CreatePool {
+            spec: serde_json::from_value(
+                json!({"id": "P", "vmSize": "s", "virtualMachineConfiguration": {"imageReference": {"publisher": "x"}, "nodeAgentSKUId": "y"}}),
+            )
+            .unwrap(),
+        },
         Command::AddTask { job_id: "j".into(), spec: serde_json::from_value(json!({"id": "c", "commandLine": "x"})).unwrap() },
         Command::UpdateJob { job_id: "j".into(), patch: serde_json::from_value(json!({"priority": 7})).unwrap() },
         Command::TerminateTask { job_id: "j".into(), task_id: "c".into() },
