@@ -544,5 +544,16 @@ mod tests {
             let f = fixture();
             let _ = plan(&f, &cmd, Some(&opts), None, None);
         }
+
+        /// Huge option lists and values, and many flags: an answer, never a panic.
+        #[test]
+        fn huge_run_options_never_panic(
+            flags in proptest::collection::vec(proptest::sample::select(vec!["-e", "-p", "-v", "--mount", "-w", "--ulimit", "--cpus", "-m", "--tmpfs", "-l", "--entrypoint"]), 0..400),
+            value in "\\PC{0,2000}",
+        ) {
+            let opts = flags.iter().map(|f| format!("{f} '{}'", value.replace('\'', ""))).collect::<Vec<_>>().join(" ");
+            let f = fixture();
+            let _ = plan(&f, &value, Some(&opts), None, None);
+        }
     }
 }

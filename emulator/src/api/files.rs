@@ -307,3 +307,21 @@ async fn delete_file(ctx: &Ctx, scope: &Scope) -> Result<Response, ApiError> {
         Err(e) => Err(ApiError::internal(format!("delete {shown}: {e}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any client path, however long or strange: a relative path without `..`, or 404.
+        #[test]
+        fn client_paths_become_relative_paths_or_not_found(segments in proptest::collection::vec("(\\.\\.|\\.|[^/\\\\]{0,40})", 0..300), sep in proptest::sample::select(vec!["/", "\\"])) {
+            let path = segments.join(sep);
+            if let Ok((rel, name)) = relative(&path) {
+                proptest::prop_assert!(rel.is_relative());
+                proptest::prop_assert!(!rel.components().any(|c| matches!(c, std::path::Component::ParentDir)));
+                proptest::prop_assert!(!name.is_empty());
+            }
+        }
+    }
+}
