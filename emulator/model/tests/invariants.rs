@@ -183,6 +183,10 @@ fn check(acct: &Account, wall_clock_fired: Option<OffsetDateTime>) -> Result<(),
             prop_assert!(open.is_empty(), "a completed schedule has an active job");
         }
     }
+    // The scheduler sees every job with waiting tasks.
+    if let Err(e) = acct.check_queued_index() {
+        prop_assert!(false, "{}", e);
+    }
     for job in acct.jobs.values() {
         if let Some(k) = &job.schedule {
             prop_assert!(acct.schedules.contains_key(k), "job {} outlived its schedule", job.spec.id);

@@ -57,6 +57,7 @@ impl Account {
         let seq = t.seq;
         if job_active {
             j.queue.insert(seq, task.clone());
+            self.queued.insert(job.clone());
         }
     }
 
@@ -227,6 +228,7 @@ impl Account {
                     drop(t);
                     if job_active {
                         job.queue.insert(seq, tk.clone());
+                        self.queued.insert(jk.clone());
                     }
                     self.note_node_result(&jk, &tk, false);
                     self.schedule(now);

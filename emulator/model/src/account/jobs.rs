@@ -415,6 +415,7 @@ impl Account {
                 // Requeue what was left active while disabled.
                 let active: Vec<(u64, IdKey)> = job.tasks.in_states(&[TaskState::Active], Bound::Unbounded).map(|(k, t)| (t.seq, k.clone())).collect();
                 job.queue.extend(active);
+                self.queued.insert(key.clone());
                 self.schedule(now);
             }
             _ => {}

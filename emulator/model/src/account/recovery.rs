@@ -32,6 +32,7 @@ impl Account {
                     t.set_state(TaskState::Active, now);
                     if active {
                         job.queue.insert(t.seq, tk.clone());
+                        self.queued.insert(jk.clone());
                     }
                 }
             }

@@ -15,8 +15,10 @@ impl Account {
     /// Places active tasks on nodes with free slots and emits a [`Launch`] for each.
     /// Jobs go by priority (then age), tasks by the order they were added.
     pub fn schedule(&mut self, now: OffsetDateTime) {
+        let jobs_ref = &self.jobs;
+        self.queued.retain(|k| jobs_ref.get(k).is_some_and(|j| !j.queue.is_empty()));
         let mut jobs: Vec<(i32, u64, IdKey)> =
-            self.jobs.values().filter(|j| j.state == JobState::Active && !j.queue.is_empty()).map(|j| (-j.priority(), j.seq, j.key())).collect();
+            self.queued.iter().filter_map(|k| self.jobs.get(k)).filter(|j| j.state == JobState::Active).map(|j| (-j.priority(), j.seq, j.key())).collect();
         jobs.sort();
         for (_, _, jk) in jobs {
             let Some(job) = self.jobs.get(&jk) else {
@@ -37,7 +39,8 @@ impl Account {
             let blocked = self.prep_blocked_nodes(&jk);
             let mut running = job.tasks.running() as i64;
             let priority = job.priority();
-            let may_preempt = self.has_preemptible_tasks(&pool_key, priority);
+            // Looked at only when a task finds no room (it reads every job).
+            let mut may_preempt: Option<bool> = None;
             // Walks the queue lazily: most calls stop at the first task (no free slot).
             let mut after = Bound::Unbounded;
             while let Some((seq, tk)) = self.jobs.get(&jk).and_then(|j| j.queue.range((after, Bound::Unbounded)).next()).map(|(s, k)| (*s, k.clone())) {
@@ -49,7 +52,7 @@ impl Account {
                     break;
                 };
                 let free_anywhere = pool.nodes.values().any(|n| n.accepts_tasks() && n.running_slots() < slots_per_node);
-                if !free_anywhere && !may_preempt {
+                if !free_anywhere && !*may_preempt.get_or_insert_with(|| self.has_preemptible_tasks(&pool_key, priority)) {
                     break;
                 }
                 let Some(job) = self.jobs.get(&jk) else { continue };
@@ -74,7 +77,7 @@ impl Account {
                 });
                 let node_id = match chosen {
                     Some(node) => node.id.clone(),
-                    None if may_preempt => {
+                    None if *may_preempt.get_or_insert_with(|| self.has_preemptible_tasks(&pool_key, priority)) => {
                         let fits = (task.may_run_on(true), task.may_run_on(false));
                         match self.preempt_for(&pool_key, priority, need, fits, &blocked, now) {
                             Some(node_id) => node_id,
@@ -86,6 +89,14 @@ impl Account {
                 self.start_task_on(&jk, &tk, seq, &pool_key, &node_id, now);
                 running += 1;
             }
+        }
+    }
+
+    /// Checks that every job with waiting tasks is among those the scheduler reads (for tests).
+    pub fn check_queued_index(&self) -> Result<(), String> {
+        match self.jobs.values().find(|j| !j.queue.is_empty() && !self.queued.contains(&j.key())) {
+            Some(j) => Err(format!("job {} has queued tasks the scheduler would not see", j.spec.id)),
+            None => Ok(()),
         }
     }
 

@@ -41,6 +41,10 @@ pub struct Account {
     /// Runs in flight: run id → (job, task).
     pub(crate) runs: BTreeMap<u64, RunTarget>,
     pub(crate) outbox: Vec<Effect>,
+    /// Jobs that may have tasks waiting in their queue (a superset: the scheduler drops those
+    /// whose queue turned out empty). Scheduling reads these, not every job, so each command
+    /// costs the same with 10 jobs or 100,000 (and so does replaying a long journal).
+    pub(super) queued: std::collections::BTreeSet<IdKey>,
 }
 
 impl Account {

@@ -126,6 +126,7 @@ impl Account {
         if let Some(job) = self.jobs.get_mut(job_key) {
             if matches!(job.state, JobState::Active) {
                 job.queue.insert(seq, key.clone());
+                self.queued.insert(job_key.clone());
             }
             job.tasks.insert(key, task);
         }
@@ -292,6 +293,7 @@ impl Account {
         if job_active {
             if let Some(j) = self.jobs.get_mut(&jk) {
                 j.queue.insert(seq, tk);
+                self.queued.insert(jk.clone());
             }
         }
         self.schedule(now);
