@@ -46,6 +46,11 @@ pub struct EmulatorConfig {
     #[arg(long, env = "BATCH_EMULATOR_JOURNAL_SYNC", value_enum, default_value_t = crate::store::SyncPolicy::Always)]
     pub journal_sync: crate::store::SyncPolicy,
 
+    /// At start, a journal with more records than this is replaced by a snapshot of the
+    /// account and a new, empty journal (0 snapshots at every start).
+    #[arg(long, env = "BATCH_EMULATOR_SNAPSHOT_AFTER", default_value_t = 10_000)]
+    pub snapshot_after: u64,
+
     /// Refuse api-versions newer than this build knows (by default they are served with the
     /// newest behaviour, and a warning is logged).
     #[arg(long, env = "BATCH_EMULATOR_STRICT_API_VERSION", default_value_t = false)]
@@ -64,6 +69,7 @@ impl EmulatorConfig {
             auth: crate::api::auth::AuthMode::SharedkeyOrBearer,
             strict_api_version: false,
             journal_sync: crate::store::SyncPolicy::Always,
+            snapshot_after: 10_000,
         }
     }
 

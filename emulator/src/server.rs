@@ -52,14 +52,20 @@ pub async fn start(config: EmulatorConfig, runtimes: Runtimes, clock: Arc<dyn Cl
             seed
         }
     };
+    let snapshot_after = config.snapshot_after;
     let (state, effects) = AppState::new(config, clock, seed, Arc::new(journal));
     if let Some(l) = loaded {
         let n = l.records.len();
-        state.replay(l.records);
-        tracing::info!(records = n, "replayed the journal");
+        state.replay(l.snapshot.as_deref(), l.records).map_err(std::io::Error::other)?;
+        tracing::info!(records = n, snapshot = l.snapshot.is_some(), "replayed the journal");
     }
     // Nothing that ran before a restart still runs; ask the agent to redo what was in flight.
     state.execute(Command::Recover).map_err(|e| std::io::Error::other(e.to_string()))?;
+    // A long journal is compacted before serving: the next start reads a snapshot and a short
+    // journal instead of every command ever accepted.
+    if state.compact_if_longer_than(snapshot_after).map_err(std::io::Error::other)? {
+        tracing::info!("took a snapshot of the account and started a new journal");
+    }
     let url = format!("http://{local}");
     state.set_public_url(url.clone());
     // Containers left by an earlier run of this data dir (killed emulator) go; the journal reruns

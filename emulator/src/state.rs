@@ -144,12 +144,28 @@ impl AppState {
 
     /// Rebuilds the account from a journal: every record applied at its time, effects dropped
     /// (they happened before the restart). Call [`Command::Recover`] next.
-    pub fn replay(&self, records: Vec<Record>) {
+    pub fn replay(&self, snapshot: Option<&str>, records: Vec<Record>) -> Result<(), String> {
         let mut acct = self.0.account.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = snapshot {
+            *acct = Account::from_snapshot(s).map_err(|e| format!("snapshot.json: {e}"))?;
+        }
         for r in records {
             let _ = acct.apply(r.cmd, r.at);
             acct.drain_effects();
         }
+        Ok(())
+    }
+
+    /// When the journal holds more than `after` records, snapshots the account and starts a
+    /// new journal after it, under the account lock (nothing changes meanwhile).
+    pub fn compact_if_longer_than(&self, after: u64) -> Result<bool, String> {
+        let acct = self.0.account.lock().unwrap_or_else(|e| e.into_inner());
+        if self.0.store.journal_records() <= after {
+            return Ok(false);
+        }
+        let snapshot = acct.snapshot().map_err(|e| e.to_string())?;
+        self.0.store.compact(&snapshot).map_err(|e| e.to_string())?;
+        Ok(true)
     }
 
     /// The agent finished one effect.

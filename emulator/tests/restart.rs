@@ -119,3 +119,45 @@ async fn stopping_the_emulator_stops_its_task_processes() {
     }
     assert!(state.is_empty() || state.split_whitespace().nth(2) == Some("Z"), "task process {pid} survived: {state}");
 }
+
+/// A long journal is replaced at start by a snapshot and a new journal; the state comes back
+/// from the snapshot plus what followed it, restart after restart.
+#[tokio::test]
+async fn a_snapshot_replaces_a_long_journal_and_restarts_keep_everything() {
+    let args = ["--snapshot-after", "5"];
+    let emu = binary::spawn(&args, &[]);
+    let c = client(&emu);
+    c.create_pool(&pool_spec("p", 1, 1, "spread")).await.unwrap();
+    for i in 0..4 {
+        c.create_job(&job_spec(&format!("j{i}"), "p")).await.unwrap();
+    }
+    c.create_task("j0", &task_spec("t", "/bin/sh -c 'echo before'")).await.unwrap();
+    c.wait_for_task("j0", "t", |s| s == "completed", Duration::from_secs(30)).await.unwrap();
+    let etag = c.get_job("j3").await.unwrap().e_tag;
+    let dir = emu.kill();
+    let data = dir.path().join("data");
+    let long = std::fs::read_to_string(data.join("journal.jsonl")).unwrap().lines().count();
+    assert!(long > 6, "the journal grew ({long} lines)");
+
+    // Start 2: the journal is compacted; everything is back.
+    let emu = binary::spawn_in(dir, &args, &[]);
+    let c = client(&emu);
+    assert!(emu._dir.path().join("data/snapshot.json").exists());
+    assert!(std::fs::read_to_string(emu._dir.path().join("data/journal.jsonl")).unwrap().lines().count() < long);
+    assert_eq!(c.get_job("j3").await.unwrap().e_tag, etag, "unchanged entities keep their ETag");
+    assert_eq!(c.get_task_file("j0", "t", "stdout.txt").await.unwrap(), b"before\n");
+    c.create_job(&job_spec("after-snapshot", "p")).await.unwrap();
+    c.create_task("j1", &task_spec("t2", "/bin/sh -c 'echo after'")).await.unwrap();
+    c.wait_for_task("j1", "t2", |s| s == "completed", Duration::from_secs(30)).await.unwrap();
+    let dir = emu.kill();
+
+    // Start 3: the snapshot plus what came after it.
+    let emu = binary::spawn_in(dir, &args, &[]);
+    let c = client(&emu);
+    for j in ["j0", "j1", "j2", "j3", "after-snapshot"] {
+        c.get_job(j).await.unwrap_or_else(|e| panic!("{j}: {e}"));
+    }
+    assert_eq!(c.get_task("j1", "t2").await.unwrap().state.as_deref(), Some("completed"));
+    assert_eq!(c.get_task_file("j1", "t2", "stdout.txt").await.unwrap(), b"after\n");
+    assert_eq!(c.list_nodes("p").await.unwrap().len(), 1);
+}

@@ -5,7 +5,7 @@ use crate::error::DomainError;
 use std::fmt;
 
 /// The case-insensitive key an id is stored and looked up under.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct IdKey(String);
 
 impl IdKey {

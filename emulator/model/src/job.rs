@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// `state` of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JobState {
     Active,
     Disabling,
@@ -34,7 +34,7 @@ impl JobState {
 }
 
 /// The job preparation and release tasks of one job on one node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NodePrep {
     pub pool_id: String,
     pub prep: batch_client::models::JobPrepReleaseExecutionInfo,
@@ -44,7 +44,7 @@ pub struct NodePrep {
 }
 
 /// A job and its tasks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Job {
     pub spec: BatchJobCreateOptions,
     pub seq: u64,

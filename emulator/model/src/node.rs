@@ -5,7 +5,7 @@ use crate::ids::IdKey;
 use time::OffsetDateTime;
 
 /// `state` of a node (spec values, all lower-case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NodeState {
     Creating,
     Starting,
@@ -21,7 +21,7 @@ pub enum NodeState {
 }
 
 /// A reboot or a reimage of a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Restart {
     Reboot,
     Reimage,
@@ -46,7 +46,7 @@ impl NodeState {
 }
 
 /// A task running on a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunningTask {
     pub job: IdKey,
     pub task: IdKey,
@@ -54,14 +54,14 @@ pub struct RunningTask {
 }
 
 /// An entry of `recentTasks`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecentTask {
     pub job_id: String,
     pub task_id: String,
 }
 
 /// A compute node of a pool.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     pub id: String,
     pub state: NodeState,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// `state` of a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PoolState {
     Active,
     Deleting,
@@ -25,7 +25,7 @@ impl PoolState {
 }
 
 /// `allocationState` of a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AllocationState {
     Steady,
     Resizing,
@@ -43,14 +43,14 @@ impl AllocationState {
 }
 
 /// How tasks are spread over a pool's nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NodeFillType {
     Spread,
     Pack,
 }
 
 /// A pool.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pool {
     /// The create body with defaults filled in; what get/list echo.
     pub spec: BatchPoolCreateOptions,

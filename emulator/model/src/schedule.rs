@@ -6,7 +6,7 @@ use batch_client::models::{BatchJobScheduleConfiguration, BatchJobScheduleCreate
 use time::OffsetDateTime;
 
 /// `state` of a job schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ScheduleState {
     Active,
     Disabled,
@@ -28,7 +28,7 @@ impl ScheduleState {
 }
 
 /// A job schedule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JobSchedule {
     /// The create body with `schedule` and `jobSpecification` present (defaults filled in).
     pub spec: BatchJobScheduleCreateOptions,

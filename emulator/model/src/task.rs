@@ -7,7 +7,7 @@ use batch_client::models::{BatchTaskCreateOptions, BatchTaskExecutionInfo};
 use time::OffsetDateTime;
 
 /// `state` of a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TaskState {
     Active,
     Preparing,
@@ -31,14 +31,14 @@ impl TaskState {
 }
 
 /// Where a task runs or ran.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Placement {
     pub pool_id: String,
     pub node_id: String,
 }
 
 /// What makes a task its job's manager task (otherwise it is an ordinary task of the job).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JobManager {
     /// Its completion terminates the job (`terminateReason: JMComplete`).
     pub kill_job_on_completion: bool,
@@ -49,7 +49,7 @@ pub struct JobManager {
 }
 
 /// A task of a job.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Task {
     /// The create body with the service's defaults filled in.
     pub spec: BatchTaskCreateOptions,

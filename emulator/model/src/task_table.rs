@@ -87,11 +87,28 @@ impl Index {
     }
 }
 
-/// The tasks of one job.
+/// The tasks of one job. A snapshot holds the tasks only; the index is rebuilt from them.
 #[derive(Debug, Clone, Default)]
 pub struct TaskTable {
     tasks: BTreeMap<IdKey, Task>,
     index: Index,
+}
+
+impl serde::Serialize for TaskTable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.tasks.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TaskTable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let tasks = BTreeMap::<IdKey, Task>::deserialize(d)?;
+        let mut index = Index::default();
+        for (k, t) in &tasks {
+            index.add(k, Contribution::of(t));
+        }
+        Ok(TaskTable { tasks, index })
+    }
 }
 
 /// A task borrowed for change; re-indexed when dropped.

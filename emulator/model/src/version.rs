@@ -4,14 +4,14 @@
 use time::OffsetDateTime;
 
 /// An entity's concurrency version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Version {
     pub etag: String,
     pub last_modified: OffsetDateTime,
 }
 
 /// Issues strictly increasing versions.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Versioner {
     last_ticks: i64,
 }

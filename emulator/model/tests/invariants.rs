@@ -354,9 +354,12 @@ proptest! {
         prop_assert_eq!(format!("{:?}", replayed.pools), format!("{:?}", acct.pools));
         prop_assert_eq!(format!("{:?}", replayed.jobs), format!("{:?}", acct.jobs));
         prop_assert_eq!(format!("{:?}", replayed.schedules), format!("{:?}", acct.schedules));
+        // A snapshot restores exactly the same account.
+        replayed.drain_effects();
+        let restored = Account::from_snapshot(&replayed.snapshot().unwrap()).unwrap();
+        prop_assert_eq!(format!("{:?}", restored), format!("{:?}", replayed));
         // Recovery after a restart keeps the invariants, and whatever runs afterwards was
         // launched afresh (nothing that ran before the restart is counted as still running).
-        replayed.drain_effects();
         let _ = replayed.apply(Command::Recover, now);
         check(&replayed, None)?;
         let launched = replayed.drain_effects().into_iter().filter(|e| matches!(e, Effect::Launch(_))).count();

@@ -42,6 +42,16 @@ struct Header {
     format: String,
     version: u32,
     node_id_seed: u64,
+    /// Identifies this journal file (0 in journals from before snapshots).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    epoch: u64,
+    /// The journal this one replaced when a snapshot was taken.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    base: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// One journalled command.
@@ -114,6 +124,8 @@ fn decode(line: &str) -> Result<Record, String> {
 #[derive(Debug)]
 pub struct Loaded {
     pub node_id_seed: u64,
+    /// The account to start from (a snapshot), before `records`.
+    pub snapshot: Option<String>,
     pub records: Vec<Record>,
 }
 
@@ -133,6 +145,15 @@ pub trait Store: Send + Sync + 'static {
     fn sync(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Records `snapshot` (the account after every command journalled so far) and starts an
+    /// empty journal after it, so a start replays only what came since.
+    fn compact(&self, _snapshot: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Records in the journal (what a start would replay after the snapshot).
+    fn journal_records(&self) -> u64 {
+        0
+    }
 }
 
 /// When the journal is `fsync`ed (`--journal-sync`).
@@ -150,6 +171,12 @@ pub enum SyncPolicy {
 pub struct FileJournal {
     path: PathBuf,
     file: Mutex<File>,
+    /// Held for the journal's life: one emulator per data directory.
+    _lock: File,
+    /// This journal file's epoch (from its header) and its record lines.
+    epoch: std::sync::atomic::AtomicU64,
+    lines: std::sync::atomic::AtomicU64,
+    seed: std::sync::atomic::AtomicU64,
     policy: SyncPolicy,
     /// Lines written, and lines known to be on disk.
     written: std::sync::atomic::AtomicU64,
@@ -161,14 +188,47 @@ impl FileJournal {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join("journal.jsonl");
         let io = |source| StoreError::Io { path: path.clone(), source };
-        // Commands carry credentials (registry passwords): only the emulator's user reads them.
-        let file = OpenOptions::new().create(true).read(true).append(true).mode(0o600).open(&path).map_err(io)?;
-        match file.try_lock() {
+        // The lock is a file of its own: the journal file is replaced when a snapshot is taken.
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(data_dir.join("lock")).map_err(io)?;
+        match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(path)),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        Ok(Self { path, file: Mutex::new(file), policy: SyncPolicy::Always, written: Default::default(), synced: Mutex::new(0) })
+        // Commands carry credentials (registry passwords): only the emulator's user reads them.
+        let file = OpenOptions::new().create(true).read(true).append(true).mode(0o600).open(&path).map_err(io)?;
+        Ok(Self {
+            path,
+            file: Mutex::new(file),
+            _lock: lock,
+            epoch: Default::default(),
+            lines: Default::default(),
+            seed: Default::default(),
+            policy: SyncPolicy::Always,
+            written: Default::default(),
+            synced: Mutex::new(0),
+        })
+    }
+
+    fn snapshot_path(&self) -> PathBuf {
+        self.path.with_file_name("snapshot.json")
+    }
+
+    /// `snapshot.json`: its header and the account's JSON.
+    fn read_snapshot(&self) -> Result<Option<(SnapshotHeader, String)>, StoreError> {
+        let path = self.snapshot_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        let corrupt = |message: String| StoreError::Corrupt { path: path.clone(), line: 1, message };
+        let (head, account) = text.split_once('\n').ok_or_else(|| corrupt("a snapshot without its account".into()))?;
+        let head: SnapshotHeader = serde_json::from_str(head).map_err(|e| corrupt(format!("bad snapshot header: {e}")))?;
+        if head.format != SNAPSHOT_FORMAT || head.version > 1 {
+            return Err(corrupt(format!("not a snapshot this build reads ({} version {})", head.format, head.version)));
+        }
+        Ok(Some((head, account.trim_end().to_string())))
     }
 
     /// The same journal with another sync policy.
@@ -184,6 +244,7 @@ impl FileJournal {
         buf.push('\n');
         f.write_all(buf.as_bytes()).map_err(|source| StoreError::Io { path: self.path.clone(), source })?;
         self.written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.lines.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -208,7 +269,10 @@ impl Store for FileJournal {
             lines.push((start, if complete { text } else { Err("a line without its newline".into()) }));
             start = end + 1;
         }
-        let mut records = Vec::with_capacity(lines.len());
+        // Each command with its record line (the header is line 0), so a snapshot's records can
+        // be skipped by count.
+        let mut records: Vec<(u64, Record)> = Vec::with_capacity(lines.len());
+        let mut record_lines = 0u64;
         let mut header: Option<Header> = None;
         for (i, (offset, text)) in lines.iter().enumerate() {
             let decoded: Result<Option<Line>, String> = text.clone().and_then(|t| match (i, t.trim().is_empty()) {
@@ -223,9 +287,13 @@ impl Store for FileJournal {
             });
             match decoded {
                 Ok(None) => {}
-                Ok(Some(Line::Command(r))) => records.push(*r),
+                Ok(Some(Line::Command(r))) => {
+                    records.push((record_lines, *r));
+                    record_lines += 1;
+                }
                 Ok(Some(Line::Refused)) => {
                     records.pop();
+                    record_lines += 1;
                 }
                 Err(e) => {
                     // Torn only when it and everything after it is what a crash leaves: bytes
@@ -244,6 +312,9 @@ impl Store for FileJournal {
             }
         }
         let Some(header) = header else {
+            if self.snapshot_path().exists() {
+                return Err(corrupt(1, "snapshot.json without the journal that follows it".into()));
+            }
             return Ok(None);
         };
         if header.format != FORMAT {
@@ -252,12 +323,61 @@ impl Store for FileJournal {
         if header.version > JOURNAL_VERSION {
             return Err(corrupt(1, format!("journal version {} is newer than this build ({JOURNAL_VERSION})", header.version)));
         }
-        Ok(Some(Loaded { node_id_seed: header.node_id_seed, records }))
+        use std::sync::atomic::Ordering::SeqCst;
+        self.epoch.store(header.epoch, SeqCst);
+        self.seed.store(header.node_id_seed, SeqCst);
+        self.lines.store(record_lines, SeqCst);
+        // A snapshot holds the account after the first `covered` records of the journal it was
+        // taken from: this one (a crash before the journal was replaced), or the one this one
+        // replaced (then every record here came after it).
+        let snapshot = self.read_snapshot()?;
+        let skip = match &snapshot {
+            Some((s, _)) if s.epoch == header.epoch && header.epoch != 0 => s.covered,
+            Some((s, _)) if s.epoch == header.base => 0,
+            Some((s, _)) => {
+                return Err(corrupt(1, format!("snapshot.json belongs to journal {} and this journal is {} (after {})", s.epoch, header.epoch, header.base)))
+            }
+            None if header.base != 0 => return Err(corrupt(1, "the journal follows a snapshot, and snapshot.json is missing".into())),
+            None => 0,
+        };
+        let records = records.into_iter().filter(|(line, _)| *line >= skip).map(|(_, r)| r).collect();
+        Ok(Some(Loaded { node_id_seed: header.node_id_seed, snapshot: snapshot.map(|(_, account)| account), records }))
     }
 
     fn begin(&self, node_id_seed: u64) -> Result<(), StoreError> {
-        let header = Header { format: FORMAT.into(), version: JOURNAL_VERSION, node_id_seed };
-        self.write_line(&serde_json::to_string(&header).unwrap_or_default())
+        let epoch = new_epoch();
+        let header = Header { format: FORMAT.into(), version: JOURNAL_VERSION, node_id_seed, epoch, base: 0 };
+        self.write_line(&serde_json::to_string(&header).unwrap_or_default())?;
+        self.epoch.store(epoch, std::sync::atomic::Ordering::SeqCst);
+        self.seed.store(node_id_seed, std::sync::atomic::Ordering::SeqCst);
+        self.lines.store(0, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn journal_records(&self) -> u64 {
+        self.lines.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn compact(&self, snapshot: &str) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let io = |source| StoreError::Io { path: self.path.clone(), source };
+        let (epoch, seed, covered) = (self.epoch.load(SeqCst), self.seed.load(SeqCst), self.lines.load(SeqCst));
+        // 1. The snapshot, written whole or not at all.
+        let head = SnapshotHeader { format: SNAPSHOT_FORMAT.into(), version: 1, node_id_seed: seed, epoch, covered };
+        let text = format!("{}\n{snapshot}\n", serde_json::to_string(&head).unwrap_or_default());
+        write_atomically(&dir.join("snapshot.json"), text.as_bytes()).map_err(io)?;
+        // 2. A new, empty journal after it. A crash before this point leaves the old journal,
+        //    whose first `covered` records the snapshot already holds.
+        let next = new_epoch();
+        let header = Header { format: FORMAT.into(), version: JOURNAL_VERSION, node_id_seed: seed, epoch: next, base: epoch };
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        write_atomically(&self.path, format!("{}\n", serde_json::to_string(&header).unwrap_or_default()).as_bytes()).map_err(io)?;
+        *f = OpenOptions::new().read(true).append(true).open(&self.path).map_err(io)?;
+        self.epoch.store(next, SeqCst);
+        self.lines.store(0, SeqCst);
+        *self.synced.lock().unwrap_or_else(|e| e.into_inner()) = self.written.load(SeqCst);
+        Ok(())
     }
 
     fn append(&self, at: OffsetDateTime, cmd: &Command) -> Result<(), StoreError> {
@@ -292,6 +412,37 @@ impl Store for FileJournal {
     }
 }
 
+const SNAPSHOT_FORMAT: &str = "batch-emulator-snapshot";
+
+/// The first line of `snapshot.json`; the account's JSON is the second.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SnapshotHeader {
+    format: String,
+    version: u32,
+    node_id_seed: u64,
+    /// The journal epoch whose first `covered` record lines the snapshot holds.
+    epoch: u64,
+    covered: u64,
+}
+
+fn new_epoch() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0 | 1
+}
+
+/// Writes a file whole or not at all (a temporary file, fsynced, renamed, directory fsynced).
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// A journal in memory (tests).
 #[derive(Debug, Default)]
 pub struct MemoryJournal {
@@ -302,7 +453,7 @@ pub struct MemoryJournal {
 impl Store for MemoryJournal {
     fn load(&self) -> Result<Option<Loaded>, StoreError> {
         let seed = *self.seed.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(seed.map(|node_id_seed| Loaded { node_id_seed, records: self.records.lock().unwrap_or_else(|e| e.into_inner()).clone() }))
+        Ok(seed.map(|node_id_seed| Loaded { node_id_seed, snapshot: None, records: self.records.lock().unwrap_or_else(|e| e.into_inner()).clone() }))
     }
     fn begin(&self, node_id_seed: u64) -> Result<(), StoreError> {
         *self.seed.lock().unwrap_or_else(|e| e.into_inner()) = Some(node_id_seed);
@@ -428,6 +579,47 @@ mod tests {
         lazy.begin(1).unwrap();
         lazy.sync().unwrap();
         assert_eq!(*lazy.synced.lock().unwrap(), 0, "never means never");
+    }
+
+    #[test]
+    fn a_snapshot_covers_the_records_before_it_even_when_the_journal_was_not_replaced_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = datetime!(2026-01-01 00:00 UTC);
+        let job = |id: &str| Command::DeleteJob { job_id: id.into() };
+        {
+            let j = FileJournal::open(dir.path()).unwrap();
+            j.begin(5).unwrap();
+            j.append(at, &job("a")).unwrap();
+            j.append(at, &job("b")).unwrap();
+            assert_eq!(j.journal_records(), 2);
+            // What compact writes first: the snapshot. Then a crash, before the new journal.
+            let epoch = j.epoch.load(std::sync::atomic::Ordering::SeqCst);
+            let head = SnapshotHeader { format: SNAPSHOT_FORMAT.into(), version: 1, node_id_seed: 5, epoch, covered: 2 };
+            write_atomically(&j.snapshot_path(), format!("{}\n{{\"state\":1}}\n", serde_json::to_string(&head).unwrap()).as_bytes()).unwrap();
+        }
+        let j = FileJournal::open(dir.path()).unwrap();
+        let loaded = j.load().unwrap().unwrap();
+        assert_eq!(loaded.snapshot.as_deref(), Some(r#"{"state":1}"#));
+        assert!(loaded.records.is_empty(), "the two records are in the snapshot");
+        // compact: the snapshot and a new journal; later records follow it.
+        j.compact(r#"{"state":2}"#).unwrap();
+        j.append(at, &job("c")).unwrap();
+        drop(j);
+        let j = FileJournal::open(dir.path()).unwrap();
+        let loaded = j.load().unwrap().unwrap();
+        assert_eq!(loaded.snapshot.as_deref(), Some(r#"{"state":2}"#));
+        assert_eq!(loaded.records, vec![Record { at, cmd: job("c") }]);
+        assert_eq!(loaded.node_id_seed, 5);
+        // A snapshot of another journal is refused, not mixed in.
+        std::fs::write(
+            j.snapshot_path(),
+            format!(
+                "{}\n{{}}\n",
+                serde_json::to_string(&SnapshotHeader { format: SNAPSHOT_FORMAT.into(), version: 1, node_id_seed: 5, epoch: 99, covered: 0 }).unwrap()
+            ),
+        )
+        .unwrap();
+        assert!(matches!(j.load(), Err(StoreError::Corrupt { .. })));
     }
 
     #[test]

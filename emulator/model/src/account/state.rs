@@ -17,7 +17,7 @@ pub const MAX_NODES_PER_POOL: i32 = 1000;
 pub const MAX_TASKS_PER_COLLECTION: usize = 100;
 
 /// What a run belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum RunTarget {
     Task(IdKey, IdKey),
     JobPrep { job: IdKey, node: String },
@@ -26,7 +26,7 @@ pub(crate) enum RunTarget {
 }
 
 /// All state of one Batch account.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub pools: BTreeMap<IdKey, Pool>,
     pub jobs: BTreeMap<IdKey, Job>,
@@ -40,6 +40,8 @@ pub struct Account {
     pub(super) node_id_seed: u64,
     /// Runs in flight: run id → (job, task).
     pub(crate) runs: BTreeMap<u64, RunTarget>,
+    /// Effects not yet drained (never part of a snapshot: it is taken with the outbox empty).
+    #[serde(skip)]
     pub(crate) outbox: Vec<Effect>,
     /// Jobs that may have tasks waiting in their queue (a superset: the scheduler drops those
     /// whose queue turned out empty). Scheduling reads these, not every job, so each command
@@ -55,6 +57,17 @@ impl Account {
     /// An account whose node ids are derived from `seed` (pass a random value per instance).
     pub fn with_node_id_seed(seed: u64) -> Self {
         Self { node_id_seed: seed, ..Self::default() }
+    }
+
+    /// The whole account as JSON, to start from instead of a journal's first records. Taken
+    /// with the outbox drained (effects are never part of a snapshot).
+    pub fn snapshot(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// An account from [`Account::snapshot`].
+    pub fn from_snapshot(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
     }
 
     /// Takes the effects produced since the last call.
