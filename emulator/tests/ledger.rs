@@ -368,6 +368,35 @@ fn value_at<'a>(mut v: &'a Value, path: &[(String, bool)]) -> Option<&'a Value> 
     Some(v)
 }
 
+/// Sends `body` (with `sent` at `path`) through `op` and reads the entity back: `sent` is
+/// there (the service's defaults may be filled in beside it), or, for a secret, nowhere, not in
+/// the entity nor in its list.
+async fn send_and_read_back(emu: &TestEmulator, op: &str, row: &ledger::Row, path: &[(String, bool)], mut body: Value, sent: &Value) {
+    let Some((entity, skip)) = read_back(op) else { panic!("{op}: no entity to read {}.{} back from", row.model, row.property) };
+    let info = CATALOGUE.iter().find(|i| i.name == op).unwrap();
+    let url = info.path.replace("{poolId}", "p").replace("{jobId}", "j").replace("{jobScheduleId}", "s").replace("{taskId}", "t");
+    if op == "remove_nodes" {
+        // A node to remove.
+        emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"targetDedicatedNodes": 1})).await.unwrap();
+        emu.idle().await;
+        let nodes: Vec<Value> = emu.client.list_all("/pools/p/nodes", &[]).await.unwrap();
+        body["nodeList"] = json!([nodes[0]["id"]]);
+    }
+    let where_ = format!("{op} {}.{} at {:?}", row.model, row.property, path.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
+    let method = Method::from_bytes(info.method.as_bytes()).unwrap();
+    emu.client.send_json(method, &url, &body).await.unwrap_or_else(|e| panic!("{where_}: {e:?}\n{body}"));
+    let back: Value = emu.client.get_json(entity, &[]).await.unwrap();
+    let got = value_at(&back, &path[skip..]);
+    if ledger::SECRETS.contains(&(row.model, row.property)) {
+        assert_eq!(got, None, "{where_}: a secret is never returned");
+        let list = entity.rsplit_once('/').map(|(l, _)| l).unwrap_or(entity);
+        let all: Value = emu.client.get_json(list, &[]).await.unwrap();
+        assert!(!all.to_string().contains(&format!("\"{}\":{sent}", row.property)), "{where_}: listed {all}");
+    } else {
+        assert!(got.is_some_and(|g| holds(g, sent)), "{where_}: sent {sent}, read back {got:?}");
+    }
+}
+
 /// Echoed means stored and returned: every echoed property, sent through every operation that
 /// accepts it, is there when the entity is read back.
 #[tokio::test]
@@ -390,9 +419,6 @@ async fn every_echoed_property_is_stored_and_returned() {
                 ] {
                     let _ = emu.client.send_json(Method::POST, path, &body).await;
                 }
-                let Some((entity, skip)) = read_back(op) else { panic!("{op}: no entity to read {}.{} back from", row.model, row.property) };
-                let info = CATALOGUE.iter().find(|i| i.name == *op).unwrap();
-                let url = info.path.replace("{poolId}", "p").replace("{jobId}", "j").replace("{jobScheduleId}", "s").replace("{taskId}", "t");
                 let sent = match row.kind {
                     "duration" => json!("PT7M"),
                     "bool" => json!(true),
@@ -402,25 +428,8 @@ async fn every_echoed_property_is_stored_and_returned() {
                     kind if kind.starts_with('[') => json!([{"name": "echo-me", "priority": 150, "access": "allow", "sourceAddressPrefix": "*"}]),
                     _ => json!({"echo": "me"}),
                 };
-                let mut body = with_value_at(base_body(op), &path, sent.clone());
-                if *op == "remove_nodes" {
-                    // A node to remove.
-                    emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"targetDedicatedNodes": 1})).await.unwrap();
-                    emu.idle().await;
-                    let nodes: Vec<Value> = emu.client.list_all("/pools/p/nodes", &[]).await.unwrap();
-                    body["nodeList"] = json!([nodes[0]["id"]]);
-                }
-                let where_ = format!("{op} {}.{} at {:?}", row.model, row.property, path.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
-                let method = Method::from_bytes(info.method.as_bytes()).unwrap();
-                emu.client.send_json(method, &url, &body).await.unwrap_or_else(|e| panic!("{where_}: {e:?}"));
-                let back: Value = emu.client.get_json(entity, &[]).await.unwrap();
-                let got = value_at(&back, &path[skip..]);
-                if ledger::SECRETS.contains(&(row.model, row.property)) {
-                    assert_eq!(got, None, "{where_}: a secret is never returned");
-                } else {
-                    // The service's defaults may be filled in beside what was sent.
-                    assert!(got.is_some_and(|g| holds(g, &sent)), "{where_}: sent {sent}, read back {got:?}");
-                }
+                let body = with_value_at(base_body(op), &path, sent.clone());
+                send_and_read_back(&emu, op, row, &path, body, &sent).await;
                 checked += 1;
                 // Leave the next case a clean slate.
                 let _ = emu.client.send_raw(Method::DELETE, "/jobs/j2", &[], &[], None).await;
@@ -489,7 +498,7 @@ async fn every_applied_property_is_stored_and_returned() {
             continue;
         }
         for (op, model) in ledger::BODIES {
-            let Some((entity, skip)) = read_back(op) else { continue };
+            let Some((_, skip)) = read_back(op) else { continue };
             for path in paths_to(model, (row.model, row.property), 0) {
                 // The entity's own id is what names it.
                 if path.len() == 1 + skip && row.property == "id" {
@@ -501,8 +510,6 @@ async fn every_applied_property_is_stored_and_returned() {
                 emu.client.send_json(Method::POST, "/jobs", &job).await.unwrap();
                 let schedule = json!({"id": "s", "schedule": {"doNotRunUntil": "2099-01-01T00:00:00Z"}, "jobSpecification": {"poolInfo": {"poolId": "p"}}});
                 emu.client.send_json(Method::POST, "/jobschedules", &schedule).await.unwrap();
-                let info = CATALOGUE.iter().find(|i| i.name == *op).unwrap();
-                let url = info.path.replace("{poolId}", "p").replace("{jobId}", "j").replace("{jobScheduleId}", "s").replace("{taskId}", "t");
                 let sent = valid_value(row.property, row.kind);
                 let mut body = with_value_at(base_body(op), &path, sent.clone());
                 if *op == "create_job" || *op == "create_job_schedule" {
@@ -511,26 +518,7 @@ async fn every_applied_property_is_stored_and_returned() {
                     spec["usesTaskDependencies"] = json!(true);
                     spec["onTaskFailure"] = json!("performexitoptionsjobaction");
                 }
-                if *op == "remove_nodes" {
-                    emu.client.send_json(Method::POST, "/pools/p/resize", &json!({"targetDedicatedNodes": 1})).await.unwrap();
-                    emu.idle().await;
-                    let nodes: Vec<Value> = emu.client.list_all("/pools/p/nodes", &[]).await.unwrap();
-                    body["nodeList"] = json!([nodes[0]["id"]]);
-                }
-                let where_ = format!("{op} {}.{} at {:?}", row.model, row.property, path.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
-                let method = Method::from_bytes(info.method.as_bytes()).unwrap();
-                emu.client.send_json(method, &url, &body).await.unwrap_or_else(|e| panic!("{where_}: {e:?}\n{body}"));
-                let back: Value = emu.client.get_json(entity, &[]).await.unwrap();
-                let got = value_at(&back, &path[skip..]);
-                if ledger::SECRETS.contains(&(row.model, row.property)) {
-                    assert_eq!(got, None, "{where_}: a secret is never returned");
-                    // Nor anywhere in a list.
-                    let list = entity.rsplit_once('/').map(|(l, _)| l).unwrap_or(entity);
-                    let all: Value = emu.client.get_json(list, &[]).await.unwrap();
-                    assert!(!all.to_string().contains("\"password\":\"sample\""), "{where_}: listed {all}");
-                } else {
-                    assert!(got.is_some_and(|g| holds(g, &sent)), "{where_}: sent {sent}, read back {got:?}");
-                }
+                send_and_read_back(&emu, op, row, &path, body, &sent).await;
                 checked += 1;
             }
         }
