@@ -3,6 +3,7 @@
 //! module. Handlers parse, call the domain, convert, and nothing else.
 
 pub mod auth;
+mod catalogue;
 pub mod error;
 pub mod odata;
 pub mod operations;
