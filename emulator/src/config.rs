@@ -46,8 +46,8 @@ pub struct EmulatorConfig {
     #[arg(long, env = "BATCH_EMULATOR_JOURNAL_SYNC", value_enum, default_value_t = crate::store::SyncPolicy::Always)]
     pub journal_sync: crate::store::SyncPolicy,
 
-    /// At start, a journal with more records than this is replaced by a snapshot of the
-    /// account and a new, empty journal (0 snapshots at every start).
+    /// A journal with more records than this is replaced by a snapshot of the account and a
+    /// new, empty journal, at start and while serving (0: at every start and after every command).
     #[arg(long, env = "BATCH_EMULATOR_SNAPSHOT_AFTER", default_value_t = 10_000)]
     pub snapshot_after: u64,
 

@@ -75,6 +75,7 @@ pub async fn start(config: EmulatorConfig, runtimes: Runtimes, clock: Arc<dyn Cl
     }
     tokio::spawn(crate::agent::run(state.clone(), effects, runtimes));
     tokio::spawn(crate::agent::timers::run(state.clone()));
+    tokio::spawn(state.clone().compact_while_serving());
     let app = crate::api::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

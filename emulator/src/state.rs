@@ -31,6 +31,8 @@ struct Inner {
     pending: AtomicUsize,
     idle: Notify,
     timers: Timers,
+    /// Woken when the journal has grown past `--snapshot-after` records.
+    compaction_due: Notify,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
             timers: Timers::default(),
+            compaction_due: Notify::new(),
         };
         (Self(Arc::new(inner)), rx)
     }
@@ -123,6 +126,9 @@ impl AppState {
                     tracing::warn!(error = %e, "cannot mark a refused command in the journal");
                 }
             }
+            if self.0.store.journal_records() > self.0.config.snapshot_after {
+                self.0.compaction_due.notify_one();
+            }
             (r, acct.drain_effects())
         };
         // Outside the account lock, so concurrent requests share one fsync.
@@ -166,6 +172,25 @@ impl AppState {
         let snapshot = acct.snapshot().map_err(|e| e.to_string())?;
         self.0.store.compact(&snapshot).map_err(|e| e.to_string())?;
         Ok(true)
+    }
+
+    /// Compacts the journal whenever it grows past `--snapshot-after` records, for as long as
+    /// the emulator runs. The snapshot is taken on a blocking thread under the account lock:
+    /// requests wait for it (the time it takes to serialise the account) and nothing is lost
+    /// or reordered.
+    pub async fn compact_while_serving(self) {
+        loop {
+            self.0.compaction_due.notified().await;
+            let state = self.clone();
+            let after = self.0.config.snapshot_after;
+            match tokio::task::spawn_blocking(move || state.compact_if_longer_than(after)).await {
+                Ok(Ok(true)) => tracing::info!("took a snapshot of the account and started a new journal"),
+                Ok(Ok(false)) => {}
+                // The journal goes on growing: the next start replays it whole, and tries again.
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot compact the journal"),
+                Err(e) => tracing::error!(error = %e, "the compaction task failed"),
+            }
+        }
     }
 
     /// The agent finished one effect.
