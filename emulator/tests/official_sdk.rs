@@ -1,6 +1,8 @@
-//! The official Python SDKs, which nobody here wrote, drive the built binary: azure-batch 15.1.0
-//! and 14.2.0, each in its own venv (`tests/python/setup-venvs.sh` creates them; it is
-//! idempotent and CI runs it first). A missing Python or PyPI makes these tests fail, loudly.
+//! The official SDKs, which nobody here wrote, drive the built binary: Python azure-batch 15.1.0
+//! and 14.2.0, each in its own venv (`tests/python/setup-venvs.sh` creates them), and the
+//! JavaScript `@azure/batch` 10.2.0 (`tests/js/setup.sh` installs it from its lock file). Both
+//! scripts are idempotent and CI runs them first. A missing Python, Node, PyPI or npm registry
+//! makes these tests fail, loudly.
 
 #[path = "common/binary.rs"]
 mod binary;
@@ -42,4 +44,16 @@ fn azure_batch_15_drives_job_manager_job_schedule_and_node_operations() {
 #[test]
 fn azure_batch_14_drives_pool_job_task_and_reads_stdout() {
     run_flow(".venv-sdk14", "sdk14_flow.py");
+}
+
+/// The JavaScript SDK signs a body-less DELETE with an empty Content-Length (where the Python
+/// SDKs sign `0`): its deletes of a task, a file, a job and a pool must all be accepted.
+#[test]
+fn azure_batch_js_10_2_drives_pool_job_task_and_deletes() {
+    let out = Command::new("bash").arg(repo().join("tests/js/setup.sh")).output().expect("run tests/js/setup.sh");
+    assert!(out.status.success(), "tests/js/setup.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let emu = binary::spawn(&[], &[]);
+    let out = Command::new("node").arg(repo().join("tests/js/flow.cjs")).args([&emu.url, &emu.account, &emu.key]).output().expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("flow: OK"), "flow.cjs failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }

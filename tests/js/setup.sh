@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the official JavaScript SDK (@azure/batch 10.2.0, pinned by package-lock.json) into
+# tests/js/node_modules. Idempotent: does nothing when that lock file is installed already.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  exit 0
+fi
+npm ci --no-audit --no-fund --loglevel=error
