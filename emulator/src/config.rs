@@ -55,6 +55,17 @@ pub struct EmulatorConfig {
     /// newest behaviour, and a warning is logged).
     #[arg(long, env = "BATCH_EMULATOR_STRICT_API_VERSION", default_value_t = false)]
     pub strict_api_version: bool,
+
+    /// The Batch account's linked storage (`autoStorageContainerName` resource files), as a
+    /// storage connection string. The default is Azurite's well-known development account on
+    /// 127.0.0.1:10000.
+    #[arg(long, env = "BATCH_EMULATOR_AUTO_STORAGE", default_value = "UseDevelopmentStorage=true")]
+    pub auto_storage: String,
+
+    /// Seconds a storage transfer (resource or output file) may wait for a byte before it fails
+    /// its task; connecting may take at most 10 s.
+    #[arg(long, env = "BATCH_EMULATOR_STORAGE_TIMEOUT", default_value_t = 60)]
+    pub storage_timeout: u64,
 }
 
 impl EmulatorConfig {
@@ -70,6 +81,8 @@ impl EmulatorConfig {
             strict_api_version: false,
             journal_sync: crate::store::SyncPolicy::Always,
             snapshot_after: 10_000,
+            auto_storage: "UseDevelopmentStorage=true".into(),
+            storage_timeout: 60,
         }
     }
 
@@ -82,6 +95,7 @@ impl EmulatorConfig {
         if base64::engine::general_purpose::STANDARD.decode(self.key.trim()).is_err() {
             return Err("--key must be base64".into());
         }
+        crate::blob::LinkedStorage::from_connection_string(&self.auto_storage).map_err(|e| format!("--auto-storage: {e}"))?;
         Ok(())
     }
 }

@@ -3,12 +3,14 @@
 //! * [`api`]: the thin REST edge (routing from the operation catalogue, auth, OData, errors).
 //! * `batch_model` (crate `emulator/model`): the Batch domain, free of HTTP, Docker and disk.
 //! * [`agent`]: the node agent that carries out the domain's effects (directories, processes).
+//! * [`blob`]: the Azure Blob client of the storage data path (resource and output files).
 //! * [`layout`]: where node files live on this machine (read by the agent and the file API).
 //! * [`timers`]: the deadlines the domain asked for ([`batch_model::Effect::At`]).
 //! * [`state`], [`config`], [`clock`]: wiring.
 
 pub mod agent;
 pub mod api;
+pub mod blob;
 pub mod clock;
 pub mod config;
 pub mod layout;

@@ -443,6 +443,28 @@ async fn every_echoed_property_is_stored_and_returned() {
     assert!(checked > 30, "{checked} echoes checked");
 }
 
+/// Makes each `resourceFiles` entry valid around the one property under test: a source when it
+/// has none (the three are exclusive, one is required), and the `filePath` an `httpUrl` needs.
+fn complete_resource_files(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(entries)) = map.get_mut("resourceFiles") {
+                for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+                    if !["httpUrl", "storageContainerUrl", "autoStorageContainerName"].iter().any(|k| e.contains_key(*k)) {
+                        e.insert("storageContainerUrl".into(), json!("https://account.blob.core.windows.net/c"));
+                    }
+                    if e.contains_key("httpUrl") {
+                        e.entry("filePath").or_insert(json!("f"));
+                    }
+                }
+            }
+            map.values_mut().for_each(complete_resource_files);
+        }
+        Value::Array(items) => items.iter_mut().for_each(complete_resource_files),
+        _ => {}
+    }
+}
+
 /// A value the service accepts for an applied leaf property (what it means is tested elsewhere).
 fn valid_value(property: &str, kind: &str) -> Value {
     match (property, kind) {
@@ -468,6 +490,9 @@ fn valid_value(property: &str, kind: &str) -> Value {
         ("doNotRunAfter", _) => json!("2099-06-01T00:00:00Z"),
         ("taskSlotsPerNode" | "maxParallelTasks", _) => json!(2),
         ("requiredSlots", _) => json!(1),
+        ("fileMode", _) => json!("0644"),
+        ("storageContainerUrl", _) => json!("https://account.blob.core.windows.net/c"),
+        ("httpUrl", _) => json!("https://account.blob.core.windows.net/c/f"),
         ("start", _) => json!(1),
         ("end", _) => json!(5),
         ("targetDedicatedNodes" | "targetLowPriorityNodes", _) => json!(1),
@@ -512,6 +537,7 @@ async fn every_applied_property_is_stored_and_returned() {
                 emu.client.send_json(Method::POST, "/jobschedules", &schedule).await.unwrap();
                 let sent = valid_value(row.property, row.kind);
                 let mut body = with_value_at(base_body(op), &path, sent.clone());
+                complete_resource_files(&mut body);
                 if *op == "create_job" || *op == "create_job_schedule" {
                     // Exit conditions and dependencies of a job manager need a job that allows them.
                     let spec = if *op == "create_job" { &mut body } else { &mut body["jobSpecification"] };

@@ -71,6 +71,8 @@ pub struct Launch {
     /// Job `commonEnvironmentSettings`, then task `environmentSettings` (later wins).
     pub environment: Vec<(String, String)>,
     pub container_settings: Option<ContainerSettings>,
+    /// Downloaded into the working directory before the command line runs.
+    pub resource_files: Vec<crate::resource_files::ResourceFile>,
     /// Who the task runs as: its `userIdentity` resolved against the pool's `userAccounts`, or
     /// why it cannot run (a named user the pool does not have).
     pub user: Result<crate::users::TaskUser, String>,

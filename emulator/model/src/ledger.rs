@@ -89,7 +89,6 @@ const VM_HARDWARE: &str = "nodes are directories and processes on this machine: 
 const NO_VNET: &str = "there are no virtual networks, subnets or public IPs on one machine: nodes have loopback addresses";
 const ALLOCATION_IS_INSTANT: &str = "nodes are allocated at once, so a resize never times out";
 const NO_OS_UPGRADES: &str = "local nodes have no operating system of their own to upgrade";
-const RESOURCE_FILES: &str = "Resource files (resourceFiles)";
 const OUTPUT_FILES: &str = "Output files (outputFiles)";
 const APP_PACKAGES: &str = "Application packages (applicationPackageReferences)";
 const MOUNTS: &str = "Pool file system mounts (mountConfiguration)";
@@ -157,7 +156,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchJobManagerTask", "killJobOnCompletion", "bool", "its completion terminates the job (JMComplete)"),
     r("BatchJobManagerTask", "outputFiles", "[OutputFile]", OUTPUT_FILES, When::Set),
     a("BatchJobManagerTask", "requiredSlots", "int", "the scheduler"),
-    r("BatchJobManagerTask", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchJobManagerTask", "resourceFiles", "[ResourceFile]", "downloaded into the working directory before the command line runs"),
     a("BatchJobManagerTask", "runExclusive", "bool", "takes every slot of its node"),
     a("BatchJobManagerTask", "userIdentity", "UserIdentity", "as a task's"),
     a("BatchJobPreparationTask", "commandLine", "string", "run without a shell"),
@@ -166,7 +165,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchJobPreparationTask", "environmentSettings", "[EnvironmentSetting]", "its environment"),
     a("BatchJobPreparationTask", "id", "string", "its directory and AZ_BATCH_JOB_PREP_DIR"),
     a("BatchJobPreparationTask", "rerunOnNodeRebootAfterSuccess", "bool", "rerun after a node reboot"),
-    r("BatchJobPreparationTask", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchJobPreparationTask", "resourceFiles", "[ResourceFile]", "downloaded into the working directory before the command line runs"),
     a("BatchJobPreparationTask", "userIdentity", "UserIdentity", "as a task's"),
     a("BatchJobPreparationTask", "waitForSuccess", "bool", "the job's tasks wait for it on each node"),
     a("BatchJobReleaseTask", "commandLine", "string", "run without a shell"),
@@ -174,7 +173,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchJobReleaseTask", "environmentSettings", "[EnvironmentSetting]", "its environment"),
     a("BatchJobReleaseTask", "id", "string", "its directory"),
     a("BatchJobReleaseTask", "maxWallClockTime", "duration", "the release task is stopped after it (15 minutes at most)"),
-    r("BatchJobReleaseTask", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchJobReleaseTask", "resourceFiles", "[ResourceFile]", "downloaded into the working directory before the command line runs"),
     e(
         "BatchJobReleaseTask",
         "retentionTime",
@@ -314,7 +313,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchStartTask", "containerSettings", "BatchTaskContainerSettings", "runs in a container"),
     a("BatchStartTask", "environmentSettings", "[EnvironmentSetting]", "its environment"),
     a("BatchStartTask", "maxTaskRetryCount", "int", "retries of a nonzero exit"),
-    r("BatchStartTask", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchStartTask", "resourceFiles", "[ResourceFile]", "downloaded into startup/wd before the start task runs"),
     a("BatchStartTask", "userIdentity", "UserIdentity", "as a task's"),
     a("BatchStartTask", "waitForSuccess", "bool", "the node waits in waitingforstarttask"),
     a("BatchTask", "constraints", "BatchTaskConstraints", "Replace Task"),
@@ -340,7 +339,7 @@ pub static LEDGER: &[Row] = &[
     r("BatchTaskCreateOptions", "multiInstanceSettings", "MultiInstanceSettings", "Multi-instance tasks (multiInstanceSettings)", When::Set),
     r("BatchTaskCreateOptions", "outputFiles", "[OutputFile]", OUTPUT_FILES, When::Set),
     a("BatchTaskCreateOptions", "requiredSlots", "int", "the scheduler"),
-    r("BatchTaskCreateOptions", "resourceFiles", "[ResourceFile]", RESOURCE_FILES, When::Set),
+    a("BatchTaskCreateOptions", "resourceFiles", "[ResourceFile]", "downloaded into the working directory before the command line runs"),
     a("BatchTaskCreateOptions", "userIdentity", "UserIdentity", "see UserIdentity"),
     a("BatchTaskDependencies", "taskIdRanges", "[BatchTaskIdRange]", "parents by id range"),
     a("BatchTaskDependencies", "taskIds", "[string]", "parents by id"),
@@ -377,6 +376,13 @@ pub static LEDGER: &[Row] = &[
     a("NetworkConfiguration", "endpointConfiguration", "BatchPoolEndpointConfiguration", "inbound endpoints forwarded on 127.0.0.1"),
     a("NetworkConfiguration", "publicIPAddressConfiguration", "BatchPublicIpAddressConfiguration", "see BatchPublicIpAddressConfiguration"),
     e("NetworkConfiguration", "subnetId", "string", NO_VNET),
+    a("ResourceFile", "autoStorageContainerName", "string", "listed and downloaded from the linked storage (--auto-storage) through a SAS the emulator signs"),
+    a("ResourceFile", "blobPrefix", "string", "only blobs whose names start with it are downloaded"),
+    a("ResourceFile", "fileMode", "string", "the downloaded file's mode (default 0770)"),
+    a("ResourceFile", "filePath", "string", "where the file, or the container's blobs, go under the working directory"),
+    a("ResourceFile", "httpUrl", "string", "downloaded (streamed to disk) before the command line runs"),
+    r("ResourceFile", "identityReference", "BatchNodeIdentityReference", "Managed identities (identityReference)", When::Set),
+    a("ResourceFile", "storageContainerUrl", "string", "List Blobs through the URL, then each blob downloaded"),
     a("UserAccount", "elevationLevel", "string", "AZ_BATCH_TASK_USER_IDENTITY; an admin container task runs as root"),
     a("UserAccount", "linuxUserConfiguration", "LinuxUserConfiguration", "see LinuxUserConfiguration"),
     a("UserAccount", "name", "string", "tasks name it in userIdentity.username"),
@@ -544,9 +550,10 @@ mod tests {
 
     #[test]
     fn refused_properties_are_found_at_any_depth() {
-        let pool = json!({"id": "p", "startTask": {"commandLine": "x", "resourceFiles": [{"httpUrl": "http://h/f", "filePath": "f"}]}});
-        assert!(refusal("BatchPoolCreateOptions", &pool).unwrap().message.unwrap().contains("Resource files"));
-        assert!(refusal("BatchPoolCreateOptions", &json!({"startTask": {"commandLine": "x", "resourceFiles": []}})).is_none());
+        let identity = json!({"httpUrl": "http://h/f", "filePath": "f", "identityReference": {"resourceId": "/i"}});
+        let pool = json!({"id": "p", "startTask": {"commandLine": "x", "resourceFiles": [{"httpUrl": "http://h/f", "filePath": "f"}, identity]}});
+        assert!(refusal("BatchPoolCreateOptions", &pool).unwrap().message.unwrap().contains("Managed identities"));
+        assert!(refusal("BatchPoolCreateOptions", &json!({"startTask": {"commandLine": "x", "resourceFiles": [{"httpUrl": "http://h/f"}]}})).is_none());
         let ipv6 = json!({"networkConfiguration": {"publicIPAddressConfiguration": {"ipFamilies": ["IPv4", "ipv6"]}}});
         assert!(refusal("BatchPoolUpdateOptions", &ipv6).is_some());
         assert!(refusal("BatchPoolUpdateOptions", &json!({"networkConfiguration": {"publicIPAddressConfiguration": {"ipFamilies": ["IPv4"]}}})).is_none());

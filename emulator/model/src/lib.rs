@@ -21,6 +21,7 @@ pub mod layout;
 pub mod ledger;
 pub mod node;
 pub mod pool;
+pub mod resource_files;
 pub mod schedule;
 pub mod task;
 pub mod task_table;

@@ -7,6 +7,7 @@ pub mod container;
 pub mod docker_create;
 pub mod environment;
 pub mod process;
+pub mod resource_files;
 pub mod timers;
 
 use crate::state::AppState;
@@ -71,7 +72,9 @@ pub mod labels {
 
 /// Runs until the effect channel closes.
 pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runtimes: Runtimes) {
-    let agent = Agent { state, runtimes, kills: Arc::default(), forwards: Arc::default() };
+    let timeout = std::time::Duration::from_secs(state.config().storage_timeout);
+    let blob = crate::blob::BlobClient::new(std::time::Duration::from_secs(10), timeout);
+    let agent = Agent { state, runtimes, kills: Arc::default(), forwards: Arc::default(), blob };
     while let Some(effect) = rx.recv().await {
         agent.handle(effect);
     }
@@ -83,6 +86,8 @@ struct Agent {
     runtimes: Runtimes,
     kills: Kills,
     forwards: Forwards,
+    /// The storage data path (resource files).
+    blob: crate::blob::BlobClient,
 }
 
 impl Agent {
@@ -146,10 +151,10 @@ impl Agent {
     fn launch(&self, launch: Launch) {
         let (tx, krx) = oneshot::channel();
         self.kills.lock().unwrap_or_else(|e| e.into_inner()).insert(launch.run_id, tx);
-        let (st, rt, kills) = (self.state.clone(), self.runtimes.clone(), self.kills.clone());
+        let (st, rt, kills, blob) = (self.state.clone(), self.runtimes.clone(), self.kills.clone(), self.blob.clone());
         self.spawn(async move {
             let run_id = launch.run_id;
-            run_task(&st, launch, krx, &rt).await;
+            run_task(&st, launch, krx, &rt, &blob).await;
             kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
         });
     }
@@ -337,7 +342,7 @@ fn invalid_settings(message: impl Into<String>) -> FailureInfo {
 }
 
 /// Runs one attempt of a task and reports how it ended.
-async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>, rt: &Runtimes) {
+async fn run_task(state: &AppState, launch: Launch, mut kill: oneshot::Receiver<()>, rt: &Runtimes, blob: &crate::blob::BlobClient) {
     let layout = state.layout();
     let task_dir = layout.launch_dir(&launch);
     let wd = task_dir.join("wd");
@@ -364,6 +369,12 @@ async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>,
             failure("servererror", "ResourceDirectoryCreateFailed", "Failure encountered creating resource directory", vec![detail("Message", e.to_string())]),
             None,
         )
+    } else if let Err(f) = fetch_resource_files(state, &launch, &wd, &mut kill, blob).await {
+        match f {
+            Some(f) => failed(f, None),
+            // Killed while downloading: the domain already moved the task on.
+            None => return,
+        }
     } else {
         match (&launch.container_settings, &launch.pool_containers) {
             (Some(_), Some(_)) => run_container_task(state, &launch, kill, rt, start).await,
@@ -381,6 +392,29 @@ async fn run_task(state: &AppState, launch: Launch, kill: oneshot::Receiver<()>,
     };
     if let Some(outcome) = outcome {
         let _ = state.execute(Command::TaskExited { run_id: launch.run_id, outcome });
+    }
+}
+
+/// Downloads the launch's resource files into `wd`, after telling the domain the task is
+/// `running` ("running starts when resource files … start downloading", §5.4). `Err(None)`: a
+/// kill came first.
+async fn fetch_resource_files(
+    state: &AppState,
+    launch: &Launch,
+    wd: &std::path::Path,
+    kill: &mut oneshot::Receiver<()>,
+    blob: &crate::blob::BlobClient,
+) -> Result<(), Option<FailureInfo>> {
+    if launch.resource_files.is_empty() {
+        return Ok(());
+    }
+    if launch.kind == LaunchKind::Task {
+        let _ = state.execute(Command::TaskStarted { run_id: launch.run_id, start: state.now() });
+    }
+    let download = resource_files::download(blob, &launch.resource_files, wd, &state.config().auto_storage, state.now());
+    tokio::select! {
+        r = download => r.map_err(Some),
+        _ = kill => Err(None),
     }
 }
 

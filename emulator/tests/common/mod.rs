@@ -36,8 +36,14 @@ pub async fn emulator(runner: Runner) -> TestEmulator {
 /// An emulator on the given clock (a [`ManualClock`](batch_emulator::clock::ManualClock) lets a
 /// test move time instead of sleeping).
 pub async fn emulator_with_clock(runner: Runner, clock: Arc<dyn Clock>) -> TestEmulator {
+    emulator_configured(runner, clock, |_| {}).await
+}
+
+/// An emulator whose test configuration `configure` changes first.
+pub async fn emulator_configured(runner: Runner, clock: Arc<dyn Clock>, configure: impl FnOnce(&mut EmulatorConfig)) -> TestEmulator {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = EmulatorConfig::for_tests(dir.path().join("data"));
+    let mut config = EmulatorConfig::for_tests(dir.path().join("data"));
+    configure(&mut config);
     let processes: Arc<dyn ProcessRunner> = match runner {
         Runner::Fake => Arc::new(FakeProcessRunner),
         Runner::Local | Runner::Docker => Arc::new(LocalProcessRunner::default()),

@@ -211,6 +211,7 @@ impl Account {
             command_line: task.spec.command_line.clone(),
             environment,
             container_settings: task.spec.container_settings.as_deref().cloned(),
+            resource_files: crate::resource_files::of(task.spec.resource_files.as_ref()),
             user: crate::users::resolve(task.spec.user_identity.as_ref(), pool.user_accounts()),
             token_job: task
                 .spec

@@ -46,6 +46,7 @@ impl Account {
                 return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
             }
         }
+        crate::resource_files::parse(spec.resource_files.as_deref())?;
         let uses_dependencies = job.spec.uses_task_dependencies == Some(true);
         if let Some(d) = &spec.depends_on {
             crate::dependencies::parse_dependencies(d, uses_dependencies)?;
@@ -55,7 +56,6 @@ impl Account {
             crate::dependencies::parse_exit_conditions(c, uses_dependencies, performs)?;
         }
         for (what, set) in [
-            ("Resource files (resourceFiles)", !is_empty_list(&spec.resource_files)),
             ("Output files (outputFiles)", !is_empty_list(&spec.output_files)),
             ("Multi-instance tasks (multiInstanceSettings)", spec.multi_instance_settings.is_some()),
             ("Application packages (applicationPackageReferences)", !is_empty_list(&spec.application_package_references)),

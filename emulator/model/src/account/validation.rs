@@ -42,9 +42,7 @@ pub(super) fn validate_prep_and_release(spec: &BatchJobCreateOptions) -> Result<
         if let Some(cs) = &jp.container_settings {
             validate_container_settings(cs)?;
         }
-        if !is_empty_list(&jp.resource_files) {
-            return Err(not_implemented("Resource files (resourceFiles)"));
-        }
+        crate::resource_files::parse(jp.resource_files.as_deref())?;
         if let Some(r) = jp.constraints.as_ref().and_then(|c| c.max_task_retry_count) {
             if r < -1 {
                 return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
@@ -73,9 +71,7 @@ pub(super) fn validate_prep_and_release(spec: &BatchJobCreateOptions) -> Result<
         if let Some(cs) = &jr.container_settings {
             validate_container_settings(cs)?;
         }
-        if !is_empty_list(&jr.resource_files) {
-            return Err(not_implemented("Resource files (resourceFiles)"));
-        }
+        crate::resource_files::parse(jr.resource_files.as_deref())?;
         if let Some(t) = jr.max_wall_clock_time {
             if t > BatchDuration::from_secs(15 * 60) {
                 return Err(DomainError::invalid_property("maxWallClockTime", t.to_string(), "The job release task can run at most 15 minutes"));
@@ -116,6 +112,7 @@ pub(super) fn validate_start_task(st: &StartTask) -> Result<(), DomainError> {
     if let Some(cs) = &st.container_settings {
         validate_container_settings(cs)?;
     }
+    crate::resource_files::parse(st.resource_files.as_deref())?;
     if let Some(r) = st.max_task_retry_count {
         if r < -1 {
             return Err(DomainError::invalid_property("maxTaskRetryCount", r.to_string(), "The value must be -1 or greater"));
