@@ -137,7 +137,11 @@ impl BlobClient {
         };
         if len <= BLOCK_SIZE as u64 {
             let bytes = tokio::fs::read(src).await.map_err(|e| BlobError::File(e, false))?;
-            let req = with_headers(self.http.put(blob.clone())).header("x-ms-blob-type", "BlockBlob").body(bytes);
+            // Stated even when 0: storage refuses a PUT without it.
+            let req = with_headers(self.http.put(blob.clone()))
+                .header("x-ms-blob-type", "BlockBlob")
+                .header(reqwest::header::CONTENT_LENGTH, bytes.len())
+                .body(bytes);
             return check(req.send().await.map_err(BlobError::from_reqwest)?).await;
         }
         let mut file = tokio::fs::File::open(src).await.map_err(|e| BlobError::File(e, false))?;

@@ -140,6 +140,8 @@ fn minimal(property: &str) -> Value {
         "containerHostBatchBindMounts" => json!({"source": "Shared"}),
         "jobSpecification" => json!({"poolInfo": {"poolId": "p"}}),
         "poolInfo" => json!({"poolId": "p"}),
+        "outputFiles" => json!({"filePattern": "*.txt", "destination": {"container": {"containerUrl": "https://a.blob.core.windows.net/c"}}, "uploadOptions": {"uploadCondition": "tasksuccess"}}),
+        "uploadHeaders" => json!({"name": "x-ms-meta-a"}),
         _ => json!({}),
     }
 }
@@ -493,6 +495,8 @@ fn valid_value(property: &str, kind: &str) -> Value {
         ("fileMode", _) => json!("0644"),
         ("storageContainerUrl", _) => json!("https://account.blob.core.windows.net/c"),
         ("httpUrl", _) => json!("https://account.blob.core.windows.net/c/f"),
+        ("containerUrl", _) => json!("https://account.blob.core.windows.net/out"),
+        ("uploadCondition", _) => json!("taskcompletion"),
         ("start", _) => json!(1),
         ("end", _) => json!(5),
         ("targetDedicatedNodes" | "targetLowPriorityNodes", _) => json!(1),

@@ -126,11 +126,14 @@ pub fn parse_exit_conditions(v: &Value, job_uses_dependencies: bool, job_perform
 
 /// The exit options that apply to a completed task, with the service's defaults filled in:
 /// exit 0 gets non-default behaviour only when listed; anything else falls back to `default`;
-/// a task that never started uses `preProcessingError`.
+/// a task that never started uses `preProcessingError`; one whose output upload failed uses
+/// `fileUploadError`, unless its exit code is listed ("if the exit code matched
+/// exitCodes/exitCodeRanges, that action wins").
 pub fn effective_exit_options(task: &Task) -> ExitOptions {
     let conditions: ExitConditions = task.spec.exit_conditions.as_ref().and_then(|v| serde_json::from_value((**v).clone()).ok()).unwrap_or_default();
     let info = &task.execution_info;
     let succeeded = info.result.as_deref() == Some("success");
+    let upload_failed = info.failure_info.as_ref().and_then(|f| f.code.as_deref()).is_some_and(|c| c.starts_with("FileUpload"));
     let matched = match info.exit_code {
         Some(code) => conditions
             .exit_codes
@@ -138,6 +141,7 @@ pub fn effective_exit_options(task: &Task) -> ExitOptions {
             .find(|m| m.code == code)
             .map(|m| m.exit_options.clone())
             .or_else(|| conditions.exit_code_ranges.iter().find(|m| (m.start..=m.end).contains(&code)).map(|m| m.exit_options.clone()))
+            .or_else(|| upload_failed.then(|| conditions.file_upload_error.clone()).flatten())
             .or_else(|| (!succeeded).then(|| conditions.default.clone()).flatten()),
         None => conditions.pre_processing_error.clone().or(conditions.default.clone()),
     };

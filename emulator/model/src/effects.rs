@@ -71,6 +71,8 @@ pub struct Launch {
     /// Job `commonEnvironmentSettings`, then task `environmentSettings` (later wins).
     pub environment: Vec<(String, String)>,
     pub container_settings: Option<ContainerSettings>,
+    /// Uploaded after the command exits, before the attempt is reported.
+    pub output_files: Vec<crate::output_files::OutputFile>,
     /// Downloaded into the working directory before the command line runs.
     pub resource_files: Vec<crate::resource_files::ResourceFile>,
     /// Who the task runs as: its `userIdentity` resolved against the pool's `userAccounts`, or
@@ -112,6 +114,17 @@ pub enum TaskOutcome {
         #[serde(with = "batch_client::timefmt::body")]
         end: OffsetDateTime,
     },
+    /// The process exited, and an output file it should have uploaded could not be.
+    UploadFailed {
+        exit_code: i32,
+        failure: FailureInfo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container_info: Option<ContainerInfo>,
+        #[serde(with = "batch_client::timefmt::body")]
+        start: OffsetDateTime,
+        #[serde(with = "batch_client::timefmt::body")]
+        end: OffsetDateTime,
+    },
     /// Stopped because it ran longer than `maxWallClockTime`.
     TimedOut {
         exit_code: Option<i32>,
@@ -142,6 +155,9 @@ impl TaskOutcome {
             }
             TaskOutcome::FailedToStart { failure, start, end, container_info } => {
                 OutcomeSummary { exit_code: None, failure: Some(failure), container_info, start, end }
+            }
+            TaskOutcome::UploadFailed { exit_code, failure, start, end, container_info } => {
+                OutcomeSummary { exit_code: Some(exit_code), failure: Some(failure), container_info, start, end }
             }
             TaskOutcome::TimedOut { exit_code, start, end, container_info } => {
                 OutcomeSummary { exit_code, failure: Some(failure_max_wall_clock()), container_info, start, end }

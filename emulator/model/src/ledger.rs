@@ -89,7 +89,6 @@ const VM_HARDWARE: &str = "nodes are directories and processes on this machine: 
 const NO_VNET: &str = "there are no virtual networks, subnets or public IPs on one machine: nodes have loopback addresses";
 const ALLOCATION_IS_INSTANT: &str = "nodes are allocated at once, so a resize never times out";
 const NO_OS_UPGRADES: &str = "local nodes have no operating system of their own to upgrade";
-const OUTPUT_FILES: &str = "Output files (outputFiles)";
 const APP_PACKAGES: &str = "Application packages (applicationPackageReferences)";
 const MOUNTS: &str = "Pool file system mounts (mountConfiguration)";
 const AUTOSCALE: &str = "Autoscale pools (enableAutoScale, autoScaleFormula, autoScaleEvaluationInterval)";
@@ -154,7 +153,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchJobManagerTask", "environmentSettings", "[EnvironmentSetting]", "the task's environment"),
     a("BatchJobManagerTask", "id", "string", "the task's id"),
     a("BatchJobManagerTask", "killJobOnCompletion", "bool", "its completion terminates the job (JMComplete)"),
-    r("BatchJobManagerTask", "outputFiles", "[OutputFile]", OUTPUT_FILES, When::Set),
+    a("BatchJobManagerTask", "outputFiles", "[OutputFile]", "uploaded after the command exits, before the task is completed"),
     a("BatchJobManagerTask", "requiredSlots", "int", "the scheduler"),
     a("BatchJobManagerTask", "resourceFiles", "[ResourceFile]", "downloaded into the working directory before the command line runs"),
     a("BatchJobManagerTask", "runExclusive", "bool", "takes every slot of its node"),
@@ -337,7 +336,7 @@ pub static LEDGER: &[Row] = &[
     a("BatchTaskCreateOptions", "exitConditions", "ExitConditions", "job and dependency actions"),
     a("BatchTaskCreateOptions", "id", "string", "validated and unique in the job"),
     r("BatchTaskCreateOptions", "multiInstanceSettings", "MultiInstanceSettings", "Multi-instance tasks (multiInstanceSettings)", When::Set),
-    r("BatchTaskCreateOptions", "outputFiles", "[OutputFile]", OUTPUT_FILES, When::Set),
+    a("BatchTaskCreateOptions", "outputFiles", "[OutputFile]", "uploaded after the command exits, before the task is completed"),
     a("BatchTaskCreateOptions", "requiredSlots", "int", "the scheduler"),
     a("BatchTaskCreateOptions", "resourceFiles", "[ResourceFile]", "downloaded into the working directory before the command line runs"),
     a("BatchTaskCreateOptions", "userIdentity", "UserIdentity", "see UserIdentity"),
@@ -364,7 +363,7 @@ pub static LEDGER: &[Row] = &[
     a("ExitConditions", "default", "ExitOptions", "any other failure"),
     a("ExitConditions", "exitCodeRanges", "[ExitCodeRangeMapping]", "by exit code range"),
     a("ExitConditions", "exitCodes", "[ExitCodeMapping]", "by exit code"),
-    e("ExitConditions", "fileUploadError", "ExitOptions", "output files are refused, so no upload can fail"),
+    a("ExitConditions", "fileUploadError", "ExitOptions", "a task whose output upload failed, unless its exit code is listed"),
     a("ExitConditions", "preProcessingError", "ExitOptions", "a task that cannot start"),
     a("ExitOptions", "dependencyAction", "string", "satisfy or block dependent tasks"),
     a("ExitOptions", "jobAction", "string", "none, disable or terminate the job"),
@@ -376,6 +375,17 @@ pub static LEDGER: &[Row] = &[
     a("NetworkConfiguration", "endpointConfiguration", "BatchPoolEndpointConfiguration", "inbound endpoints forwarded on 127.0.0.1"),
     a("NetworkConfiguration", "publicIPAddressConfiguration", "BatchPublicIpAddressConfiguration", "see BatchPublicIpAddressConfiguration"),
     e("NetworkConfiguration", "subnetId", "string", NO_VNET),
+    a("OutputFile", "destination", "OutputFileDestination", "see OutputFileDestination"),
+    a("OutputFile", "filePattern", "string", "globbed in the working directory after the command exits ($VAR expanded)"),
+    a("OutputFile", "uploadOptions", "OutputFileUploadConfiguration", "see OutputFileUploadConfiguration"),
+    a("OutputFileBlobContainerDestination", "containerUrl", "string", "the container the files are uploaded to (Put Blob, or blocks for large files)"),
+    r("OutputFileBlobContainerDestination", "identityReference", "BatchNodeIdentityReference", "Managed identities (identityReference)", When::Set),
+    a("OutputFileBlobContainerDestination", "path", "string", "the blob name (one file) or the virtual directory (a pattern)"),
+    a("OutputFileBlobContainerDestination", "uploadHeaders", "[OutputFileUploadHeader]", "sent with each upload"),
+    a("OutputFileDestination", "container", "OutputFileBlobContainerDestination", "see OutputFileBlobContainerDestination"),
+    a("OutputFileUploadConfiguration", "uploadCondition", "string", "tasksuccess, taskfailure or taskcompletion"),
+    a("OutputFileUploadHeader", "name", "string", "a header of each upload"),
+    a("OutputFileUploadHeader", "value", "string", "a header of each upload"),
     a("ResourceFile", "autoStorageContainerName", "string", "listed and downloaded from the linked storage (--auto-storage) through a SAS the emulator signs"),
     a("ResourceFile", "blobPrefix", "string", "only blobs whose names start with it are downloaded"),
     a("ResourceFile", "fileMode", "string", "the downloaded file's mode (default 0770)"),
@@ -558,7 +568,8 @@ mod tests {
         assert!(refusal("BatchPoolUpdateOptions", &ipv6).is_some());
         assert!(refusal("BatchPoolUpdateOptions", &json!({"networkConfiguration": {"publicIPAddressConfiguration": {"ipFamilies": ["IPv4"]}}})).is_none());
         assert!(refusal("BatchPoolCreateOptions", &json!({"enableAutoScale": false})).is_none());
-        assert!(refusal("BatchTaskGroup", &json!({"value": [{"id": "a"}, {"id": "b", "outputFiles": [{}]}]})).is_some());
+        let identity = json!({"destination": {"container": {"identityReference": {"resourceId": "/i"}}}});
+        assert!(refusal("BatchTaskGroup", &json!({"value": [{"id": "a"}, {"id": "b", "outputFiles": [{}, identity]}]})).is_some());
     }
 
     #[test]

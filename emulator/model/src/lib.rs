@@ -20,6 +20,7 @@ pub mod job;
 pub mod layout;
 pub mod ledger;
 pub mod node;
+pub mod output_files;
 pub mod pool;
 pub mod resource_files;
 pub mod schedule;

@@ -121,6 +121,7 @@ mod tests {
             environment: vec![("MY_VAR".into(), "v".into()), ("AZ_BATCH_TASK_ID".into(), "spoof".into())],
             container_settings: None,
             resource_files: Vec::new(),
+            output_files: Vec::new(),
             user: Ok(batch_model::users::resolve(None, &[]).unwrap()),
             token_job: None,
             pool_containers: None,

@@ -6,6 +6,7 @@
 pub mod container;
 pub mod docker_create;
 pub mod environment;
+pub mod output_files;
 pub mod process;
 pub mod resource_files;
 pub mod timers;
@@ -390,8 +391,37 @@ async fn run_task(state: &AppState, launch: Launch, mut kill: oneshot::Receiver<
             (None, None) => run_process_task(state, &launch, kill, rt, start).await,
         }
     };
+    let outcome = match outcome {
+        Some(o) if !launch.output_files.is_empty() => Some(upload_output_files(state, &launch, o, blob).await),
+        o => o,
+    };
     if let Some(outcome) = outcome {
         let _ = state.execute(Command::TaskExited { run_id: launch.run_id, outcome });
+    }
+}
+
+/// Uploads the launch's output files after its command exited (an attempt that never ran
+/// uploads nothing, and writes no upload logs); an upload that fails turns the outcome into
+/// [`TaskOutcome::UploadFailed`]. UNCONFIRMED: a timed-out attempt uploads as a failure and keeps
+/// its timeout failure.
+async fn upload_output_files(state: &AppState, launch: &Launch, outcome: TaskOutcome, blob: &crate::blob::BlobClient) -> TaskOutcome {
+    let succeeded = match &outcome {
+        TaskOutcome::Exited { exit_code, .. } => *exit_code == 0,
+        TaskOutcome::TimedOut { .. } => false,
+        _ => return outcome,
+    };
+    let layout = state.layout();
+    let task_dir = layout.launch_dir(launch);
+    let url = state.public_url();
+    let account = environment::AccountInfo { name: &state.config().account, url: &url, key: state.account_key() };
+    let env = environment::task_environment(launch, layout, &account);
+    let uploaded = output_files::upload(blob, &launch.output_files, &task_dir, &task_dir.join("wd"), &env, succeeded).await;
+    match (uploaded, outcome) {
+        (Err(failure), TaskOutcome::Exited { exit_code, start, container_info, .. }) => {
+            TaskOutcome::UploadFailed { exit_code, failure, container_info, start, end: state.now() }
+        }
+        (Ok(()), TaskOutcome::Exited { exit_code, start, container_info, .. }) => TaskOutcome::Exited { exit_code, start, end: state.now(), container_info },
+        (_, o) => o,
     }
 }
 

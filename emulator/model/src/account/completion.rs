@@ -208,7 +208,30 @@ impl Account {
         let reported_start = t.state == TaskState::Running;
         let info = &mut t.execution_info;
         let succeeded;
+        // Only a nonzero exit is retried (node-and-container-semantics.md §5.4), whatever its
+        // uploads did: the next attempt uploads again. UNCONFIRMED: that uploads follow every
+        // attempt, not only the last.
+        let outcome = match outcome {
+            TaskOutcome::UploadFailed { exit_code, start, end, container_info, .. }
+                if exit_code != 0 && (max_retries == -1 || info.retry_count < max_retries) =>
+            {
+                TaskOutcome::Exited { exit_code, start, end, container_info }
+            }
+            o => o,
+        };
         match outcome {
+            TaskOutcome::UploadFailed { exit_code, failure, start, end, container_info } => {
+                // The command ran; an output file could not be uploaded (a failure however it exited).
+                if !reported_start {
+                    info.start_time = Some(start);
+                }
+                info.container_info = container_info;
+                info.exit_code = Some(exit_code);
+                info.end_time = Some(end);
+                info.result = Some("failure".into());
+                info.failure_info = Some(failure);
+                succeeded = false;
+            }
             TaskOutcome::Exited { exit_code, start, end, container_info } => {
                 if !reported_start {
                     info.start_time = Some(start);
@@ -216,7 +239,6 @@ impl Account {
                 info.container_info = container_info;
                 info.exit_code = Some(exit_code);
                 succeeded = exit_code == 0;
-                // Only a nonzero exit is retried (node-and-container-semantics.md §5.4).
                 if !succeeded && (max_retries == -1 || info.retry_count < max_retries) {
                     info.retry_count += 1;
                     info.last_retry_time = Some(now);

@@ -96,6 +96,7 @@ impl Account {
             command_line: st.command_line.clone(),
             environment,
             container_settings: st.container_settings.clone(),
+            output_files: Vec::new(),
             resource_files: crate::resource_files::of(st.resource_files.as_ref()),
             user: crate::users::resolve(st.user_identity.as_ref(), &accounts),
             token_job: None,

@@ -212,6 +212,7 @@ impl Account {
             environment,
             container_settings: task.spec.container_settings.as_deref().cloned(),
             resource_files: crate::resource_files::of(task.spec.resource_files.as_ref()),
+            output_files: crate::output_files::of(task.spec.output_files.as_ref()),
             user: crate::users::resolve(task.spec.user_identity.as_ref(), pool.user_accounts()),
             token_job: task
                 .spec

@@ -47,6 +47,7 @@ impl Account {
             }
         }
         crate::resource_files::parse(spec.resource_files.as_deref())?;
+        crate::output_files::parse(spec.output_files.as_deref())?;
         let uses_dependencies = job.spec.uses_task_dependencies == Some(true);
         if let Some(d) = &spec.depends_on {
             crate::dependencies::parse_dependencies(d, uses_dependencies)?;
@@ -56,7 +57,6 @@ impl Account {
             crate::dependencies::parse_exit_conditions(c, uses_dependencies, performs)?;
         }
         for (what, set) in [
-            ("Output files (outputFiles)", !is_empty_list(&spec.output_files)),
             ("Multi-instance tasks (multiInstanceSettings)", spec.multi_instance_settings.is_some()),
             ("Application packages (applicationPackageReferences)", !is_empty_list(&spec.application_package_references)),
         ] {
