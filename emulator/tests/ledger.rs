@@ -140,7 +140,9 @@ fn minimal(property: &str) -> Value {
         "containerHostBatchBindMounts" => json!({"source": "Shared"}),
         "jobSpecification" => json!({"poolInfo": {"poolId": "p"}}),
         "poolInfo" => json!({"poolId": "p"}),
-        "outputFiles" => json!({"filePattern": "*.txt", "destination": {"container": {"containerUrl": "https://a.blob.core.windows.net/c"}}, "uploadOptions": {"uploadCondition": "tasksuccess"}}),
+        "outputFiles" => {
+            json!({"filePattern": "*.txt", "destination": {"container": {"containerUrl": "https://a.blob.core.windows.net/c"}}, "uploadOptions": {"uploadCondition": "tasksuccess"}})
+        }
         "uploadHeaders" => json!({"name": "x-ms-meta-a"}),
         _ => json!({}),
     }

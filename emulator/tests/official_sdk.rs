@@ -4,6 +4,8 @@
 //! scripts are idempotent and CI runs them first. A missing Python, Node, PyPI or npm registry
 //! makes these tests fail, loudly.
 
+#[path = "common/azurite.rs"]
+mod azurite;
 #[path = "common/binary.rs"]
 mod binary;
 
@@ -56,4 +58,31 @@ fn azure_batch_js_10_2_drives_pool_job_task_and_deletes() {
     let out = Command::new("node").arg(repo().join("tests/js/flow.cjs")).args([&emu.url, &emu.account, &emu.key]).output().expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("flow: OK"), "flow.cjs failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Microsoft's Python quickstart as its users write it: inputs uploaded to Azurite with
+/// azure-storage-blob, `httpUrl` resource files with blob SAS URLs, `outputFiles` to a container,
+/// results read back from storage; on both SDK generations.
+fn run_quickstart(venv: &str) {
+    ensure_venvs();
+    let az = azurite::start();
+    let conn = az.connection_string();
+    let emu = binary::spawn(&["--auto-storage", &conn], &[]);
+    let out = Command::new(repo().join(venv).join("bin/python"))
+        .arg(repo().join("tests/python/quickstart_flow.py"))
+        .args([&emu.url, &emu.account, &emu.key, &conn])
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("flow: OK"), "quickstart_flow.py ({venv}) failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_python_quickstart_runs_unchanged_with_azure_batch_15_and_azurite() {
+    run_quickstart(".venv-sdk15");
+}
+
+#[test]
+fn the_python_quickstart_runs_unchanged_with_azure_batch_14_and_azurite() {
+    run_quickstart(".venv-sdk14");
 }
