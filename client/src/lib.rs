@@ -5,12 +5,15 @@
 //!   conformance suite read responses through them, so a shape fixed once is fixed everywhere.
 //! * [`auth`]: Shared Key signing exactly as both official Python SDKs compute it; the emulator
 //!   verifies with the same function.
+//! * [`storage`]: Azure Blob Storage connection strings, SAS and Shared Key, and a minimal blob
+//!   client (feature `http`), for the storage data path around Batch tasks.
 //! * [`BatchClient`] (feature `http`): requests, paging over `odata.nextLink`, retry honouring
 //!   `Retry-After`.
 
 pub mod auth;
 pub mod duration;
 pub mod models;
+pub mod storage;
 pub mod timefmt;
 
 #[cfg(feature = "http")]

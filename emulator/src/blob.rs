@@ -1,17 +1,15 @@
 //! A small Azure Blob Storage client for the node agent's data path: List Blobs and Get Blob
 //! (resource files), Put Blob and Put Block / Put Block List (output files), through the SAS
-//! URLs tasks give, and a service SAS signed with the linked storage account's key
-//! (`autoStorageContainerName`). Bodies are streamed between the network and files, never held
+//! URLs tasks give (the linked storage account's SAS comes from
+//! [`batch_client::storage::StorageAccount`]). Bodies are streamed between the network and files, never held
 //! whole in memory. Works against the real service and Azurite (path-style URLs).
 
 use futures::StreamExt;
 use std::path::Path;
 use std::time::Duration;
-use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The storage REST version requests ask for (Azurite 3.x and the service both serve it).
-const STORAGE_VERSION: &str = "2021-08-06";
+use batch_client::storage::STORAGE_VERSION;
 /// A file larger than this is uploaded in blocks of this size.
 pub const BLOCK_SIZE: usize = 4 * 1024 * 1024;
 
@@ -219,71 +217,6 @@ pub fn blob_url(container: &url::Url, name: &str) -> url::Url {
         segments.extend(name.split('/'));
     }
     url
-}
-
-/// The linked ("auto") storage account, from a connection string.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LinkedStorage {
-    pub account: String,
-    key: Vec<u8>,
-    /// The blob service endpoint, without a trailing slash (`https://acct.blob.core.windows.net`,
-    /// or Azurite's `http://127.0.0.1:10000/devstoreaccount1`).
-    pub blob_endpoint: String,
-}
-
-/// Azurite's well-known development account (public; documented by Microsoft).
-pub const DEV_STORAGE_ACCOUNT: &str = "devstoreaccount1";
-const DEV_STORAGE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
-impl LinkedStorage {
-    /// Parses `AccountName=…;AccountKey=…;BlobEndpoint=…` (or `DefaultEndpointsProtocol` and
-    /// `EndpointSuffix`), or `UseDevelopmentStorage=true` (Azurite on 127.0.0.1:10000).
-    pub fn from_connection_string(s: &str) -> Result<Self, String> {
-        use base64::Engine;
-        let parts: Vec<(String, String)> = s
-            .split(';')
-            .filter(|p| !p.trim().is_empty())
-            .filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
-            .collect();
-        let get = |k: &str| parts.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        if get("usedevelopmentstorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            let key = base64::engine::general_purpose::STANDARD.decode(DEV_STORAGE_KEY).map_err(|e| e.to_string())?;
-            return Ok(Self { account: DEV_STORAGE_ACCOUNT.into(), key, blob_endpoint: format!("http://127.0.0.1:10000/{DEV_STORAGE_ACCOUNT}") });
-        }
-        let account = get("accountname").ok_or("the connection string has no AccountName")?;
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(get("accountkey").ok_or("the connection string has no AccountKey")?)
-            .map_err(|e| format!("AccountKey: {e}"))?;
-        let blob_endpoint = match get("blobendpoint") {
-            Some(e) => e.trim_end_matches('/').to_string(),
-            None => {
-                let protocol = get("defaultendpointsprotocol").unwrap_or_else(|| "https".into());
-                let suffix = get("endpointsuffix").unwrap_or_else(|| "core.windows.net".into());
-                format!("{protocol}://{account}.blob.{suffix}")
-            }
-        };
-        url::Url::parse(&blob_endpoint).map_err(|e| format!("BlobEndpoint {blob_endpoint}: {e}"))?;
-        Ok(Self { account, key, blob_endpoint })
-    }
-
-    /// A container URL with a service SAS (`sp` permissions, valid until `expiry`).
-    pub fn container_sas_url(&self, container: &str, permissions: &str, expiry: OffsetDateTime) -> Result<url::Url, String> {
-        let se = expiry.replace_nanosecond(0).unwrap_or(expiry).format(&time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())?;
-        let canonical = format!("/blob/{}/{container}", self.account);
-        // Service SAS, version 2020-12-06 and later: permissions, start, expiry, resource,
-        // identifier, IP, protocol, version, resource type, snapshot time, encryption scope,
-        // then the five response-header overrides.
-        let to_sign = format!("{permissions}\n\n{se}\n{canonical}\n\n\n\n{STORAGE_VERSION}\nc\n\n\n\n\n\n\n");
-        let sig = batch_client::auth::sign_with_key_bytes(&self.key, &to_sign);
-        let mut url = url::Url::parse(&format!("{}/{container}", self.blob_endpoint)).map_err(|e| e.to_string())?;
-        url.query_pairs_mut()
-            .append_pair("sv", STORAGE_VERSION)
-            .append_pair("sr", "c")
-            .append_pair("sp", permissions)
-            .append_pair("se", &se)
-            .append_pair("sig", &sig);
-        Ok(url)
-    }
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ impl EmulatorConfig {
         if base64::engine::general_purpose::STANDARD.decode(self.key.trim()).is_err() {
             return Err("--key must be base64".into());
         }
-        crate::blob::LinkedStorage::from_connection_string(&self.auto_storage).map_err(|e| format!("--auto-storage: {e}"))?;
+        batch_client::storage::StorageAccount::from_connection_string(&self.auto_storage).map_err(|e| format!("--auto-storage: {e}"))?;
         Ok(())
     }
 }

@@ -6,8 +6,9 @@
 //! time. The first failure fails the task before its command runs, with the failureInfo the
 //! service documents (node-and-container-semantics.md §6); the task is not retried for it.
 
-use crate::blob::{blob_url, BlobClient, BlobError, LinkedStorage};
+use crate::blob::{blob_url, BlobClient, BlobError};
 use batch_client::models::{FailureInfo, NameValuePair};
+use batch_client::storage::StorageAccount;
 use batch_model::resource_files::{check_file_path, ResourceFile, ResourceSource};
 use futures::TryStreamExt;
 use std::os::unix::fs::PermissionsExt;
@@ -98,9 +99,10 @@ fn container_url(source: &ResourceSource, linked: &str, now: OffsetDateTime) -> 
     match source {
         ResourceSource::Container { url, .. } => url::Url::parse(url).map(|u| (u, redacted(url))).map_err(|e| misc(e.to_string(), &redacted(url))),
         ResourceSource::AutoStorage { container, .. } => {
-            let storage = LinkedStorage::from_connection_string(linked).map_err(|e| misc(format!("the linked storage account: {e}"), container))?;
-            let url = storage.container_sas_url(container, "rl", now + time::Duration::hours(2)).map_err(|e| misc(e, container))?;
-            Ok((url, format!("{}/{container}", storage.blob_endpoint)))
+            let storage = StorageAccount::from_connection_string(linked).map_err(|e| misc(format!("the linked storage account: {e}"), container))?;
+            let url =
+                url::Url::parse(&storage.container_sas_url(container, "rl", now + time::Duration::hours(2))).map_err(|e| misc(e.to_string(), container))?;
+            Ok((url, storage.container_url(container)))
         }
         ResourceSource::Http { .. } => Err(misc("not a container".into(), "")),
     }

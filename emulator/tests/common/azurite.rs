@@ -1,7 +1,8 @@
 #![allow(dead_code)]
 //! A real Azurite (`azurite-blob` from npm, installed by `tests/js/setup.sh`) on a free loopback
-//! port with in-memory persistence and telemetry off, and a Shared Key client to put and read
-//! blobs the way a user's own program would. A missing Node or npm registry fails the test.
+//! port with in-memory persistence and telemetry off, and a Shared Key client
+//! ([`batch_client::storage::StorageClient`]) to put and read blobs the way a user's own program
+//! would. A missing Node or npm registry fails the test.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -9,14 +10,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub const ACCOUNT: &str = "devstoreaccount1";
-pub const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+use batch_client::storage::{StorageAccount, StorageClient, DEV_STORAGE_ACCOUNT as ACCOUNT, DEV_STORAGE_KEY as KEY};
 
 pub struct Azurite {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub url: String,
-    http: reqwest::Client,
+    pub storage: StorageClient,
     _dir: tempfile::TempDir,
 }
 
@@ -70,7 +70,9 @@ pub fn start() -> Azurite {
             Err(e) => panic!("azurite-blob did not start: {e}"),
         }
     };
-    Azurite { child, url, http: reqwest::Client::new(), _dir: dir }
+    let conn = format!("DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={url}/{ACCOUNT};");
+    let storage = StorageClient::new(StorageAccount::from_connection_string(&conn).expect("connection string"));
+    Azurite { child, url, storage, _dir: dir }
 }
 
 impl Azurite {
@@ -80,95 +82,38 @@ impl Azurite {
     }
 
     pub fn container_url(&self, container: &str) -> String {
-        format!("{}/{ACCOUNT}/{container}", self.url)
+        self.storage.account.container_url(container)
+    }
+
+    fn expiry() -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + time::Duration::hours(1)
     }
 
     /// A container URL with a service SAS granting `permissions` (`rl`, `w`, …).
     pub fn container_sas(&self, container: &str, permissions: &str) -> String {
-        let storage = batch_emulator::blob::LinkedStorage::from_connection_string(&self.connection_string()).expect("connection string");
-        storage.container_sas_url(container, permissions, time::OffsetDateTime::now_utc() + time::Duration::hours(1)).expect("sas").to_string()
+        self.storage.account.container_sas_url(container, permissions, Self::expiry())
     }
 
     /// A blob URL with the container's SAS.
     pub fn blob_sas(&self, container: &str, name: &str, permissions: &str) -> String {
-        let c = url::Url::parse(&self.container_sas(container, permissions)).expect("url");
-        batch_emulator::blob::blob_url(&c, name).to_string()
-    }
-
-    /// A Shared Key signed request (storage's own scheme: x-ms-* headers, /account/path).
-    async fn send(&self, method: reqwest::Method, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: Vec<u8>) -> reqwest::Response {
-        use base64::Engine;
-        let date = httpdate(time::OffsetDateTime::now_utc());
-        let mut ms: Vec<(String, String)> = headers.iter().filter(|(k, _)| k.starts_with("x-ms-")).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        ms.push(("x-ms-date".into(), date.clone()));
-        ms.push(("x-ms-version".into(), "2021-08-06".into()));
-        ms.sort();
-        let content_length = if body.is_empty() { String::new() } else { body.len().to_string() };
-        let content_type = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.to_string()).unwrap_or_default();
-        let mut q: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
-        q.sort();
-        let mut to_sign = format!("{method}\n\n\n{content_length}\n\n{content_type}\n\n\n\n\n\n\n");
-        for (k, v) in &ms {
-            to_sign.push_str(&format!("{k}:{v}\n"));
-        }
-        to_sign.push_str(&format!("/{ACCOUNT}/{ACCOUNT}{path}"));
-        for (k, v) in &q {
-            to_sign.push_str(&format!("\n{k}:{v}"));
-        }
-        let key = base64::engine::general_purpose::STANDARD.decode(KEY).expect("key");
-        let sig = batch_client::auth::sign_with_key_bytes(&key, &to_sign);
-        let mut req =
-            self.http.request(method, format!("{}/{ACCOUNT}{path}", self.url)).query(query).header("Authorization", format!("SharedKey {ACCOUNT}:{sig}"));
-        for (k, v) in &ms {
-            req = req.header(k, v);
-        }
-        for (k, v) in headers.iter().filter(|(k, _)| !k.starts_with("x-ms-")) {
-            req = req.header(*k, *v);
-        }
-        req.body(body).send().await.expect("azurite answers")
+        self.storage.account.blob_sas_url(container, name, permissions, Self::expiry())
     }
 
     pub async fn create_container(&self, name: &str) {
-        let r = self.send(reqwest::Method::PUT, &format!("/{name}"), &[("restype", "container")], &[], Vec::new()).await;
-        assert!(r.status().is_success(), "create container {name}: {} {}", r.status(), r.text().await.unwrap_or_default());
+        self.storage.create_container(name).await.expect("create container");
     }
 
     pub async fn put_blob(&self, container: &str, name: &str, bytes: &[u8]) {
-        let path = format!(
-            "/{container}/{}",
-            name.split('/').map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()).collect::<Vec<_>>().join("/")
-        );
-        let r = self.send(reqwest::Method::PUT, &path, &[], &[("x-ms-blob-type", "BlockBlob")], bytes.to_vec()).await;
-        assert!(r.status().is_success(), "put blob {name}: {} {}", r.status(), r.text().await.unwrap_or_default());
+        self.storage.put_blob(container, name, bytes).await.expect("put blob");
     }
 
     /// A blob's bytes and headers, or None when it does not exist.
     pub async fn get_blob(&self, container: &str, name: &str) -> Option<(Vec<u8>, reqwest::header::HeaderMap)> {
-        let path = format!(
-            "/{container}/{}",
-            name.split('/').map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()).collect::<Vec<_>>().join("/")
-        );
-        let r = self.send(reqwest::Method::GET, &path, &[], &[], Vec::new()).await;
-        if r.status() == 404 {
-            return None;
-        }
-        assert!(r.status().is_success(), "get blob {name}: {}", r.status());
-        let headers = r.headers().clone();
-        Some((r.bytes().await.expect("body").to_vec(), headers))
+        self.storage.get_blob(container, name).await.expect("get blob")
     }
 
-    /// The names of a container's blobs.
+    /// The names of a container's blobs, sorted.
     pub async fn list(&self, container: &str) -> Vec<String> {
-        let r = self.send(reqwest::Method::GET, &format!("/{container}"), &[("restype", "container"), ("comp", "list")], &[], Vec::new()).await;
-        assert!(r.status().is_success(), "list {container}: {}", r.status());
-        let body = r.text().await.expect("body");
-        let mut names: Vec<String> = body.split("<Name>").skip(1).filter_map(|s| s.split("</Name>").next()).map(|s| s.replace("&amp;", "&")).collect();
-        names.sort();
-        names
+        self.storage.list_blobs(container).await.expect("list blobs")
     }
-}
-
-fn httpdate(t: time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
-    t.format(&f).expect("date")
 }
