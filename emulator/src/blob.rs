@@ -236,14 +236,4 @@ mod tests {
         let c = url::Url::parse("http://127.0.0.1:10000/devstoreaccount1/input?sv=1&sig=a%2Bb").unwrap();
         assert_eq!(blob_url(&c, "dir/a b#.txt").as_str(), "http://127.0.0.1:10000/devstoreaccount1/input/dir/a%20b%23.txt?sv=1&sig=a%2Bb");
     }
-
-    #[test]
-    fn connection_strings() {
-        let dev = LinkedStorage::from_connection_string("UseDevelopmentStorage=true").unwrap();
-        assert_eq!((dev.account.as_str(), dev.blob_endpoint.as_str()), ("devstoreaccount1", "http://127.0.0.1:10000/devstoreaccount1"));
-        let real =
-            LinkedStorage::from_connection_string("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net").unwrap();
-        assert_eq!(real.blob_endpoint, "https://acct.blob.core.windows.net");
-        assert!(LinkedStorage::from_connection_string("AccountName=a").is_err());
-    }
 }
