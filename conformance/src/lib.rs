@@ -9,6 +9,7 @@
 
 pub mod report;
 pub mod scenarios;
+pub mod storage_scenarios;
 
 use batch_client::models::*;
 use batch_client::{ApiError, BatchClient, Credentials};
@@ -61,6 +62,9 @@ pub struct Target {
     pub url: String,
     pub credentials: Credentials,
     pub profile: PoolProfile,
+    /// The account's linked storage account (a storage connection string): where the storage
+    /// scenarios put inputs and collect outputs. On the emulator it is also `--auto-storage`.
+    pub storage: Option<String>,
 }
 
 impl Target {
@@ -108,7 +112,7 @@ impl Target {
             image_prefix: env("BATCH_CONFORMANCE_IMAGE_PREFIX").unwrap_or(base.image_prefix),
             registry,
         };
-        Ok(Self { kind: TargetKind::Azure, url, credentials, profile })
+        Ok(Self { kind: TargetKind::Azure, url, credentials, profile, storage: env("BATCH_CONFORMANCE_STORAGE") })
     }
 }
 
@@ -265,6 +269,20 @@ impl Ctx {
         Ok(self.client.wait_for_task(job, task, |s| s == "completed", self.target.patience()).await?)
     }
 
+    /// A blob container for this scenario (deleted after it) in the target's linked storage:
+    /// the client and the container's name. Without a storage account the scenario fails.
+    pub async fn storage_container(&self, name: &str) -> Result<(batch_client::storage::StorageClient, String), Failure> {
+        let Some(conn) = &self.target.storage else {
+            return Err(Failure("this scenario needs the account's linked storage: --storage CONNECTION_STRING (or BATCH_CONFORMANCE_STORAGE)".into()));
+        };
+        let account = batch_client::storage::StorageAccount::from_connection_string(conn).map_err(Failure)?;
+        let client = batch_client::storage::StorageClient::new(account);
+        let container: String = self.id(name).to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(63).collect();
+        client.create_container(&container).await.map_err(Failure)?;
+        self.remember("container", &container);
+        Ok((client, container))
+    }
+
     /// A task file as text.
     pub async fn file(&self, job: &str, task: &str, path: &str) -> Result<String, Failure> {
         Ok(String::from_utf8_lossy(&self.client.get_task_file(job, task, path).await?).into_owned())
@@ -282,6 +300,12 @@ impl Ctx {
         let items = std::mem::take(&mut *self.cleanup.lock().unwrap_or_else(|e| e.into_inner()));
         for path in cleanup_plan(&items) {
             let _ = self.client.send_raw(reqwest::Method::DELETE, &path, &[], &[], None).await;
+        }
+        if let Some(account) = self.target.storage.as_deref().and_then(|c| batch_client::storage::StorageAccount::from_connection_string(c).ok()) {
+            let storage = batch_client::storage::StorageClient::new(account);
+            for (_, name) in items.iter().filter(|(k, _)| k == "container") {
+                let _ = storage.delete_container(name).await;
+            }
         }
     }
 }

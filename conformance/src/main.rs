@@ -40,6 +40,11 @@ struct Args {
     /// Write a JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// The linked storage account, as a storage connection string, for the storage scenarios
+    /// (an emulator started here gets it as `--auto-storage`). On Azure, the account's own
+    /// linked storage.
+    #[arg(long, env = "BATCH_CONFORMANCE_STORAGE")]
+    storage: Option<String>,
 }
 
 struct Started {
@@ -54,11 +59,12 @@ impl Drop for Started {
     }
 }
 
-fn start_emulator(bin: PathBuf) -> Result<(String, String, String, Started), String> {
+fn start_emulator(bin: PathBuf, storage: Option<&str>) -> Result<(String, String, String, Started), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut child = Command::new(&bin)
         .args(["--addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
+        .args(storage.map(|s| vec!["--auto-storage", s]).unwrap_or_default())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -89,7 +95,7 @@ async fn main() -> std::process::ExitCode {
     let mut _started = None;
     let target = match args.target {
         Which::Azure => match Target::azure_from(|k| std::env::var(k).ok()) {
-            Ok(t) => t,
+            Ok(t) => Target { storage: args.storage.clone().or(t.storage.clone()), ..t },
             Err(msg) => {
                 eprintln!("batch-conformance: {msg}");
                 return std::process::ExitCode::from(2);
@@ -106,7 +112,7 @@ async fn main() -> std::process::ExitCode {
                 ),
                 None => {
                     let bin = args.emulator_bin.unwrap_or_else(|| std::env::current_exe().unwrap_or_default().with_file_name("batch-emulator"));
-                    match start_emulator(bin) {
+                    match start_emulator(bin, args.storage.as_deref()) {
                         Ok((url, account, key, s)) => {
                             _started = Some(s);
                             (url, Credentials::SharedKey { account, key })
@@ -118,7 +124,7 @@ async fn main() -> std::process::ExitCode {
                     }
                 }
             };
-            Target { kind: TargetKind::Emulator, url, credentials, profile: PoolProfile::emulator() }
+            Target { kind: TargetKind::Emulator, url, credentials, profile: PoolProfile::emulator(), storage: args.storage.clone() }
         }
     };
     let name = match target.kind {

@@ -9,10 +9,17 @@ use serde_json::{json, Value};
 
 type R = Result<(), Failure>;
 
+/// Every scenario, in a stable order: these, then the storage ones.
+pub fn all() -> Vec<Scenario> {
+    let mut all = core();
+    all.extend(crate::storage_scenarios::all());
+    all
+}
+
 macro_rules! register {
     ($( $name:ident : $area:literal, $source:literal ;)*) => {
-        /// Every scenario, in a stable order.
-        pub fn all() -> Vec<Scenario> {
+        /// The scenarios of this module, in a stable order.
+        fn core() -> Vec<Scenario> {
             vec![ $( Scenario {
                 name: stringify!($name),
                 area: $area,

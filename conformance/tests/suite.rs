@@ -1,6 +1,9 @@
 //! The whole suite against an emulator started in-process (with the Docker engine for the
-//! container scenarios: without one they fail, loudly), and the azure target without
-//! credentials.
+//! container scenarios and a real Azurite for the storage ones: without them they fail,
+//! loudly), and the azure target without credentials.
+
+#[path = "../../emulator/tests/common/azurite.rs"]
+mod azurite;
 
 use batch_client::Credentials;
 use batch_conformance::{report, run, Outcome, PoolProfile, Target, TargetKind};
@@ -15,16 +18,20 @@ use std::sync::Arc;
 async fn every_scenario_passes_on_the_emulator() {
     let build = std::process::Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/images/build.sh")).output().unwrap();
     assert!(build.status.success(), "fixture images: {}", String::from_utf8_lossy(&build.stderr));
+    let az = azurite::start();
     let dir = tempfile::tempdir().unwrap();
     let docker = DockerRuntime::connect().await.unwrap_or_else(|e| panic!("the container scenarios need a Docker engine: {e}"));
     let containers: Arc<dyn ContainerRuntime> = Arc::new(docker);
     let runtimes = Runtimes { processes: Arc::new(LocalProcessRunner::default()), containers: Ok(containers) };
-    let emu = batch_emulator::server::start(EmulatorConfig::for_tests(dir.path().join("data")), runtimes, Arc::new(SystemClock)).await.unwrap();
+    let mut config = EmulatorConfig::for_tests(dir.path().join("data"));
+    config.auto_storage = az.connection_string();
+    let emu = batch_emulator::server::start(config, runtimes, Arc::new(SystemClock)).await.unwrap();
     let target = Target {
         kind: TargetKind::Emulator,
         url: emu.url.clone(),
         credentials: Credentials::SharedKey { account: DEV_ACCOUNT_NAME.into(), key: DEV_ACCOUNT_KEY.into() },
         profile: PoolProfile::emulator(),
+        storage: Some(az.connection_string()),
     };
     let results = run(&target, None).await;
     let table = report::table(&results);
@@ -36,7 +43,7 @@ async fn every_scenario_passes_on_the_emulator() {
     const EXPECTED_NOT_YET: &[&str] = &[];
     let not_yet_names: Vec<&str> = results.iter().filter(|r| r.outcome != Outcome::Passed).map(|r| r.name.as_str()).collect();
     assert_eq!(not_yet_names, EXPECTED_NOT_YET, "{table}");
-    assert!(passed >= 52, "{table}");
+    assert!(passed >= 56, "{table}");
     // Scenarios clean up after themselves: no pool or job of the run is left.
     let client = batch_client::BatchClient::new(&emu.url, target.credentials.clone());
     let jobs: Vec<serde_json::Value> = client.list_all("/jobs", &[("$filter", "startswith(id,'conf-')")]).await.unwrap();
