@@ -14,10 +14,14 @@
 //! 7. journal: accepted commands/s (jobs created by C concurrent clients) with the journal
 //!    fsynced before every answer (group commit) against not fsynced; the start time of an
 //!    emulator after it accepted J commands (compacting while it served), and of one replaying
-//!    J/10 commands from a journal never compacted.
+//!    J/10 commands from a journal never compacted;
+//! 8. storage: resource-file download and output-file upload of N × 1 MiB against a real
+//!    Azurite, against curl doing the same transfers.
 //!
 //! `--smoke` shrinks every size so CI can check that the benchmark keeps working; no time is
 //! ever asserted.
+
+mod storage;
 
 use batch_client::{BatchClient, Credentials};
 use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions};
@@ -54,6 +58,9 @@ struct Args {
     /// Only the journal figures (7), which need no Docker engine.
     #[arg(long)]
     journal_only: bool,
+    /// Only the storage figures (8), which need Azurite (`tests/js/setup.sh`) and curl.
+    #[arg(long)]
+    storage_only: bool,
     /// Commands accepted (and journalled) before the start-time figure.
     #[arg(long, default_value_t = 1_000_000)]
     journalled: usize,
@@ -311,6 +318,10 @@ async fn main() {
         rows.extend(journal_rows(&bin, &args, conns, seconds).await);
         return report(&rows, &args, &bin);
     }
+    if args.storage_only {
+        rows.extend(storage::storage_rows(&bin, args.smoke).await);
+        return report(&rows, &args, &bin);
+    }
     let docker = bollard::Docker::connect_with_local_defaults().expect("docker").negotiate_version().await.expect("a Docker engine is needed");
     let emu = start_emulator(&bin);
     let c = &emu.client;
@@ -460,6 +471,7 @@ async fn main() {
 
     drop(emu);
     rows.extend(journal_rows(&bin, &args, conns, seconds).await);
+    rows.extend(storage::storage_rows(&bin, args.smoke).await);
     report(&rows, &args, &bin);
 }
 

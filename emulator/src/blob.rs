@@ -110,7 +110,10 @@ impl BlobClient {
         if let Some(parent) = dest.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(|e| BlobError::File(e, true))?;
         }
-        let mut file = tokio::fs::File::create(dest).await.map_err(|e| BlobError::File(e, true))?;
+        // Buffered: each write to a tokio file is a trip to the blocking pool, and the network
+        // hands over small chunks.
+        let file = tokio::fs::File::create(dest).await.map_err(|e| BlobError::File(e, true))?;
+        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
         let mut body = resp.bytes_stream();
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {

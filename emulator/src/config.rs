@@ -62,6 +62,11 @@ pub struct EmulatorConfig {
     #[arg(long, env = "BATCH_EMULATOR_AUTO_STORAGE", default_value = "UseDevelopmentStorage=true")]
     pub auto_storage: String,
 
+    /// The application package store: `DIR/<applicationId>/<version>.zip`, with optional
+    /// `default` and `displayName` files (one line each) beside the packages.
+    #[arg(long, env = "BATCH_EMULATOR_APP_PACKAGES")]
+    pub app_packages: Option<PathBuf>,
+
     /// Seconds a storage transfer (resource or output file) may wait for a byte before it fails
     /// its task; connecting may take at most 10 s.
     #[arg(long, env = "BATCH_EMULATOR_STORAGE_TIMEOUT", default_value_t = 60)]
@@ -83,6 +88,7 @@ impl EmulatorConfig {
             snapshot_after: 10_000,
             auto_storage: "UseDevelopmentStorage=true".into(),
             storage_timeout: 60,
+            app_packages: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! * [`api`]: the thin REST edge (routing from the operation catalogue, auth, OData, errors).
 //! * `batch_model` (crate `emulator/model`): the Batch domain, free of HTTP, Docker and disk.
 //! * [`agent`]: the node agent that carries out the domain's effects (directories, processes).
+//! * [`applications`]: the local application package store (`--app-packages`).
 //! * [`blob`]: the Azure Blob client of the storage data path (resource and output files).
 //! * [`layout`]: where node files live on this machine (read by the agent and the file API).
 //! * [`timers`]: the deadlines the domain asked for ([`batch_model::Effect::At`]).
@@ -10,6 +11,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod applications;
 pub mod blob;
 pub mod clock;
 pub mod config;

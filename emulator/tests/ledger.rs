@@ -121,6 +121,16 @@ fn refused_value(kind: &str, when: When) -> Value {
     }
 }
 
+/// An emulator whose package store has the application `sample` (version `sample`, the
+/// default), so package references the ledger sends are ones the account has.
+async fn ledger_emulator() -> TestEmulator {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ledger-app-store");
+    std::fs::create_dir_all(dir.join("sample")).unwrap();
+    std::fs::write(dir.join("sample/sample.zip"), b"").unwrap();
+    std::fs::write(dir.join("sample/default"), "sample").unwrap();
+    emulator_configured(Runner::Fake, std::sync::Arc::new(batch_emulator::clock::SystemClock), move |c| c.app_packages = Some(dir)).await
+}
+
 /// A valid object to create on the way to a property (what the service requires of it).
 fn minimal(property: &str) -> Value {
     match property {
@@ -144,6 +154,7 @@ fn minimal(property: &str) -> Value {
             json!({"filePattern": "*.txt", "destination": {"container": {"containerUrl": "https://a.blob.core.windows.net/c"}}, "uploadOptions": {"uploadCondition": "tasksuccess"}})
         }
         "uploadHeaders" => json!({"name": "x-ms-meta-a"}),
+        "applicationPackageReferences" => json!({"applicationId": "sample"}),
         _ => json!({}),
     }
 }
@@ -202,7 +213,7 @@ fn base_body(op: &str) -> Value {
 
 #[tokio::test]
 async fn every_refused_property_answers_501_on_every_operation_that_accepts_it() {
-    let emu = emulator(Runner::Fake).await;
+    let emu = ledger_emulator().await;
     emu.pool("p", 0, 1, "spread").await;
     emu.job("j", "p").await;
     let schedule = json!({"id": "s", "schedule": {"doNotRunUntil": "2099-01-01T00:00:00Z"}, "jobSpecification": {"poolInfo": {"poolId": "p"}}});
@@ -242,7 +253,7 @@ async fn every_refused_property_answers_501_on_every_operation_that_accepts_it()
 
 #[tokio::test]
 async fn values_the_ledger_does_not_refuse_are_accepted() {
-    let emu = emulator(Runner::Fake).await;
+    let emu = ledger_emulator().await;
     emu.pool("p", 0, 1, "spread").await;
     emu.job("j", "p").await;
     // Empty lists, false and IPv4 are not refused.
@@ -405,7 +416,7 @@ async fn send_and_read_back(emu: &TestEmulator, op: &str, row: &ledger::Row, pat
 /// accepts it, is there when the entity is read back.
 #[tokio::test]
 async fn every_echoed_property_is_stored_and_returned() {
-    let emu = emulator(Runner::Fake).await;
+    let emu = ledger_emulator().await;
     let mut checked = 0;
     for row in LEDGER {
         let Treatment::Echoed(_) = row.treatment else { continue };
@@ -535,7 +546,7 @@ async fn every_applied_property_is_stored_and_returned() {
                 if path.len() == 1 + skip && row.property == "id" {
                     continue;
                 }
-                let emu = emulator(Runner::Fake).await;
+                let emu = ledger_emulator().await;
                 emu.client.send_json(Method::POST, "/pools", &pool_spec("p", 0, 1, "spread")).await.unwrap();
                 let job = json!({"id": "j", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": true, "onTaskFailure": "performexitoptionsjobaction"});
                 emu.client.send_json(Method::POST, "/jobs", &job).await.unwrap();

@@ -71,6 +71,8 @@ pub struct Launch {
     /// Job `commonEnvironmentSettings`, then task `environmentSettings` (later wins).
     pub environment: Vec<(String, String)>,
     pub container_settings: Option<ContainerSettings>,
+    /// The node's pool packages, then the task's own: installed before the command runs.
+    pub application_packages: Vec<crate::app_packages::PackageRef>,
     /// Uploaded after the command exits, before the attempt is reported.
     pub output_files: Vec<crate::output_files::OutputFile>,
     /// Downloaded into the working directory before the command line runs.

@@ -28,6 +28,7 @@ pub enum BatchErrorCode {
     NodeNotFound,
     FileNotFound,
     JobScheduleNotFound,
+    ApplicationNotFound,
     // 405
     UnsupportedHttpVerb,
     // 409
@@ -62,6 +63,7 @@ pub enum BatchErrorCode {
     NodeBeingReimaged,
     NodeAlreadyInTargetSchedulingState,
     OperationNotValidOnNode,
+    InvalidApplicationPackageReferences,
     // 412
     ConditionNotMet,
     // 413
@@ -99,6 +101,8 @@ impl BatchErrorCode {
             TaskNotFound => "TaskNotFound",
             NodeNotFound => "NodeNotFound",
             JobScheduleNotFound => "JobScheduleNotFound",
+            ApplicationNotFound => "ApplicationNotFound",
+            InvalidApplicationPackageReferences => "InvalidApplicationPackageReferences",
             JobScheduleExists => "JobScheduleExists",
             JobWithSameIdExists => "JobWithSameIdExists",
             JobScheduleWithSameIdExists => "JobScheduleWithSameIdExists",
@@ -167,6 +171,9 @@ impl BatchErrorCode {
             TaskNotFound => "The specified task does not exist.",
             NodeNotFound => "The specified node does not exist.",
             JobScheduleNotFound => "The specified job schedule does not exist.",
+            // UNCONFIRMED: the two messages (the codes and statuses are documented).
+            ApplicationNotFound => "The specified application does not exist.",
+            InvalidApplicationPackageReferences => "One or more of the specified application package references are invalid.",
             JobScheduleExists => "The specified job schedule already exists.",
             JobWithSameIdExists => "A job with the same id exists: jobs and job schedules share one namespace.",
             JobScheduleWithSameIdExists => "A job schedule with the same id exists: jobs and job schedules share one namespace.",

@@ -89,7 +89,6 @@ const VM_HARDWARE: &str = "nodes are directories and processes on this machine: 
 const NO_VNET: &str = "there are no virtual networks, subnets or public IPs on one machine: nodes have loopback addresses";
 const ALLOCATION_IS_INSTANT: &str = "nodes are allocated at once, so a resize never times out";
 const NO_OS_UPGRADES: &str = "local nodes have no operating system of their own to upgrade";
-const APP_PACKAGES: &str = "Application packages (applicationPackageReferences)";
 const MOUNTS: &str = "Pool file system mounts (mountConfiguration)";
 const AUTOSCALE: &str = "Autoscale pools (enableAutoScale, autoScaleFormula, autoScaleEvaluationInterval)";
 const AUTO_POOLS: &str = "Auto pools (poolInfo.autoPoolSpecification)";
@@ -103,6 +102,8 @@ pub static LEDGER: &[Row] = &[
     a("AutoUserSpecification", "elevationLevel", "string", "AZ_BATCH_TASK_USER_IDENTITY; an admin container task runs as root"),
     a("AutoUserSpecification", "scope", "string", "AZ_BATCH_TASK_USER_IDENTITY (Pool… or Task…)"),
     a("BatchAffinityInfo", "affinityId", "string", "the scheduler prefers the node with that affinityId when it has a free slot"),
+    a("BatchApplicationPackageReference", "applicationId", "string", "an application of the package store (--app-packages)"),
+    a("BatchApplicationPackageReference", "version", "string", "that version (none: the application's default version)"),
     a("BatchContainerConfiguration", "containerImageNames", "[string]", "fetched by each node as it starts"),
     a("BatchContainerConfiguration", "containerRegistries", "[ContainerRegistryReference]", "credentials for fetching images"),
     a("BatchContainerConfiguration", "type", "string", "validated; every container pool runs on the Docker engine"),
@@ -144,7 +145,12 @@ pub static LEDGER: &[Row] = &[
     a("BatchJobCreateOptions", "usesTaskDependencies", "bool", "dependsOn is allowed and honoured"),
     a("BatchJobDisableOptions", "disableTasks", "string", "requeue, terminate or wait for running tasks"),
     a("BatchJobManagerTask", "allowLowPriorityNode", "bool", "the scheduler waits for a dedicated node when false"),
-    r("BatchJobManagerTask", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    a(
+        "BatchJobManagerTask",
+        "applicationPackageReferences",
+        "[BatchApplicationPackageReference]",
+        "installed on the node before the task runs (AZ_BATCH_APP_PACKAGE_*)",
+    ),
     a("BatchJobManagerTask", "authenticationTokenSettings", "AuthenticationTokenSettings", "see AuthenticationTokenSettings"),
     a("BatchJobManagerTask", "commandLine", "string", "run without a shell"),
     a("BatchJobManagerTask", "constraints", "BatchTaskConstraints", "as a task's"),
@@ -228,7 +234,12 @@ pub static LEDGER: &[Row] = &[
     a("BatchNodeRemoveOptions", "nodeList", "[string]", "the nodes removed"),
     e("BatchNodeRemoveOptions", "resizeTimeout", "duration", ALLOCATION_IS_INSTANT),
     r("BatchPoolCreateOptions", "applicationLicenses", "[string]", "Application licenses (applicationLicenses)", When::Set),
-    r("BatchPoolCreateOptions", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    a(
+        "BatchPoolCreateOptions",
+        "applicationPackageReferences",
+        "[BatchApplicationPackageReference]",
+        "checked against --app-packages; installed on each node for every task",
+    ),
     r("BatchPoolCreateOptions", "autoScaleEvaluationInterval", "duration", AUTOSCALE, When::Set),
     r("BatchPoolCreateOptions", "autoScaleFormula", "string", AUTOSCALE, When::Set),
     r("BatchPoolCreateOptions", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
@@ -265,7 +276,12 @@ pub static LEDGER: &[Row] = &[
     a("BatchPoolEndpointConfiguration", "inboundNATPools", "[BatchInboundNatPool]", "each node's inbound endpoints"),
     r("BatchPoolInfo", "autoPoolSpecification", "BatchAutoPoolSpecification", AUTO_POOLS, When::Set),
     a("BatchPoolInfo", "poolId", "string", "the pool the job's tasks run on"),
-    r("BatchPoolReplaceOptions", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    a(
+        "BatchPoolReplaceOptions",
+        "applicationPackageReferences",
+        "[BatchApplicationPackageReference]",
+        "checked against --app-packages; nodes that start, reboot or reimage install them",
+    ),
     r("BatchPoolReplaceOptions", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
     a("BatchPoolReplaceOptions", "metadata", "[BatchMetadataItem]", STORED),
     a("BatchPoolReplaceOptions", "startTask", "BatchStartTask", "nodes that start, reboot or reimage afterwards run it"),
@@ -279,7 +295,12 @@ pub static LEDGER: &[Row] = &[
     e("BatchPoolResizeOptions", "resizeTimeout", "duration", ALLOCATION_IS_INSTANT),
     a("BatchPoolResizeOptions", "targetDedicatedNodes", "int", "dedicated nodes added or removed"),
     a("BatchPoolResizeOptions", "targetLowPriorityNodes", "int", "spot nodes added or removed"),
-    r("BatchPoolUpdateOptions", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    a(
+        "BatchPoolUpdateOptions",
+        "applicationPackageReferences",
+        "[BatchApplicationPackageReference]",
+        "checked against --app-packages; nodes that start, reboot or reimage install them",
+    ),
     r("BatchPoolUpdateOptions", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
     a("BatchPoolUpdateOptions", "displayName", "string", STORED),
     e(
@@ -325,7 +346,12 @@ pub static LEDGER: &[Row] = &[
     a("BatchTaskContainerSettings", "registry", "ContainerRegistryReference", "credentials for the task's image"),
     a("BatchTaskContainerSettings", "workingDirectory", "string", "the container's WORKDIR"),
     a("BatchTaskCreateOptions", "affinityInfo", "BatchAffinityInfo", "see BatchAffinityInfo"),
-    r("BatchTaskCreateOptions", "applicationPackageReferences", "[BatchApplicationPackageReference]", APP_PACKAGES, When::Set),
+    a(
+        "BatchTaskCreateOptions",
+        "applicationPackageReferences",
+        "[BatchApplicationPackageReference]",
+        "installed on the node before the task runs (AZ_BATCH_APP_PACKAGE_*)",
+    ),
     a("BatchTaskCreateOptions", "authenticationTokenSettings", "AuthenticationTokenSettings", "see AuthenticationTokenSettings"),
     a("BatchTaskCreateOptions", "commandLine", "string", "run without a shell"),
     a("BatchTaskCreateOptions", "constraints", "BatchTaskConstraints", "see BatchTaskConstraints"),

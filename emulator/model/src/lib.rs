@@ -10,6 +10,7 @@
 //! nothing.
 
 pub mod account;
+pub mod app_packages;
 pub mod command;
 pub mod dependencies;
 pub mod effects;

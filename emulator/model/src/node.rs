@@ -85,6 +85,10 @@ pub struct Node {
     /// The pool's start task as it was when the node started (a changed pool start task
     /// applies after a reboot or reimage).
     pub start_task: Option<batch_client::models::StartTask>,
+    /// The pool's application packages as they were when the node started (a changed list
+    /// applies after a reboot or reimage, as for the start task).
+    #[serde(default)]
+    pub application_packages: Option<Vec<serde_json::Value>>,
     /// `startTaskInfo`.
     pub start_task_info: Option<batch_client::models::StartTaskInfo>,
     /// The run of the start task in progress.

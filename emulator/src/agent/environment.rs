@@ -122,6 +122,7 @@ mod tests {
             container_settings: None,
             resource_files: Vec::new(),
             output_files: Vec::new(),
+            application_packages: Vec::new(),
             user: Ok(batch_model::users::resolve(None, &[]).unwrap()),
             token_job: None,
             pool_containers: None,

@@ -3,6 +3,7 @@
 //! and reports back to the domain as commands. It knows the disk, processes and the container
 //! engine; the domain knows Batch.
 
+pub mod app_packages;
 pub mod container;
 pub mod docker_create;
 pub mod environment;
@@ -343,7 +344,7 @@ fn invalid_settings(message: impl Into<String>) -> FailureInfo {
 }
 
 /// Runs one attempt of a task and reports how it ended.
-async fn run_task(state: &AppState, launch: Launch, mut kill: oneshot::Receiver<()>, rt: &Runtimes, blob: &crate::blob::BlobClient) {
+async fn run_task(state: &AppState, mut launch: Launch, mut kill: oneshot::Receiver<()>, rt: &Runtimes, blob: &crate::blob::BlobClient) {
     let layout = state.layout();
     let task_dir = layout.launch_dir(&launch);
     let wd = task_dir.join("wd");
@@ -370,7 +371,7 @@ async fn run_task(state: &AppState, launch: Launch, mut kill: oneshot::Receiver<
             failure("servererror", "ResourceDirectoryCreateFailed", "Failure encountered creating resource directory", vec![detail("Message", e.to_string())]),
             None,
         )
-    } else if let Err(f) = fetch_resource_files(state, &launch, &wd, &mut kill, blob).await {
+    } else if let Err(f) = prepare_node_files(state, &mut launch, &wd, &mut kill, blob).await {
         match f {
             Some(f) => failed(f, None),
             // Killed while downloading: the domain already moved the task on.
@@ -425,27 +426,35 @@ async fn upload_output_files(state: &AppState, launch: &Launch, outcome: TaskOut
     }
 }
 
-/// Downloads the launch's resource files into `wd`, after telling the domain the task is
-/// `running` ("running starts when resource files … start downloading", §5.4). `Err(None)`: a
-/// kill came first.
-async fn fetch_resource_files(
+/// Installs the launch's application packages (their variables join its environment) and
+/// downloads its resource files into `wd`, after telling the domain the task is `running`
+/// ("running starts when resource files / app packages … start downloading", §5.4).
+/// `Err(None)`: a kill came first.
+async fn prepare_node_files(
     state: &AppState,
-    launch: &Launch,
+    launch: &mut Launch,
     wd: &std::path::Path,
     kill: &mut oneshot::Receiver<()>,
     blob: &crate::blob::BlobClient,
 ) -> Result<(), Option<FailureInfo>> {
-    if launch.resource_files.is_empty() {
+    if launch.resource_files.is_empty() && launch.application_packages.is_empty() {
         return Ok(());
     }
     if launch.kind == LaunchKind::Task {
         let _ = state.execute(Command::TaskStarted { run_id: launch.run_id, start: state.now() });
     }
-    let download = resource_files::download(blob, &launch.resource_files, wd, &state.config().auto_storage, state.now());
-    tokio::select! {
-        r = download => r.map_err(Some),
-        _ = kill => Err(None),
-    }
+    let root = state.layout().root(&launch.node_id);
+    let work = async {
+        let env = app_packages::install(state.config().app_packages.as_deref(), &launch.application_packages, &root).await?;
+        resource_files::download(blob, &launch.resource_files, wd, &state.config().auto_storage, state.now()).await?;
+        Ok::<_, FailureInfo>(env)
+    };
+    let env = tokio::select! {
+        r = work => r.map_err(Some)?,
+        _ = kill => return Err(None),
+    };
+    launch.environment.extend(env);
+    Ok(())
 }
 
 /// Tells the domain that a task's process or container has started (it turns `running`), when

@@ -10,9 +10,8 @@ use crate::blob::{blob_url, BlobClient, BlobError};
 use batch_client::models::{FailureInfo, NameValuePair};
 use batch_client::storage::StorageAccount;
 use batch_model::resource_files::{check_file_path, ResourceFile, ResourceSource};
-use futures::TryStreamExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use time::OffsetDateTime;
 
 /// Downloads running at once for one task.
@@ -141,18 +140,28 @@ async fn plan(client: &BlobClient, files: &[ResourceFile], linked: &str, now: Of
     Ok(fetches)
 }
 
-/// Downloads a launch's resource files into `wd`.
+/// Downloads a launch's resource files into `wd`, each file in a task of its own (so the work
+/// spreads over the runtime's threads), [`PARALLEL`] at a time. Dropping the future (a kill)
+/// aborts the downloads in flight.
 pub async fn download(client: &BlobClient, files: &[ResourceFile], wd: &Path, linked: &str, now: OffsetDateTime) -> Result<(), FailureInfo> {
-    let fetches = plan(client, files, linked, now).await?;
-    futures::stream::iter(fetches.into_iter().map(Ok))
-        .try_for_each_concurrent(PARALLEL, |f| async move {
-            let dest: PathBuf = wd.join(&f.relative);
-            client.download_to(&f.url, &dest).await.map_err(|e| download_failure(e, &f.relative))?;
-            tokio::fs::set_permissions(&dest, std::fs::Permissions::from_mode(f.mode))
-                .await
-                .map_err(|e| download_failure(BlobError::File(e, false), &f.relative))
-        })
-        .await
+    let mut todo = plan(client, files, linked, now).await?.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < PARALLEL {
+            let Some(f) = todo.next() else { break };
+            let (client, dest) = (client.clone(), wd.join(&f.relative));
+            running.spawn(async move {
+                client.download_to(&f.url, &dest).await.map_err(|e| download_failure(e, &f.relative))?;
+                tokio::fs::set_permissions(&dest, std::fs::Permissions::from_mode(f.mode))
+                    .await
+                    .map_err(|e| download_failure(BlobError::File(e, false), &f.relative))
+            });
+        }
+        match running.join_next().await {
+            None => return Ok(()),
+            Some(done) => done.map_err(|e| download_failure(BlobError::Transport(e.to_string()), ""))??,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -49,9 +49,12 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | TaskDependenciesNotSpecifiedOnJob
         | TaskDependencyListTooLong => StatusCode::BAD_REQUEST,
         AuthenticationFailed | InsufficientAccountPermissions => StatusCode::FORBIDDEN,
-        ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound | JobScheduleNotFound => StatusCode::NOT_FOUND,
+        ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound | JobScheduleNotFound | ApplicationNotFound => {
+            StatusCode::NOT_FOUND
+        }
         UnsupportedHttpVerb => StatusCode::METHOD_NOT_ALLOWED,
         PoolExists
+        | InvalidApplicationPackageReferences
         | JobExists
         | TaskExists
         | TaskIdSameAsJobPreparationTask

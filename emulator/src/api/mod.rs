@@ -10,6 +10,7 @@ pub mod operations;
 mod secrets;
 
 mod account;
+mod applications;
 mod files;
 mod job_schedules;
 mod jobs;
@@ -317,6 +318,7 @@ async fn handle(
             pools::handle(state, &ctx).await
         }
         ListSupportedImages | ListPoolNodeCounts => account::handle(state, &ctx).await,
+        ListApplications | GetApplication => applications::handle(state, &ctx).await,
         CreateJob
         | ListJobs
         | GetJob

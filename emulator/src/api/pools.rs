@@ -57,8 +57,27 @@ pub fn to_wire(ctx: &Ctx, pool: &Pool) -> BatchPool {
     }
 }
 
+/// A pool's package references must name applications and versions of the store (or an
+/// application with a default version): else 409 `InvalidApplicationPackageReferences`, as
+/// documented. A malformed list is left to the domain to answer. UNCONFIRMED: the `values`
+/// (here `ApplicationId` and `Reason`).
+fn check_packages(state: &AppState, refs: Option<&Vec<Value>>) -> Result<(), ApiError> {
+    let Ok(refs) = batch_model::app_packages::parse(refs.map(|r| r.as_slice())) else { return Ok(()) };
+    let dir = state.config().app_packages.as_deref();
+    for r in refs {
+        if let Err(reason) = crate::applications::resolve(dir, &r.application_id, r.version.as_deref()) {
+            return Err(batch_model::DomainError::new(batch_model::BatchErrorCode::InvalidApplicationPackageReferences)
+                .with_value("ApplicationId", &r.application_id)
+                .with_value("Reason", reason)
+                .into());
+        }
+    }
+    Ok(())
+}
+
 fn create_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let spec: BatchPoolCreateOptions = ctx.json()?;
+    check_packages(state, spec.application_package_references.as_ref())?;
     let id = spec.id.clone();
     let applied = state.execute(Command::CreatePool { spec })?;
     Ok(created(&pool_url(ctx, &id), &applied.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
@@ -107,12 +126,14 @@ fn conditional_write(state: &AppState, ctx: &Ctx, cmd: Command) -> Result<Applie
 
 fn update_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let patch: BatchPoolUpdateOptions = ctx.json()?;
+    check_packages(state, patch.application_package_references.as_ref())?;
     let v = conditional_write(state, ctx, Command::UpdatePool { pool_id: ctx.params[0].clone(), patch })?;
     Ok(updated(StatusCode::OK, &pool_url(ctx, &ctx.params[0]), &v.version().ok_or_else(|| ApiError::internal("the command wrote no version"))?))
 }
 
 fn replace_pool_properties(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: BatchPoolReplaceOptions = ctx.json()?;
+    check_packages(state, body.application_package_references.as_ref())?;
     let v = state.execute(Command::ReplacePoolProperties { pool_id: ctx.params[0].clone(), body })?;
     Ok(updated(
         StatusCode::NO_CONTENT,

@@ -97,6 +97,7 @@ impl Account {
             environment,
             container_settings: st.container_settings.clone(),
             output_files: Vec::new(),
+            application_packages: crate::app_packages::of(n.application_packages.as_ref()),
             resource_files: crate::resource_files::of(st.resource_files.as_ref()),
             user: crate::users::resolve(st.user_identity.as_ref(), &accounts),
             token_job: None,
@@ -234,11 +235,13 @@ impl Account {
         let Some(pool) = self.pools.get_mut(key) else { return };
         let pool_id = pool.spec.id.clone();
         let start_task = pool.spec.start_task.clone();
+        let application_packages = pool.spec.application_package_references.clone();
         let containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
         let Some(n) = pool.nodes.get_mut(node_id) else { return };
         n.pending_restart = None;
         // A changed pool start task applies from the next boot (§5.1).
         n.start_task = start_task;
+        n.application_packages = application_packages;
         n.start_task_info = None;
         // Whatever made the node unusable is looked at again as it starts.
         n.errors.clear();

@@ -79,9 +79,7 @@ impl Account {
         if let Some(st) = &spec.start_task {
             validate_start_task(st)?;
         }
-        if !is_empty_list(&spec.application_package_references) {
-            return Err(not_implemented("Application packages (applicationPackageReferences)"));
-        }
+        crate::app_packages::parse_for_pool(spec.application_package_references.as_deref())?;
         if !is_empty_list(&spec.mount_configuration) {
             return Err(not_implemented("Pool file system mounts (mountConfiguration)"));
         }
@@ -144,6 +142,7 @@ impl Account {
                         leave_when_done: false,
                         endpoint_index: self.pools.get(key).map_or(0, |p| (0..).find(|i| !p.nodes.values().any(|n| n.endpoint_index == *i)).unwrap_or(0)),
                         start_task: self.pools.get(key).and_then(|p| p.spec.start_task.clone()),
+                        application_packages: self.pools.get(key).and_then(|p| p.spec.application_package_references.clone()),
                         start_task_info: None,
                         start_task_run: None,
                         errors: Vec::new(),
@@ -280,9 +279,7 @@ impl Account {
         if let Some(st) = &patch.start_task {
             validate_start_task(st)?;
         }
-        if !is_empty_list(&patch.application_package_references) {
-            return Err(not_implemented("Application packages (applicationPackageReferences)"));
-        }
+        crate::app_packages::parse_for_pool(patch.application_package_references.as_deref())?;
         let has_nodes = !pool.nodes.is_empty();
         let zero_node_only = [
             ("vmSize", patch.vm_size.is_some()),
@@ -322,6 +319,11 @@ impl Account {
         }
         if let Some(v) = patch.enable_inter_node_communication {
             s.enable_inter_node_communication = Some(v)
+        }
+        // Present: replaces the references (empty: removes them all); nodes that start,
+        // reboot or reimage from now on install them (REST docs, Update Pool).
+        if let Some(v) = patch.application_package_references {
+            s.application_package_references = if v.is_empty() { None } else { Some(v) }
         }
         if let Some(v) = patch.metadata {
             s.metadata = Some(v)
@@ -368,13 +370,11 @@ impl Account {
         let Some(metadata) = body.metadata else {
             return Err(DomainError::missing_property("metadata"));
         };
-        if !apps.is_empty() {
-            return Err(not_implemented("Application packages (applicationPackageReferences)"));
-        }
+        crate::app_packages::parse_for_pool(Some(&apps))?;
         let version = self.version(now);
         let pool = self.pool_mut(id)?;
         pool.spec.start_task = body.start_task.map(with_start_task_defaults);
-        pool.spec.application_package_references = None;
+        pool.spec.application_package_references = if apps.is_empty() { None } else { Some(apps) };
         pool.spec.metadata = if metadata.is_empty() { None } else { Some(metadata) };
         // 2024-02-01: "If omitted, the existing setting is default" (targetNodeCommunicationMode).
         pool.spec.other.remove("targetNodeCommunicationMode");

@@ -213,6 +213,10 @@ impl Account {
             container_settings: task.spec.container_settings.as_deref().cloned(),
             resource_files: crate::resource_files::of(task.spec.resource_files.as_ref()),
             output_files: crate::output_files::of(task.spec.output_files.as_ref()),
+            application_packages: crate::app_packages::of(node.application_packages.as_ref())
+                .into_iter()
+                .chain(crate::app_packages::of(task.spec.application_package_references.as_ref()))
+                .collect(),
             user: crate::users::resolve(task.spec.user_identity.as_ref(), pool.user_accounts()),
             token_job: task
                 .spec

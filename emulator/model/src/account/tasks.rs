@@ -2,7 +2,7 @@
 //! against its job, with the defaults the service echoes.
 
 use super::state::{Account, MAX_TASKS_PER_COLLECTION};
-use super::validation::{ci_eq, is_empty_list, not_implemented, validate_container_settings};
+use super::validation::{ci_eq, not_implemented, validate_container_settings};
 use crate::effects::{failure_task_ended, Effect};
 use crate::error::{BatchErrorCode as Code, DomainError};
 use crate::ids::{validate_id, IdKey};
@@ -48,6 +48,7 @@ impl Account {
         }
         crate::resource_files::parse(spec.resource_files.as_deref())?;
         crate::output_files::parse(spec.output_files.as_deref())?;
+        crate::app_packages::parse(spec.application_package_references.as_deref())?;
         let uses_dependencies = job.spec.uses_task_dependencies == Some(true);
         if let Some(d) = &spec.depends_on {
             crate::dependencies::parse_dependencies(d, uses_dependencies)?;
@@ -56,10 +57,7 @@ impl Account {
             let performs = job.spec.on_task_failure.as_deref().is_some_and(|f| ci_eq(f, "performexitoptionsjobaction"));
             crate::dependencies::parse_exit_conditions(c, uses_dependencies, performs)?;
         }
-        for (what, set) in [
-            ("Multi-instance tasks (multiInstanceSettings)", spec.multi_instance_settings.is_some()),
-            ("Application packages (applicationPackageReferences)", !is_empty_list(&spec.application_package_references)),
-        ] {
+        for (what, set) in [("Multi-instance tasks (multiInstanceSettings)", spec.multi_instance_settings.is_some())] {
             if set {
                 return Err(not_implemented(what));
             }
