@@ -6,6 +6,7 @@
 //! * [`applications`]: the local application package store (`--app-packages`).
 //! * [`blob`]: the Azure Blob client of the storage data path (resource and output files).
 //! * [`layout`]: where node files live on this machine (read by the agent and the file API).
+//! * [`node_logs`]: the node agent's own logs, which `upload_node_logs` sends to storage.
 //! * [`timers`]: the deadlines the domain asked for ([`batch_model::Effect::At`]).
 //! * [`state`], [`config`], [`clock`]: wiring.
 
@@ -16,6 +17,7 @@ pub mod blob;
 pub mod clock;
 pub mod config;
 pub mod layout;
+pub mod node_logs;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -192,3 +192,44 @@ async fn entries_are_validated_when_the_task_is_added() {
     assert_batch_error(post(identity).await, 501, "NotImplemented");
     post(good).await.expect("a valid entry is taken");
 }
+
+/// Upload Batch service logs: the node agent's own logs (what it did for that node, with
+/// times) go to the container under `<pool>/<node>/<unique id>/`; the answer counts them.
+#[tokio::test]
+async fn node_logs_are_uploaded_to_the_container() {
+    let az = azurite::start();
+    az.create_container("logs").await;
+    let emu = emulator_for(&az).await;
+    emu.pool("p", 1, 1, "spread").await;
+    emu.job("j", "p").await;
+    emu.task("j", "t", "/bin/true").await;
+    emu.completed("j", "t").await;
+    let node = emu.client.list_nodes("p").await.unwrap()[0].id.clone();
+    let path = format!("/pools/p/nodes/{node}/uploadbatchservicelogs");
+    let body = json!({"containerUrl": az.container_sas("logs", "w"), "startTime": "2020-01-01T00:00:00Z"});
+    let r: Value = emu.client.send_json(reqwest::Method::POST, &path, &body).await.map(|r| serde_json::from_slice(&r.body).unwrap()).unwrap();
+    let dir = r["virtualDirectoryName"].as_str().unwrap().to_string();
+    assert!(dir.starts_with(&format!("p/{node}/")), "{r}");
+    assert_eq!(r["numberOfFilesUploaded"], 2, "{r}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let names = loop {
+        let names = az.list("logs").await;
+        if names.len() == 2 || tokio::time::Instant::now() > deadline {
+            break names;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(names, [format!("{dir}/agent.log"), format!("{dir}/task-runner.log")]);
+    let runner = String::from_utf8(az.get_blob("logs", &format!("{dir}/task-runner.log")).await.unwrap().0).unwrap();
+    assert!(runner.contains("j/t starting") && runner.contains("exited with code 0"), "{runner}");
+    // Nothing logged in a range in the future; a missing start time; an unknown node.
+    let later = json!({"containerUrl": az.container_sas("logs", "w"), "startTime": "2999-01-01T00:00:00Z"});
+    let r: Value = emu.client.send_json(reqwest::Method::POST, &path, &later).await.map(|r| serde_json::from_slice(&r.body).unwrap()).unwrap();
+    assert_eq!(r["numberOfFilesUploaded"], 0);
+    assert_batch_error(
+        emu.client.send_json(reqwest::Method::POST, &path, &json!({"containerUrl": az.container_sas("logs", "w")})).await,
+        400,
+        "MissingRequiredProperty",
+    );
+    assert_batch_error(emu.client.send_json(reqwest::Method::POST, "/pools/p/nodes/nope/uploadbatchservicelogs", &body).await, 404, "NodeNotFound");
+}

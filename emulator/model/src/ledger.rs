@@ -82,6 +82,7 @@ pub const BODIES: &[(&str, &str)] = &[
     ("update_job", "BatchJobUpdateOptions"),
     ("update_job_schedule", "BatchJobScheduleUpdateOptions"),
     ("update_pool", "BatchPoolUpdateOptions"),
+    ("upload_node_logs", "UploadBatchServiceLogsOptions"),
 ];
 
 const STORED: &str = "stored and returned, which is all the service does with it";
@@ -419,6 +420,10 @@ pub static LEDGER: &[Row] = &[
     a("ResourceFile", "httpUrl", "string", "downloaded (streamed to disk) before the command line runs"),
     r("ResourceFile", "identityReference", "BatchNodeIdentityReference", "Managed identities (identityReference)", When::Set),
     a("ResourceFile", "storageContainerUrl", "string", "List Blobs through the URL, then each blob downloaded"),
+    a("UploadBatchServiceLogsOptions", "containerUrl", "string", "the node agent's logs are uploaded under it"),
+    a("UploadBatchServiceLogsOptions", "endTime", "datetime", "log files with a line up to it"),
+    r("UploadBatchServiceLogsOptions", "identityReference", "BatchNodeIdentityReference", "Managed identities (identityReference)", When::Set),
+    a("UploadBatchServiceLogsOptions", "startTime", "datetime", "log files with a line from it"),
     a("UserAccount", "elevationLevel", "string", "AZ_BATCH_TASK_USER_IDENTITY; an admin container task runs as root"),
     a("UserAccount", "linuxUserConfiguration", "LinuxUserConfiguration", "see LinuxUserConfiguration"),
     a("UserAccount", "name", "string", "tasks name it in userIdentity.username"),

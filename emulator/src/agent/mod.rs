@@ -12,6 +12,7 @@ pub mod process;
 pub mod resource_files;
 pub mod timers;
 
+use crate::node_logs::NodeLog;
 use crate::state::AppState;
 use batch_client::models::{BatchNodeError, ContainerConfiguration, ContainerInfo, FailureInfo, NameValuePair};
 use batch_model::{Command, Effect, Launch, LaunchKind, TaskOutcome};
@@ -170,12 +171,14 @@ async fn restart_node(st: AppState, rt: Runtimes, pool_id: String, node_id: Stri
         remove_dir(st.layout().node_dir(&node_id)).await;
         make_node_dirs(&st, &node_id).await;
     }
+    note(&st, &node_id, NodeLog::Agent, if reimage { "node reimaged: disk wiped, restarting" } else { "node rebooted" });
     let _ = st.execute(Command::NodeRestarted { pool_id: pool_id.clone(), node_id: node_id.clone() });
     let fetched = match containers {
         Some(cc) => prefetch_images(&st, &pool_id, &node_id, cc, &rt).await,
         None => true,
     };
     if fetched {
+        note(&st, &node_id, NodeLog::Agent, "node ready");
         let _ = st.execute(Command::NodeReady { pool_id, node_id });
     }
 }
@@ -252,13 +255,20 @@ fn registries(values: impl IntoIterator<Item = serde_json::Value>) -> Vec<Regist
 /// (a failure makes the node `unusable` with a node error, as the service does); then `idle`.
 async fn provision_node(state: &AppState, pool_id: &str, node_id: &str, containers: Option<ContainerConfiguration>, rt: &Runtimes) {
     make_node_dirs(state, node_id).await;
+    note(state, node_id, NodeLog::Agent, &format!("node {node_id} of pool {pool_id} allocated; directories created"));
     let _ = state.execute(Command::NodeProvisioned { pool_id: pool_id.into(), node_id: node_id.into() });
     if let Some(cc) = containers {
         if !prefetch_images(state, pool_id, node_id, cc, rt).await {
             return;
         }
     }
+    note(state, node_id, NodeLog::Agent, "node ready");
     let _ = state.execute(Command::NodeReady { pool_id: pool_id.into(), node_id: node_id.into() });
+}
+
+/// One line in a node's own logs (`crate::node_logs`).
+fn note(state: &AppState, node_id: &str, log: NodeLog, message: &str) {
+    crate::node_logs::note(state.layout(), node_id, log, state.now(), message);
 }
 
 async fn make_node_dirs(state: &AppState, node_id: &str) {
@@ -349,6 +359,20 @@ async fn run_task(state: &AppState, mut launch: Launch, mut kill: oneshot::Recei
     let task_dir = layout.launch_dir(&launch);
     let wd = task_dir.join("wd");
     let start = state.now();
+    note(
+        state,
+        &launch.node_id,
+        NodeLog::TaskRunner,
+        &format!(
+            "run {}: {:?} {}/{} starting ({} resource file entries, {} packages)",
+            launch.run_id,
+            launch.kind,
+            launch.job_id,
+            launch.task_id,
+            launch.resource_files.len(),
+            launch.application_packages.len()
+        ),
+    );
     if launch.is_retry {
         // The working directory is cleaned before a retry on the same node (§5.4).
         remove_dir(wd.clone()).await;
@@ -396,6 +420,16 @@ async fn run_task(state: &AppState, mut launch: Launch, mut kill: oneshot::Recei
         Some(o) if !launch.output_files.is_empty() => Some(upload_output_files(state, &launch, o, blob).await),
         o => o,
     };
+    let ended = match &outcome {
+        Some(TaskOutcome::Exited { exit_code, .. }) => format!("exited with code {exit_code}"),
+        Some(TaskOutcome::UploadFailed { exit_code, failure, .. }) => {
+            format!("exited with code {exit_code}; output upload failed: {}", failure.code.as_deref().unwrap_or_default())
+        }
+        Some(TaskOutcome::FailedToStart { failure, .. }) => format!("did not start: {}", failure.code.as_deref().unwrap_or_default()),
+        Some(TaskOutcome::TimedOut { .. }) => "stopped at its maximum wall clock time".into(),
+        None => "stopped (terminated, deleted or requeued)".into(),
+    };
+    note(state, &launch.node_id, NodeLog::TaskRunner, &format!("run {}: {ended}", launch.run_id));
     if let Some(outcome) = outcome {
         let _ = state.execute(Command::TaskExited { run_id: launch.run_id, outcome });
     }

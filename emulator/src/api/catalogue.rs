@@ -293,7 +293,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         "nodes",
         200,
         "compute_node.upload_batch_service_logs",
-        false,
+        true,
     ),
     row(Operation::ListNodes, "list_nodes", "GET", "/pools/{poolId}/nodes", "nodes", 200, "compute_node.list", true),
     row(

@@ -336,7 +336,7 @@ async fn handle(
         CreateTask | CreateTaskCollection | ListTasks | GetTask | ReplaceTask | DeleteTask | TerminateTask | ReactivateTask | ListSubtasks => {
             tasks::handle(state, &ctx).await
         }
-        ListNodes | GetNode | RebootNode | ReimageNode | DisableNodeScheduling | EnableNodeScheduling => nodes::handle(state, &ctx).await,
+        ListNodes | GetNode | RebootNode | ReimageNode | DisableNodeScheduling | EnableNodeScheduling | UploadNodeLogs => nodes::handle(state, &ctx).await,
         ListTaskFiles
         | DownloadTaskFile
         | GetTaskFileProperties

@@ -10,7 +10,7 @@ use batch_client::models::{BatchNode, BatchNodeDisableSchedulingOptions, BatchNo
 use batch_model::node::Node;
 use batch_model::pool::Pool;
 use batch_model::{Account, BatchErrorCode, Command, DomainError};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::ops::Bound;
 
 pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -33,6 +33,7 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         Operation::EnableNodeScheduling => node_action(state, ctx, "enablescheduling", StatusCode::OK, |p, n, _: serde_json::Map<String, Value>| {
             Command::EnableNodeScheduling { pool_id: p, node_id: n }
         }),
+        Operation::UploadNodeLogs => upload_node_logs(state, ctx),
         other => Err(ApiError::internal(format!("nodes::handle got {other:?}"))),
     }
 }
@@ -149,6 +150,52 @@ fn list_nodes(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         Ok::<_, ApiError>(opts.page(ctx, iter))
     })?;
     Ok(list_body(ctx, "nodes", items, next))
+}
+
+/// Upload Batch service logs: the node agent's own logs (`crate::node_logs`) holding a line in
+/// `[startTime, endTime]` go, whole, to `<containerUrl>/<pool>/<node>/<unique id>/`. The answer
+/// names the directory and how many files will be uploaded; the upload itself runs after it,
+/// so a slow storage endpoint never holds the API. UNCONFIRMED: the directory's exact shape
+/// (documented: "built based poolId, nodeId and a unique identifier") and the odata.metadata.
+fn upload_node_logs(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: serde_json::Map<String, Value> = ctx.json()?;
+    let node_id = state.read(|a| {
+        let pool = a.pool(&ctx.params[0])?;
+        pool.nodes.get(&ctx.params[1]).map(|n| n.id.clone()).ok_or(DomainError::new(BatchErrorCode::NodeNotFound))
+    })?;
+    let text = |name: &str| body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let container = text("containerUrl").ok_or_else(|| DomainError::missing_property("containerUrl"))?;
+    let container = url::Url::parse(container)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| DomainError::invalid_property("containerUrl", container, "The value must be an absolute http or https URL"))?;
+    let time = |name: &str| -> Result<Option<time::OffsetDateTime>, DomainError> {
+        text(name)
+            .map(|t| batch_client::timefmt::parse_body(t).ok_or_else(|| DomainError::invalid_property(name, t, "The value must be a date and time")))
+            .transpose()
+    };
+    let start = time("startTime")?.ok_or_else(|| DomainError::missing_property("startTime"))?;
+    let end = time("endTime")?;
+    let files = crate::node_logs::files_in_range(state.layout(), &node_id, start, end);
+    let directory = format!("{}/{node_id}/{}", ctx.params[0], uuid::Uuid::new_v4());
+    let (count, dir) = (files.len(), directory.clone());
+    let timeout = std::time::Duration::from_secs(state.config().storage_timeout);
+    tokio::spawn(async move {
+        let client = crate::blob::BlobClient::new(std::time::Duration::from_secs(10), timeout);
+        for f in files {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let blob = crate::blob::blob_url(&container, &format!("{dir}/{name}"));
+            if let Err(e) = client.upload_from(&blob, &f, &[]).await {
+                tracing::warn!(file = %f.display(), error = %e, "cannot upload a node log");
+            }
+        }
+    });
+    let result = json!({
+        "odata.metadata": ctx.metadata("Microsoft.Azure.Batch.Protocol.Entities.UploadBatchServiceLogsResult"),
+        "virtualDirectoryName": directory,
+        "numberOfFilesUploaded": count,
+    });
+    Ok(super::json_response(StatusCode::OK, &result))
 }
 
 fn get_node(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
