@@ -195,3 +195,38 @@ async fn entries_are_validated_when_the_task_is_added() {
         .await;
     assert_batch_error(r, 400, "InvalidPropertyValue");
 }
+
+/// A container task sees its resource files in its container's working directory, and what it
+/// writes there is uploaded as output files (both transfers happen on the node, outside the
+/// container). Needs the Docker engine and the fixture images: fails loudly without them.
+#[tokio::test]
+async fn container_tasks_see_their_resource_files_and_upload_their_outputs() {
+    let build = std::process::Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/images/build.sh")).output().expect("run build.sh");
+    assert!(build.status.success(), "fixture images (is a Docker engine running?): {}", String::from_utf8_lossy(&build.stderr));
+    let az = azurite::start();
+    az.create_container("taskio").await;
+    az.put_blob("taskio", "in.txt", b"from storage\n").await;
+    let conn = az.connection_string();
+    let emu = emulator_configured(Runner::Docker, Arc::new(SystemClock), move |c| c.auto_storage = conn).await;
+    let mut pool = serde_json::to_value(pool_spec("p", 1, 1, "spread")).unwrap();
+    pool["virtualMachineConfiguration"]["containerConfiguration"] = json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]});
+    emu.client.send_json(reqwest::Method::POST, "/pools", &pool).await.unwrap();
+    emu.idle().await;
+    emu.job("j", "p").await;
+    add(
+        &emu,
+        "j",
+        json!({"id": "t", "commandLine": "/bin/sh -c 'pwd; cat in.txt; tr a-z A-Z < in.txt > out.txt'",
+            "containerSettings": {"imageName": "batch-emulator-fixture/plain:1"},
+            "resourceFiles": [{"httpUrl": az.blob_sas("taskio", "in.txt", "r"), "filePath": "in.txt"}],
+            "outputFiles": [{"filePattern": "out.txt", "destination": {"container": {"containerUrl": az.container_sas("taskio", "w"), "path": "results/out.txt"}},
+                "uploadOptions": {"uploadCondition": "tasksuccess"}}]}),
+    )
+    .await;
+    let t = emu.completed("j", "t").await;
+    let info = t.execution_info.clone().unwrap();
+    assert_eq!((info.exit_code, info.result.as_deref()), (Some(0), Some("success")), "{info:?}");
+    let out = stdout(&emu, "j", "t").await;
+    assert!(out.ends_with("/wd\nfrom storage\n"), "{out}");
+    assert_eq!(az.get_blob("taskio", "results/out.txt").await.unwrap().0, b"FROM STORAGE\n");
+}
