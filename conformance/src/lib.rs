@@ -65,6 +65,29 @@ pub struct Target {
     /// The account's linked storage account (a storage connection string): where the storage
     /// scenarios put inputs and collect outputs. On the emulator it is also `--auto-storage`.
     pub storage: Option<String>,
+    /// An application package the account has, as `(application id, version)`, holding
+    /// [`APP_PACKAGE_SCRIPT`] as `hello.sh` (`BATCH_CONFORMANCE_APPLICATION=id:version` on Azure;
+    /// on the emulator the suite makes the package, see [`write_app_package_store`]).
+    pub application: Option<(String, String)>,
+}
+
+/// The script of the conformance application package.
+pub const APP_PACKAGE_SCRIPT: &str = "#!/bin/sh\necho hello from the package\n";
+/// The application the suite makes for an emulator.
+pub const APP_PACKAGE_ID: &str = "conformance-app";
+pub const APP_PACKAGE_VERSION: &str = "1.0";
+
+/// Writes a package store (`--app-packages`) holding the conformance application, for an
+/// emulator the suite starts.
+pub fn write_app_package_store(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let app = dir.join(APP_PACKAGE_ID);
+    std::fs::create_dir_all(&app)?;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(app.join(format!("{APP_PACKAGE_VERSION}.zip")))?);
+    zip.start_file("hello.sh", zip::write::SimpleFileOptions::default().unix_permissions(0o755)).map_err(std::io::Error::other)?;
+    zip.write_all(APP_PACKAGE_SCRIPT.as_bytes())?;
+    zip.finish().map_err(std::io::Error::other)?;
+    std::fs::write(app.join("default"), APP_PACKAGE_VERSION)
 }
 
 impl Target {
@@ -112,7 +135,8 @@ impl Target {
             image_prefix: env("BATCH_CONFORMANCE_IMAGE_PREFIX").unwrap_or(base.image_prefix),
             registry,
         };
-        Ok(Self { kind: TargetKind::Azure, url, credentials, profile, storage: env("BATCH_CONFORMANCE_STORAGE") })
+        let application = env("BATCH_CONFORMANCE_APPLICATION").and_then(|v| v.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())));
+        Ok(Self { kind: TargetKind::Azure, url, credentials, profile, storage: env("BATCH_CONFORMANCE_STORAGE"), application })
     }
 }
 

@@ -61,9 +61,13 @@ impl Drop for Started {
 
 fn start_emulator(bin: PathBuf, storage: Option<&str>) -> Result<(String, String, String, Started), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = dir.path().join("app-packages");
+    batch_conformance::write_app_package_store(&store).map_err(|e| format!("the conformance application package: {e}"))?;
     let mut child = Command::new(&bin)
         .args(["--addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
+        .arg("--app-packages")
+        .arg(&store)
         .args(storage.map(|s| vec!["--auto-storage", s]).unwrap_or_default())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -124,7 +128,10 @@ async fn main() -> std::process::ExitCode {
                     }
                 }
             };
-            Target { kind: TargetKind::Emulator, url, credentials, profile: PoolProfile::emulator(), storage: args.storage.clone() }
+            // An emulator started here has the conformance application (a running one given by
+            // --url is assumed to have been started the same way).
+            let application = Some((batch_conformance::APP_PACKAGE_ID.to_string(), batch_conformance::APP_PACKAGE_VERSION.to_string()));
+            Target { kind: TargetKind::Emulator, url, credentials, profile: PoolProfile::emulator(), storage: args.storage.clone(), application }
         }
     };
     let name = match target.kind {

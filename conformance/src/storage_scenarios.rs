@@ -43,6 +43,11 @@ pub fn all() -> Vec<Scenario> {
             "storage",
             "batch-task-output-files.md (Diagnose file upload errors: FileUploadContainerNotFound)"
         ),
+        s!(
+            pool_application_package_is_named_by_its_variable,
+            "storage",
+            "batch-compute-node-environment-variables.md AZ_BATCH_APP_PACKAGE (Linux: lower case, underscores); batch-application-packages.md"
+        ),
     ]
 }
 
@@ -130,6 +135,28 @@ async fn output_files_upload_on_their_condition(ctx: &Ctx) -> R {
     check!(result.as_deref() == Some(b"result\n".as_slice()), "t/result.txt {result:?}");
     let log = storage.get_blob(&container, "t/logs/stdout.txt").await.map_err(Failure)?.map(|(b, _)| b);
     check!(log.as_deref() == Some(b"logged\n".as_slice()), "t/logs/stdout.txt {log:?}");
+    Ok(())
+}
+
+async fn pool_application_package_is_named_by_its_variable(ctx: &Ctx) -> R {
+    let Some((app, version)) = ctx.target.application.clone() else {
+        return Err(Failure("this scenario needs an application package holding hello.sh: BATCH_CONFORMANCE_APPLICATION=id:version".into()));
+    };
+    let listed: Value = ctx.client.get_json(&format!("/applications/{}", batch_client::encode_segment(&app)), &[]).await?;
+    check!(listed["versions"].as_array().is_some_and(|v| v.iter().any(|x| x == version.as_str())), "{listed}");
+    let mut spec = ctx.pool_spec("pool", 1);
+    spec.application_package_references = Some(vec![json!({"applicationId": app, "version": version})]);
+    ctx.create_pool(&spec).await?;
+    let job = ctx.create_job("job", &spec.id, json!({})).await?;
+    // "AZ_BATCH_APP_PACKAGE_agent_linux_x64_1_1_46_0, using underscores and lower case".
+    let clean = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect::<String>();
+    let var = format!("AZ_BATCH_APP_PACKAGE_{}_{}", clean(&app), clean(&version));
+    ctx.add_task(&job, json!({"id": "t", "commandLine": format!("/bin/sh -c 'sh ${var}/hello.sh'")})).await?;
+    let t = ctx.completed(&job, "t").await?;
+    let info = t.execution_info.unwrap_or_default();
+    check!(info.exit_code == Some(0), "{info:?}");
+    let out = ctx.file(&job, "t", "stdout.txt").await?;
+    check!(out == "hello from the package\n", "stdout {out:?}");
     Ok(())
 }
 

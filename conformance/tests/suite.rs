@@ -25,6 +25,9 @@ async fn every_scenario_passes_on_the_emulator() {
     let runtimes = Runtimes { processes: Arc::new(LocalProcessRunner::default()), containers: Ok(containers) };
     let mut config = EmulatorConfig::for_tests(dir.path().join("data"));
     config.auto_storage = az.connection_string();
+    let store = dir.path().join("app-packages");
+    batch_conformance::write_app_package_store(&store).unwrap();
+    config.app_packages = Some(store);
     let emu = batch_emulator::server::start(config, runtimes, Arc::new(SystemClock)).await.unwrap();
     let target = Target {
         kind: TargetKind::Emulator,
@@ -32,6 +35,7 @@ async fn every_scenario_passes_on_the_emulator() {
         credentials: Credentials::SharedKey { account: DEV_ACCOUNT_NAME.into(), key: DEV_ACCOUNT_KEY.into() },
         profile: PoolProfile::emulator(),
         storage: Some(az.connection_string()),
+        application: Some((batch_conformance::APP_PACKAGE_ID.into(), batch_conformance::APP_PACKAGE_VERSION.into())),
     };
     let results = run(&target, None).await;
     let table = report::table(&results);
@@ -43,7 +47,7 @@ async fn every_scenario_passes_on_the_emulator() {
     const EXPECTED_NOT_YET: &[&str] = &[];
     let not_yet_names: Vec<&str> = results.iter().filter(|r| r.outcome != Outcome::Passed).map(|r| r.name.as_str()).collect();
     assert_eq!(not_yet_names, EXPECTED_NOT_YET, "{table}");
-    assert!(passed >= 56, "{table}");
+    assert!(passed >= 57, "{table}");
     // Scenarios clean up after themselves: no pool or job of the run is left.
     let client = batch_client::BatchClient::new(&emu.url, target.credentials.clone());
     let jobs: Vec<serde_json::Value> = client.list_all("/jobs", &[("$filter", "startswith(id,'conf-')")]).await.unwrap();

@@ -209,7 +209,8 @@ async fn container_tasks_see_their_resource_files_and_upload_their_outputs() {
     let conn = az.connection_string();
     let emu = emulator_configured(Runner::Docker, Arc::new(SystemClock), move |c| c.auto_storage = conn).await;
     let mut pool = serde_json::to_value(pool_spec("p", 1, 1, "spread")).unwrap();
-    pool["virtualMachineConfiguration"]["containerConfiguration"] = json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]});
+    pool["virtualMachineConfiguration"]["containerConfiguration"] =
+        json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]});
     emu.client.send_json(reqwest::Method::POST, "/pools", &pool).await.unwrap();
     emu.idle().await;
     emu.job("j", "p").await;
