@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod app_packages;
+pub mod autoscale;
 pub mod command;
 pub mod dependencies;
 pub mod effects;
