@@ -157,7 +157,7 @@ struct Eval<'i, 'a> {
 }
 
 fn mismatch(pos: Pos, what: &str) -> FormulaError {
-    FormulaError::at("TypeMismatch", pos, what)
+    FormulaError::at(pos, &format!("Type mismatch: {what}"))
 }
 
 fn interval_of(d: f64, i: Duration, pos: Pos) -> Result<Duration, FormulaError> {
@@ -184,7 +184,7 @@ impl Eval<'_, '_> {
             c if DEALLOCATION.contains(&c) => Value::Str(c.to_string()),
             c => match interval_constant(c) {
                 Some(d) => Value::Interval(d),
-                None => return Err(FormulaError::at("UndefinedVariable", pos, &format!("{name} is not defined"))),
+                None => return Err(FormulaError::at(pos, &format!("Undefined symbol: {name}"))),
             },
         })
     }
@@ -204,10 +204,10 @@ impl Eval<'_, '_> {
                 other => return Err(mismatch(pos, &format!("$NodeDeallocationOption is requeue, terminate, taskcompletion or retaineddata, not {other}"))),
             },
             n if n.starts_with('$') && (METRICS.contains(&n) || n.starts_with("$Current")) => {
-                return Err(FormulaError::at("ReadOnlyVariable", pos, &format!("{name} is read-only")));
+                return Err(FormulaError::at(pos, &format!("Read-only symbol: {name}")));
             }
             n if interval_constant(n).is_some() || DEALLOCATION.contains(&n) => {
-                return Err(FormulaError::at("ReadOnlyVariable", pos, &format!("{name} is a constant")));
+                return Err(FormulaError::at(pos, &format!("Read-only symbol: {name} is a constant")));
             }
             _ => {
                 self.vars.insert(name.to_string(), v);
@@ -349,7 +349,7 @@ fn flatten(args: &[Value], name: &str, pos: Pos) -> Result<Vec<f64>, FormulaErro
 
 impl Eval<'_, '_> {
     fn call(&mut self, name: &str, args: Vec<Value>, pos: Pos) -> Result<Value, FormulaError> {
-        let invalid = |m: &str| FormulaError::at("InvalidArgument", pos, m);
+        let invalid = |m: &str| FormulaError::at(pos, &format!("Invalid argument: {m}"));
         let list = || flatten(&args, name, pos);
         let nonempty = |v: Vec<f64>| if v.is_empty() { Err(invalid(&format!("{name}() of no values"))) } else { Ok(v) };
         let each = |f: fn(f64) -> f64| -> Result<Value, FormulaError> {
@@ -414,7 +414,7 @@ impl Eval<'_, '_> {
                 ),
                 _ => return Err(invalid("time(string dateTime=\"\")")),
             },
-            other => return Err(FormulaError::at("UndefinedFunction", pos, &format!("{other}() is not a function of the language"))),
+            other => return Err(FormulaError::at(pos, &format!("Undefined function: {other}"))),
         })
     }
 
@@ -448,7 +448,7 @@ impl Eval<'_, '_> {
                     [Value::Double(p)] => (None, Some(*p)),
                     [b] => (Some(b), None),
                     [b, Value::Double(p)] => (Some(b), Some(*p)),
-                    _ => return Err(FormulaError::at("InvalidArgument", pos, "GetSample(start [, end] [, samplePercent])")),
+                    _ => return Err(FormulaError::at(pos, "Invalid argument: GetSample(start [, end] [, samplePercent])")),
                 };
                 let (from, to) = self.window(first, second, pos)?;
                 let got: Vec<f64> = history.iter().filter(|(t, _)| *t >= from && *t <= to).map(|(_, v)| *v).collect();
@@ -456,9 +456,8 @@ impl Eval<'_, '_> {
                 if let Some(p) = required {
                     if percent < p {
                         return Err(FormulaError::at(
-                            "InsufficientSampleData",
                             pos,
-                            &format!("{metric}.GetSample: {percent:.0} percent of the samples are available, {p} were required"),
+                            &format!("Insufficient samples: {metric}.GetSample found {percent:.0} percent of the samples, {p} were required"),
                         ));
                     }
                 }
@@ -471,7 +470,7 @@ impl Eval<'_, '_> {
             ("GetSamplePeriod", []) => Value::Interval(SAMPLE_PERIOD),
             ("Count", []) => Value::Double(history.len() as f64),
             ("HistoryBeginTime", []) => Value::Timestamp(history.first().map_or(self.inputs.now, |(t, _)| *t)),
-            _ => return Err(FormulaError::at("InvalidArgument", pos, &format!("{metric}.{name}() with {} arguments is not a sample method", args.len()))),
+            _ => return Err(FormulaError::at(pos, &format!("Invalid argument: {metric}.{name}() with {} arguments is not a sample method", args.len()))),
         })
     }
 }

@@ -14,9 +14,13 @@ mod parse;
 pub use eval::{evaluate, Inputs, Outcome, Value};
 pub use parse::{parse, Expr, Pos, Statement, MAX_DEPTH, MAX_LEN, MAX_STATEMENTS};
 
-/// A formula that cannot be parsed or evaluated: the `AutoScaleRunError` the service reports
-/// (`code`, `message`, `values`). UNCONFIRMED: the codes (the docs name none); the messages say
-/// where the formula went wrong.
+/// A formula that cannot be parsed or evaluated: the `AutoScaleRunError` the service reports.
+/// As recorded from the service (azure-sdk-for-js batch-rest recordings, evaluate an invalid
+/// formula): code `AutoScalingFormulaEvaluationError`, message "The specified auto-scaling
+/// formula has evaluation error", and a `Message` value "Line 1, Col 1: Undefined symbol:
+/// $something_useless". The syntax error's code is the documented `AutoScalingFormulaSyntaxError`
+/// (UNCONFIRMED: its message, made the same way) and a formula over 8 KB is
+/// `AutoScalingFormulaTooLong`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormulaError {
     pub code: String,
@@ -25,30 +29,38 @@ pub struct FormulaError {
 }
 
 impl FormulaError {
-    pub fn new(code: &str, message: &str) -> Self {
-        Self { code: code.into(), message: message.into(), values: Vec::new() }
+    fn with_detail(code: &str, message: &str, detail: String) -> Self {
+        Self { code: code.into(), message: message.into(), values: vec![("Message".into(), detail)] }
     }
-    /// A syntax error at a position (`values` name the line and column).
-    pub fn syntax(pos: Pos, message: &str) -> Self {
-        Self {
-            code: "InvalidFormula".into(),
-            message: format!("The formula is not valid: {message} (line {}, column {})", pos.line, pos.column),
-            values: vec![("Line".into(), pos.line.to_string()), ("Column".into(), pos.column.to_string())],
-        }
+    /// A formula longer than the service takes.
+    pub fn too_long(detail: &str) -> Self {
+        Self::with_detail("AutoScalingFormulaTooLong", "The specified auto-scaling formula is too long", detail.into())
+    }
+    /// A syntax error at a position.
+    pub fn syntax(pos: Pos, detail: &str) -> Self {
+        Self::with_detail(
+            "AutoScalingFormulaSyntaxError",
+            "The specified auto-scaling formula has syntax error",
+            format!("Line {}, Col {}: {detail}", pos.line, pos.column),
+        )
     }
     /// An evaluation error at a position.
-    pub fn at(code: &str, pos: Pos, message: &str) -> Self {
-        Self {
-            code: code.into(),
-            message: format!("{message} (line {}, column {})", pos.line, pos.column),
-            values: vec![("Line".into(), pos.line.to_string()), ("Column".into(), pos.column.to_string())],
-        }
+    pub fn at(pos: Pos, detail: &str) -> Self {
+        Self::with_detail(
+            "AutoScalingFormulaEvaluationError",
+            "The specified auto-scaling formula has evaluation error",
+            format!("Line {}, Col {}: {detail}", pos.line, pos.column),
+        )
+    }
+    /// What went wrong, with its position.
+    pub fn detail(&self) -> &str {
+        self.values.first().map_or("", |(_, v)| v.as_str())
     }
 }
 
 impl std::fmt::Display for FormulaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        write!(f, "{}: {} ({})", self.code, self.message, self.detail())
     }
 }
 

@@ -319,7 +319,7 @@ impl Parser {
 /// Parses a formula into its statements.
 pub fn parse(src: &str) -> Result<Vec<Statement>, FormulaError> {
     if src.len() > MAX_LEN {
-        return Err(FormulaError::new("FormulaTooLong", &format!("The formula is {} bytes long; at most {MAX_LEN} are allowed", src.len())));
+        return Err(FormulaError::too_long(&format!("The formula is {} bytes long; at most {MAX_LEN} are allowed", src.len())));
     }
     let toks = lex(src)?;
     let end = toks.last().map_or(Pos { line: 1, column: 1 }, |(_, p)| Pos { line: p.line, column: p.column + 1 });
@@ -331,7 +331,7 @@ pub fn parse(src: &str) -> Result<Vec<Statement>, FormulaError> {
         }
         statements.push(p.statement()?);
         if statements.len() > MAX_STATEMENTS {
-            return Err(FormulaError::new("TooManyStatements", &format!("The formula has more than {MAX_STATEMENTS} statements")));
+            return Err(FormulaError::syntax(p.pos(), &format!("the formula has more than {MAX_STATEMENTS} statements")));
         }
         if p.peek().is_some() && !p.eat(";") {
             return Err(FormulaError::syntax(p.pos(), &format!("expected ; between statements{}", p.found())));

@@ -119,26 +119,34 @@ fn samples_and_their_percentages() {
     assert_eq!(o.variables["d"], Value::Vec(vec![18.0, 19.0, 20.0]));
     // 20 samples over 20 minutes is 50 percent.
     let e = eval_with("x = $CPUPercent.GetSample(TimeInterval_Minute * 20, 95);", &samples, 0.0).unwrap_err();
-    assert_eq!(e.code, "InsufficientSampleData");
+    assert!(e.detail().contains("Insufficient samples"), "{e}");
     assert_eq!(eval_with("x = $CPUPercent.GetSamplePercent(TimeInterval_Minute * 20);", &samples, 0.0).unwrap().variables["x"], Value::Double(50.0));
 }
 
 #[test]
-fn errors_name_the_problem_and_where_it_is() {
+fn errors_are_reported_as_the_service_reports_them() {
     let err = |f: &str| eval_with(f, &[], 0.0).unwrap_err();
+    // As recorded from the service.
+    let e = err("$something_useless");
+    assert_eq!((e.code.as_str(), e.message.as_str()), ("AutoScalingFormulaEvaluationError", "The specified auto-scaling formula has evaluation error"));
+    assert_eq!(e.values, [("Message".to_string(), "Line 1, Col 1: Undefined symbol: $something_useless".to_string())]);
     let e = err("$TargetDedicatedNodes = 1;\n$x = (2 + ;");
-    assert_eq!((e.code.as_str(), e.values[0].1.as_str(), e.values[1].1.as_str()), ("InvalidFormula", "2", "11"));
-    assert_eq!(err("$TargetDedicatedNodes = $Nope;").code, "UndefinedVariable");
-    assert_eq!(err("$x = \"a\" + 1;").code, "TypeMismatch");
-    assert_eq!(err("$CPUPercent = 1;").code, "ReadOnlyVariable");
-    assert_eq!(err("$x = nosuch(1);").code, "UndefinedFunction");
-    assert_eq!(err("$NodeDeallocationOption = sometimes;").code, "UndefinedVariable");
-    assert_eq!(err("$x = avg();").code, "InvalidArgument");
-    assert_eq!(err("$x = 1 $y = 2").code, "InvalidFormula");
-    assert_eq!(err(&"x=1;".repeat(101)).code, "TooManyStatements");
-    assert_eq!(err(&"1".repeat(9000)).code, "FormulaTooLong");
-    assert_eq!(err(&format!("x = {}1{};", "(".repeat(200), ")".repeat(200))).code, "InvalidFormula", "nesting is bounded");
-    assert_eq!(err(&format!("x = {}1;", "-".repeat(500))).code, "InvalidFormula");
+    assert_eq!((e.code.as_str(), e.detail()), ("AutoScalingFormulaSyntaxError", "Line 2, Col 11: expected a value, found ;"));
+    let eval_error = |f: &str, fragment: &str| {
+        let e = err(f);
+        assert_eq!(e.code, "AutoScalingFormulaEvaluationError", "{f}");
+        assert!(e.detail().contains(fragment), "{f}: {}", e.detail());
+    };
+    eval_error("$x = \"a\" + 1;", "Type mismatch");
+    eval_error("$CPUPercent = 1;", "Read-only symbol");
+    eval_error("$x = nosuch(1);", "Undefined function: nosuch");
+    eval_error("$NodeDeallocationOption = sometimes;", "Undefined symbol: sometimes");
+    eval_error("$x = avg();", "Invalid argument");
+    assert_eq!(err("$x = 1 $y = 2").code, "AutoScalingFormulaSyntaxError");
+    assert_eq!(err(&"x=1;".repeat(101)).code, "AutoScalingFormulaSyntaxError");
+    assert_eq!(err(&"1".repeat(9000)).code, "AutoScalingFormulaTooLong");
+    assert_eq!(err(&format!("x = {}1{};", "(".repeat(200), ")".repeat(200))).code, "AutoScalingFormulaSyntaxError", "nesting is bounded");
+    assert_eq!(err(&format!("x = {}1;", "-".repeat(500))).code, "AutoScalingFormulaSyntaxError");
 }
 
 mod properties {
