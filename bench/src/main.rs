@@ -16,11 +16,14 @@
 //!    emulator after it accepted J commands (compacting while it served), and of one replaying
 //!    J/10 commands from a journal never compacted;
 //! 8. storage: resource-file download and output-file upload of N × 1 MiB against a real
-//!    Azurite, against curl doing the same transfers.
+//!    Azurite, against curl doing the same transfers;
+//! 9. autoscale: evaluations per second of the documented formulas against 1,000 samples a
+//!    metric.
 //!
 //! `--smoke` shrinks every size so CI can check that the benchmark keeps working; no time is
 //! ever asserted.
 
+mod autoscale;
 mod storage;
 
 use batch_client::{BatchClient, Credentials};
@@ -61,6 +64,9 @@ struct Args {
     /// Only the storage figures (8), which need Azurite (`tests/js/setup.sh`) and curl.
     #[arg(long)]
     storage_only: bool,
+    /// Only the autoscale formula figures (9), pure computation.
+    #[arg(long)]
+    autoscale_only: bool,
     /// Commands accepted (and journalled) before the start-time figure.
     #[arg(long, default_value_t = 1_000_000)]
     journalled: usize,
@@ -318,6 +324,10 @@ async fn main() {
         rows.extend(journal_rows(&bin, &args, conns, seconds).await);
         return report(&rows, &args, &bin);
     }
+    if args.autoscale_only {
+        rows.extend(autoscale::autoscale_rows(args.smoke));
+        return report(&rows, &args, &bin);
+    }
     if args.storage_only {
         rows.extend(storage::storage_rows(&bin, args.smoke).await);
         return report(&rows, &args, &bin);
@@ -472,6 +482,7 @@ async fn main() {
     drop(emu);
     rows.extend(journal_rows(&bin, &args, conns, seconds).await);
     rows.extend(storage::storage_rows(&bin, args.smoke).await);
+    rows.extend(autoscale::autoscale_rows(args.smoke));
     report(&rows, &args, &bin);
 }
 
