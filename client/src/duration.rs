@@ -16,7 +16,7 @@ impl BatchDuration {
     /// .NET `TimeSpan.MaxValue`, which the service echoes for "no limit".
     pub const UNLIMITED: BatchDuration = BatchDuration { ticks: i64::MAX };
 
-    pub fn from_secs(secs: i64) -> Self {
+    pub const fn from_secs(secs: i64) -> Self {
         Self { ticks: secs.saturating_mul(TICKS_PER_SECOND) }
     }
     pub fn from_ticks(ticks: i64) -> Self {

@@ -336,8 +336,8 @@ fn the_wire_types_keep_every_property_of_every_body() {
             "resize_pool" => round_trip::<BatchPoolResizeOptions>(&body),
             "terminate_job" => round_trip::<BatchJobTerminateOptions>(&body),
             "update_pool" => round_trip::<BatchPoolUpdateOptions>(&body),
-            // Read as it came (nothing of it is stored).
-            "upload_node_logs" => round_trip::<serde_json::Map<String, Value>>(&body),
+            // Read as they came: two properties each, taken one by one.
+            "upload_node_logs" | "enable_pool_auto_scale" | "evaluate_pool_auto_scale" => round_trip::<serde_json::Map<String, Value>>(&body),
             other => panic!("{other}: no wire type named here"),
         };
         let (mut sent, mut kept) = (BTreeSet::new(), BTreeSet::new());
@@ -460,6 +460,18 @@ async fn every_echoed_property_is_stored_and_returned() {
     assert!(checked > 30, "{checked} echoes checked");
 }
 
+/// A pool body with one autoscale property gets the others autoscale needs (enabled, a
+/// formula) and loses the fixed targets it must not have.
+fn complete_autoscale(v: &mut Value) {
+    let Some(map) = v.as_object_mut() else { return };
+    if ["enableAutoScale", "autoScaleFormula", "autoScaleEvaluationInterval"].iter().any(|k| map.contains_key(*k)) && map.contains_key("vmSize") {
+        map.insert("enableAutoScale".into(), json!(true));
+        map.entry("autoScaleFormula").or_insert(json!("$TargetDedicatedNodes = 0"));
+        map.remove("targetDedicatedNodes");
+        map.remove("targetLowPriorityNodes");
+    }
+}
+
 /// Makes each `resourceFiles` entry valid around the one property under test: a source when it
 /// has none (the three are exclusive, one is required), and the `filePath` an `httpUrl` needs.
 fn complete_resource_files(v: &mut Value) {
@@ -557,6 +569,7 @@ async fn every_applied_property_is_stored_and_returned() {
                 let sent = valid_value(row.property, row.kind);
                 let mut body = with_value_at(base_body(op), &path, sent.clone());
                 complete_resource_files(&mut body);
+                complete_autoscale(&mut body);
                 if *op == "create_job" || *op == "create_job_schedule" {
                     // Exit conditions and dependencies of a job manager need a job that allows them.
                     let spec = if *op == "create_job" { &mut body } else { &mut body["jobSpecification"] };

@@ -147,11 +147,11 @@ async fn update_and_replace_pool_properties() {
 #[tokio::test]
 async fn features_not_emulated_yet_are_refused_with_501_not_ignored() {
     let emu = emulator(Runner::Fake).await;
-    let mut spec = pool_spec("s", 1, 1, "spread");
-    spec.enable_auto_scale = Some(true);
-    spec.auto_scale_formula = Some("$TargetDedicatedNodes = 1;".into());
-    assert_batch_error(emu.client.create_pool(&spec).await, 501, "NotImplemented");
+    let mut spec = serde_json::to_value(pool_spec("s", 1, 1, "spread")).unwrap();
+    spec["mountConfiguration"] = json!([{"azureBlobFileSystemConfiguration": {"accountName": "a", "containerName": "c", "relativeMountPath": "m"}}]);
+    assert_batch_error(emu.client.send_json(Method::POST, "/pools", &spec).await, 501, "NotImplemented");
     let mut job = job_spec("j", "s");
+    // (Autoscale left this list when it was emulated; auto pools remain.)
     job.pool_info = serde_json::from_value(json!({"autoPoolSpecification": {"poolLifetimeOption": "job", "pool": {"vmSize": "standard_d2s_v3"}}})).unwrap();
     assert_batch_error(emu.client.create_job(&job).await, 501, "NotImplemented");
     let r = emu.client.send_raw(Method::GET, "/pools", &[], &[], None).await.unwrap();

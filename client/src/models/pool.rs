@@ -142,6 +142,9 @@ pub struct BatchPool {
     pub current_low_priority_nodes: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resize_errors: Option<Vec<Value>>,
+    /// The last autoscale evaluation: `{timestamp, results, error?}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scale_run: Option<Value>,
     /// `classic` or `simplified`: how the pool's nodes talk to the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_node_communication_mode: Option<String>,

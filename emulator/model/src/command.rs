@@ -185,6 +185,22 @@ pub enum Command {
     },
     /// The emulator restarted: nothing that was running still runs.
     Recover,
+    EnableAutoScale {
+        pool_id: String,
+        formula: Option<String>,
+        interval: Option<batch_client::BatchDuration>,
+    },
+    DisableAutoScale {
+        pool_id: String,
+    },
+    /// An autoscale pool's evaluation timer fired.
+    AutoScaleDue {
+        pool_id: String,
+    },
+    /// An autoscale pool's sampling timer fired.
+    SamplePool {
+        pool_id: String,
+    },
 }
 
 impl Timer {
@@ -194,6 +210,8 @@ impl Timer {
             Timer::RetentionExpired { job_id, task_id } => Command::RetentionExpired { job_id, task_id },
             Timer::JobWallClock { job_id } => Command::JobWallClockExpired { job_id },
             Timer::ScheduleDue { schedule_id } => Command::JobScheduleDue { schedule_id },
+            Timer::AutoScale { pool_id } => Command::AutoScaleDue { pool_id },
+            Timer::PoolSample { pool_id } => Command::SamplePool { pool_id },
         }
     }
 }
@@ -251,6 +269,16 @@ impl Account {
                 self.disable_node_scheduling(&pool_id, &node_id, option.as_deref(), now).map(|()| Done)
             }
             Command::EnableNodeScheduling { pool_id, node_id } => self.enable_node_scheduling(&pool_id, &node_id, now).map(|()| Done),
+            Command::EnableAutoScale { pool_id, formula, interval } => self.enable_auto_scale(&pool_id, formula, interval, now).map(V),
+            Command::DisableAutoScale { pool_id } => self.disable_auto_scale(&pool_id, now).map(V),
+            Command::AutoScaleDue { pool_id } => {
+                self.auto_scale_due(&pool_id, now);
+                Ok(Done)
+            }
+            Command::SamplePool { pool_id } => {
+                self.sample_pool(&pool_id, now);
+                Ok(Done)
+            }
             other => return ControlFlow::Continue(other),
         })
     }

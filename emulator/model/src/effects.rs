@@ -208,4 +208,8 @@ pub enum Timer {
     JobWallClock { job_id: String },
     /// A job schedule may have a job due (or a start window ending).
     ScheduleDue { schedule_id: String },
+    /// An autoscale pool's evaluation may be due.
+    AutoScale { pool_id: String },
+    /// An autoscale pool's metrics are to be sampled.
+    PoolSample { pool_id: String },
 }

@@ -17,6 +17,9 @@ pub enum BatchErrorCode {
     InvalidAuthenticationInfo,
     TaskDependenciesNotSpecifiedOnJob,
     TaskDependencyListTooLong,
+    InvalidAutoScalingSettings,
+    AutoScalingFormulaSyntaxError,
+    AutoScalingFormulaTooLong,
     // 403
     AuthenticationFailed,
     InsufficientAccountPermissions,
@@ -72,6 +75,8 @@ pub enum BatchErrorCode {
     InvalidRange,
     // 500
     InternalError,
+    // 503
+    TooManyEnableAutoScaleRequests,
     // 501
     NotImplemented,
 }
@@ -102,6 +107,10 @@ impl BatchErrorCode {
             NodeNotFound => "NodeNotFound",
             JobScheduleNotFound => "JobScheduleNotFound",
             ApplicationNotFound => "ApplicationNotFound",
+            InvalidAutoScalingSettings => "InvalidAutoScalingSettings",
+            AutoScalingFormulaSyntaxError => "AutoScalingFormulaSyntaxError",
+            AutoScalingFormulaTooLong => "AutoScalingFormulaTooLong",
+            TooManyEnableAutoScaleRequests => "TooManyEnableAutoScaleRequests",
             InvalidApplicationPackageReferences => "InvalidApplicationPackageReferences",
             JobScheduleExists => "JobScheduleExists",
             JobWithSameIdExists => "JobWithSameIdExists",
@@ -173,6 +182,11 @@ impl BatchErrorCode {
             JobScheduleNotFound => "The specified job schedule does not exist.",
             // UNCONFIRMED: the two messages (the codes and statuses are documented).
             ApplicationNotFound => "The specified application does not exist.",
+            // UNCONFIRMED: these four messages (the codes and statuses are documented).
+            InvalidAutoScalingSettings => "The specified autoscale settings are invalid.",
+            AutoScalingFormulaSyntaxError => "The specified auto-scaling formula has syntax error",
+            AutoScalingFormulaTooLong => "The specified auto-scaling formula is too long",
+            TooManyEnableAutoScaleRequests => "Autoscale can be enabled on a pool at most once every 30 seconds.",
             InvalidApplicationPackageReferences => "One or more of the specified application package references are invalid.",
             JobScheduleExists => "The specified job schedule already exists.",
             JobWithSameIdExists => "A job with the same id exists: jobs and job schedules share one namespace.",

@@ -70,6 +70,8 @@ pub const BODIES: &[(&str, &str)] = &[
     ("create_task_collection", "BatchTaskGroup"),
     ("disable_job", "BatchJobDisableOptions"),
     ("disable_node_scheduling", "BatchNodeDisableSchedulingOptions"),
+    ("enable_pool_auto_scale", "BatchPoolEnableAutoScaleOptions"),
+    ("evaluate_pool_auto_scale", "BatchPoolEvaluateAutoScaleOptions"),
     ("reboot_node", "BatchNodeRebootOptions"),
     ("reimage_node", "BatchNodeReimageOptions"),
     ("remove_nodes", "BatchNodeRemoveOptions"),
@@ -91,7 +93,6 @@ const NO_VNET: &str = "there are no virtual networks, subnets or public IPs on o
 const ALLOCATION_IS_INSTANT: &str = "nodes are allocated at once, so a resize never times out";
 const NO_OS_UPGRADES: &str = "local nodes have no operating system of their own to upgrade";
 const MOUNTS: &str = "Pool file system mounts (mountConfiguration)";
-const AUTOSCALE: &str = "Autoscale pools (enableAutoScale, autoScaleFormula, autoScaleEvaluationInterval)";
 const AUTO_POOLS: &str = "Auto pools (poolInfo.autoPoolSpecification)";
 const CERTIFICATES: &str = "Certificates (certificateReferences)";
 const PREEMPTION_APPLIED: &str = "a higher-priority job's task that finds no room requeues this job's running tasks";
@@ -241,12 +242,12 @@ pub static LEDGER: &[Row] = &[
         "[BatchApplicationPackageReference]",
         "checked against --app-packages; installed on each node for every task",
     ),
-    r("BatchPoolCreateOptions", "autoScaleEvaluationInterval", "duration", AUTOSCALE, When::Set),
-    r("BatchPoolCreateOptions", "autoScaleFormula", "string", AUTOSCALE, When::Set),
+    a("BatchPoolCreateOptions", "autoScaleEvaluationInterval", "duration", "how often the formula runs (timer on the emulator's clock)"),
+    a("BatchPoolCreateOptions", "autoScaleFormula", "string", "evaluated at creation and every interval; its targets resize the pool"),
     r("BatchPoolCreateOptions", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
     r("BatchPoolCreateOptions", "cloudServiceConfiguration", "CloudServiceConfiguration", "cloudServiceConfiguration pools", When::Set),
     a("BatchPoolCreateOptions", "displayName", "string", STORED),
-    r("BatchPoolCreateOptions", "enableAutoScale", "bool", AUTOSCALE, When::True),
+    a("BatchPoolCreateOptions", "enableAutoScale", "bool", "the pool's size follows its formula"),
     e(
         "BatchPoolCreateOptions",
         "enableInterNodeCommunication",
@@ -276,6 +277,9 @@ pub static LEDGER: &[Row] = &[
     e("BatchPoolCreateOptions", "vmSize", "string", VM_HARDWARE),
     a("BatchPoolEndpointConfiguration", "inboundNATPools", "[BatchInboundNatPool]", "each node's inbound endpoints"),
     r("BatchPoolInfo", "autoPoolSpecification", "BatchAutoPoolSpecification", AUTO_POOLS, When::Set),
+    a("BatchPoolEnableAutoScaleOptions", "autoScaleEvaluationInterval", "duration", "a new evaluation schedule from now"),
+    a("BatchPoolEnableAutoScaleOptions", "autoScaleFormula", "string", "evaluated at once, then every interval"),
+    a("BatchPoolEvaluateAutoScaleOptions", "autoScaleFormula", "string", "evaluated against the pool now, nothing applied"),
     a("BatchPoolInfo", "poolId", "string", "the pool the job's tasks run on"),
     a(
         "BatchPoolReplaceOptions",

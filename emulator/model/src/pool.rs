@@ -62,6 +62,71 @@ pub struct Pool {
     pub version: Version,
     /// Nodes by id.
     pub nodes: BTreeMap<String, Node>,
+    /// The last autoscale evaluation (`autoScaleRun`).
+    #[serde(default)]
+    pub auto_scale_run: Option<AutoScaleRunRecord>,
+    /// The metrics of an autoscale pool, one sample every 30 seconds, oldest first.
+    #[serde(default)]
+    pub samples: std::collections::VecDeque<PoolSample>,
+    /// When autoscale was last enabled (enable is refused within 30 seconds of it).
+    #[serde(default)]
+    pub auto_scale_enabled_at: Option<OffsetDateTime>,
+}
+
+/// Samples kept per pool: a day of them.
+pub const MAX_SAMPLES: usize = 2 * 60 * 24;
+
+/// One autoscale evaluation: `autoScaleRun` (`timestamp`, `results`, `error`), and the
+/// targets it decided when it succeeded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AutoScaleRunRecord {
+    pub timestamp: OffsetDateTime,
+    pub results: String,
+    pub error: Option<crate::autoscale::FormulaError>,
+    pub targets: Option<(f64, f64, String)>,
+}
+
+impl AutoScaleRunRecord {
+    /// The wire `AutoScaleRun`.
+    pub fn to_wire(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({"timestamp": batch_client::timefmt::format_body(self.timestamp), "results": self.results});
+        if let Some(e) = &self.error {
+            let values: Vec<serde_json::Value> = e.values.iter().map(|(n, v)| serde_json::json!({"name": n, "value": v})).collect();
+            v["error"] = serde_json::json!({"code": e.code, "message": e.message, "values": values});
+        }
+        v
+    }
+}
+
+/// What an autoscale pool's metrics were at one moment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PoolSample {
+    pub at: OffsetDateTime,
+    pub active_tasks: f64,
+    pub running_tasks: f64,
+    pub succeeded_tasks: f64,
+    pub failed_tasks: f64,
+    pub dedicated_nodes: f64,
+    pub low_priority_nodes: f64,
+    pub node_count: f64,
+}
+
+impl PoolSample {
+    /// A metric's value in this sample; `None` for the metrics the emulator does not measure
+    /// (CPU, memory, disk, network: their histories are empty).
+    pub fn value(&self, metric: &str) -> Option<f64> {
+        Some(match metric {
+            "$ActiveTasks" => self.active_tasks,
+            "$RunningTasks" => self.running_tasks,
+            "$PendingTasks" => self.active_tasks + self.running_tasks,
+            "$SucceededTasks" => self.succeeded_tasks,
+            "$FailedTasks" => self.failed_tasks,
+            "$SampleNodeCount" => self.node_count,
+            // Low-priority nodes are never preempted here.
+            "$PreemptedNodeCount" => 0.0,
+            _ => return None,
+        })
+    }
 }
 
 impl Pool {

@@ -47,7 +47,11 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | InvalidUri
         | InvalidAuthenticationInfo
         | TaskDependenciesNotSpecifiedOnJob
-        | TaskDependencyListTooLong => StatusCode::BAD_REQUEST,
+        | TaskDependencyListTooLong
+        | InvalidAutoScalingSettings
+        | AutoScalingFormulaSyntaxError
+        | AutoScalingFormulaTooLong => StatusCode::BAD_REQUEST,
+        TooManyEnableAutoScaleRequests => StatusCode::SERVICE_UNAVAILABLE,
         AuthenticationFailed | InsufficientAccountPermissions => StatusCode::FORBIDDEN,
         ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound | JobScheduleNotFound | ApplicationNotFound => {
             StatusCode::NOT_FOUND

@@ -314,9 +314,19 @@ async fn handle(
         Ctx { op, params, method: parts.method, headers: parts.headers, query, body, base_url: base_url.to_string(), request_id: request_id.to_string(), now };
     use Operation::*;
     match op {
-        CreatePool | ListPools | DeletePool | PoolExists | GetPool | UpdatePool | ResizePool | StopPoolResize | ReplacePoolProperties | RemoveNodes => {
-            pools::handle(state, &ctx).await
-        }
+        CreatePool
+        | ListPools
+        | DeletePool
+        | PoolExists
+        | GetPool
+        | UpdatePool
+        | ResizePool
+        | StopPoolResize
+        | ReplacePoolProperties
+        | RemoveNodes
+        | EnablePoolAutoScale
+        | DisablePoolAutoScale
+        | EvaluatePoolAutoScale => pools::handle(state, &ctx).await,
         ListSupportedImages | ListPoolNodeCounts => account::handle(state, &ctx).await,
         ListApplications | GetApplication => applications::handle(state, &ctx).await,
         CreateJob

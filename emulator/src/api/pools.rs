@@ -25,8 +25,60 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         Operation::StopPoolResize => stop_pool_resize(state, ctx),
         Operation::RemoveNodes => remove_nodes(state, ctx),
         Operation::DeletePool => delete_pool(state, ctx),
+        Operation::EnablePoolAutoScale => enable_auto_scale(state, ctx),
+        Operation::DisablePoolAutoScale => {
+            let v = state.execute(Command::DisableAutoScale { pool_id: ctx.params[0].clone() })?;
+            Ok(updated(
+                StatusCode::OK,
+                &format!("{}/disableautoscale", pool_url(ctx, &ctx.params[0])),
+                &v.version().ok_or_else(|| ApiError::internal("no version"))?,
+            ))
+        }
+        Operation::EvaluatePoolAutoScale => evaluate_auto_scale(state, ctx),
         other => Err(ApiError::internal(format!("pools::handle got {other:?}"))),
     }
+}
+
+/// `{autoScaleFormula, autoScaleEvaluationInterval}` of enable and evaluate.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AutoScaleBody {
+    auto_scale_formula: Option<String>,
+    auto_scale_evaluation_interval: Option<batch_client::BatchDuration>,
+}
+
+fn enable_auto_scale(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: AutoScaleBody = ctx.json()?;
+    let cmd = Command::EnableAutoScale { pool_id: ctx.params[0].clone(), formula: body.auto_scale_formula, interval: body.auto_scale_evaluation_interval };
+    let v = state.execute(cmd)?;
+    Ok(updated(StatusCode::OK, &format!("{}/enableautoscale", pool_url(ctx, &ctx.params[0])), &v.version().ok_or_else(|| ApiError::internal("no version"))?))
+}
+
+/// Evaluate an automatic scaling formula: the `AutoScaleRun` the formula gives on the pool now,
+/// nothing applied; the pool must have autoscale enabled ("You can't evaluate an autoscale
+/// formula on non-autoscale-enabled pool"). A formula that fails, to parse or to evaluate, is
+/// reported in the run's `error` with status 200, as recorded from the service.
+fn evaluate_auto_scale(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: AutoScaleBody = ctx.json()?;
+    let formula = body.auto_scale_formula.ok_or_else(|| batch_model::DomainError::missing_property("autoScaleFormula"))?;
+    let now = state.now();
+    let run = state.read(|a| -> Result<_, ApiError> {
+        let pool = a.pool(&ctx.params[0])?;
+        if pool.spec.enable_auto_scale != Some(true) {
+            // UNCONFIRMED: the code for a pool without autoscale.
+            return Err(batch_model::DomainError::new(batch_model::BatchErrorCode::OperationInvalidForCurrentState)
+                .with_message("Autoscale is not enabled on the pool: enable it before evaluating a formula.")
+                .into());
+        }
+        Ok(a.evaluate_formula(pool, &formula, now))
+    })?;
+    let mut body = run.to_wire();
+    body["odata.metadata"] = serde_json::json!(ctx.metadata("Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun"));
+    let mut r = super::json_response(StatusCode::OK, &body);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("{}/evaluateautoscale", pool_url(ctx, &ctx.params[0]))) {
+        r.headers_mut().insert("dataserviceid", v);
+    }
+    Ok(r)
 }
 
 fn pool_url(ctx: &Ctx, id: &str) -> String {
@@ -50,6 +102,7 @@ pub fn to_wire(ctx: &Ctx, pool: &Pool) -> BatchPool {
         current_dedicated_nodes: Some(pool.current_nodes(true)),
         current_low_priority_nodes: Some(pool.current_nodes(false)),
         resize_errors: None,
+        auto_scale_run: pool.auto_scale_run.as_ref().map(|r| r.to_wire()),
         // Present once the pool has nodes (Pools_GetPool examples, 2025-06-01). UNCONFIRMED:
         // `simplified`, the only mode since classic communication was retired (March 2026).
         current_node_communication_mode: (!pool.nodes.is_empty()).then(|| "simplified".to_string()),

@@ -40,9 +40,7 @@ impl Account {
                 }
             }
         }
-        if spec.enable_auto_scale == Some(true) {
-            return Err(not_implemented("Autoscale pools (enableAutoScale)"));
-        }
+        Self::validate_auto_scale_spec(spec)?;
         for (name, v) in [("targetDedicatedNodes", spec.target_dedicated_nodes), ("targetLowPriorityNodes", spec.target_low_priority_nodes)] {
             if let Some(n) = v {
                 if n < 0 {
@@ -104,8 +102,12 @@ impl Account {
             creation_time: now,
             version: version.clone(),
             nodes: BTreeMap::new(),
+            auto_scale_run: None,
+            samples: Default::default(),
+            auto_scale_enabled_at: None,
         };
         self.pools.insert(key.clone(), pool);
+        self.start_auto_scale(&key, now);
         self.allocate_towards_target(&key, now);
         Ok(version)
     }
@@ -265,7 +267,7 @@ impl Account {
         self.pools.remove(&IdKey::of(pool_id));
     }
 
-    fn active_pool_mut(&mut self, id: &str) -> Result<&mut Pool, DomainError> {
+    pub(super) fn active_pool_mut(&mut self, id: &str) -> Result<&mut Pool, DomainError> {
         let pool = self.pool_mut(id)?;
         if pool.state == PoolState::Deleting {
             return Err(Code::PoolBeingDeleted.into());
@@ -386,6 +388,10 @@ impl Account {
     /// Resize Pool.
     pub fn resize_pool(&mut self, id: &str, body: BatchPoolResizeOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let pool = self.active_pool_mut(id)?;
+        if pool.spec.enable_auto_scale == Some(true) {
+            // "To manually resize an autoscale-enabled pool, first disable automatic scaling."
+            return Err(DomainError::new(Code::OperationInvalidForCurrentState).with_message("The pool has autoscale enabled: disable it before resizing."));
+        }
         if pool.allocation_state != AllocationState::Steady {
             return Err(DomainError::new(Code::PoolBeingResized));
         }
@@ -423,7 +429,7 @@ impl Account {
         Ok(version)
     }
 
-    fn resize_with(&mut self, key: &IdKey, option: DeallocationOption, now: OffsetDateTime) {
+    pub(super) fn resize_with(&mut self, key: &IdKey, option: DeallocationOption, now: OffsetDateTime) {
         // Shrinking honours the caller's deallocation option; growing needs none.
         let Some(pool) = self.pools.get(key) else {
             return;
@@ -551,7 +557,7 @@ pub enum DeallocationOption {
 }
 
 impl DeallocationOption {
-    fn parse(v: Option<&str>) -> Result<Self, DomainError> {
+    pub(super) fn parse(v: Option<&str>) -> Result<Self, DomainError> {
         Self::parse_property(v, "nodeDeallocationOption", true)
     }
 

@@ -96,6 +96,20 @@ impl Account {
         for (jk, tk) in completed {
             self.schedule_retention(&jk, &tk);
         }
+        // Autoscale pools evaluate and sample again (an evaluation that fell due while the
+        // emulator was down runs at once).
+        let autoscale: Vec<(IdKey, OffsetDateTime)> = self
+            .pools
+            .values()
+            .filter(|p| p.state == PoolState::Active && p.spec.enable_auto_scale == Some(true))
+            .map(|p| {
+                let interval = p.spec.auto_scale_evaluation_interval.unwrap_or(super::autoscale::DEFAULT_INTERVAL).to_std();
+                (p.key(), p.auto_scale_run.as_ref().map_or(now, |r| (r.timestamp + interval).max(now)))
+            })
+            .collect();
+        for (key, due) in autoscale {
+            self.arm_auto_scale(&key, due, now);
+        }
         // A start task that was running runs again, as after a node reboot.
         for (pool, node) in restart_start_tasks {
             if let Some(n) = self.pools.get_mut(&pool).and_then(|p| p.nodes.get_mut(&node)) {

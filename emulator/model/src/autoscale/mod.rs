@@ -11,7 +11,7 @@
 mod eval;
 mod parse;
 
-pub use eval::{evaluate, Inputs, Outcome, Value};
+pub use eval::{evaluate, Inputs, Outcome, Value, SAMPLE_PERIOD};
 pub use parse::{parse, Expr, Pos, Statement, MAX_DEPTH, MAX_LEN, MAX_STATEMENTS};
 
 /// A formula that cannot be parsed or evaluated: the `AutoScaleRunError` the service reports.
@@ -21,7 +21,7 @@ pub use parse::{parse, Expr, Pos, Statement, MAX_DEPTH, MAX_LEN, MAX_STATEMENTS}
 /// $something_useless". The syntax error's code is the documented `AutoScalingFormulaSyntaxError`
 /// (UNCONFIRMED: its message, made the same way) and a formula over 8 KB is
 /// `AutoScalingFormulaTooLong`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FormulaError {
     pub code: String,
     pub message: String,
