@@ -7,6 +7,7 @@
 //! * [`run`]: runs the selected scenarios, cleaning up after each even when it fails.
 //! * [`report`]: the readable table, JSON and JUnit XML.
 
+pub mod autoscale_scenarios;
 pub mod report;
 pub mod scenarios;
 pub mod storage_scenarios;

@@ -145,7 +145,8 @@ impl Account {
     }
 
     /// Runs the pool's formula now: records the run and, when it succeeded, resizes towards its
-    /// targets (rounded down, at least 0, at most the emulator's limit).
+    /// targets (rounded down, at least 0, at most the emulator's limit). UNCONFIRMED: rounding
+    /// down; doAzureParallel's formulas add 0.5 before assigning, which points that way.
     pub(super) fn run_auto_scale(&mut self, key: &IdKey, now: OffsetDateTime) {
         let Some(pool) = self.pools.get(key) else { return };
         let Some(formula) = pool.spec.auto_scale_formula.clone().filter(|_| pool.spec.enable_auto_scale == Some(true)) else { return };

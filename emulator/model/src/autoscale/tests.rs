@@ -168,3 +168,29 @@ mod properties {
         }
     }
 }
+
+/// doAzureParallel's formulas (R/autoscale.R), filled in as its `getAutoscaleFormula` does
+/// (dedicated 0..4, low-priority 0..0, two tasks a node).
+#[test]
+fn the_doazureparallel_formulas() {
+    let queue = "$maxTasksPerNode = 2;$round = $maxTasksPerNode - 1;$targetVMs = $tasks > 0? (($tasks + $round)/ $maxTasksPerNode) : max(0, $TargetDedicated/2) + 0.5;$TargetDedicatedNodes = max(0, min($targetVMs, 4));$TargetLowPriorityNodes = max(0, min($targetVMs, 0));$NodeDeallocationOption = taskcompletion;";
+    let queue_only = format!("$samples = $ActiveTasks.GetSamplePercent(TimeInterval_Minute * 15);$tasks = $samples < 70 ? max(0,$ActiveTasks.GetSample(1)) : max( $ActiveTasks.GetSample(1), avg($ActiveTasks.GetSample(TimeInterval_Minute * 15)));{queue}");
+    let queue_running = format!("$samples = $ActiveTasks.GetSamplePercent(TimeInterval_Minute * 15) + $RunningTasks.GetSamplePercent(TimeInterval_Minute * 15);$tasks = $samples < 70 ? max(0, $ActiveTasks.GetSample(1) + $RunningTasks.GetSample(1)): max($ActiveTasks.GetSample(1) + $RunningTasks.GetSample(1),avg($ActiveTasks.GetSample(TimeInterval_Minute * 15)) + avg($RunningTasks.GetSample(TimeInterval_Minute * 15)));{queue}");
+    // Five queued tasks, two a node: three nodes.
+    let o = eval_with(&queue_only, &[5.0], 0.0).unwrap();
+    assert_eq!((o.target_dedicated, o.target_low_priority, o.node_deallocation_option.as_str()), (3.0, 0.0, "taskcompletion"));
+    // Nothing queued: half the current target, plus a half.
+    assert_eq!(eval_with(&queue_only, &[0.0], 4.0).unwrap().target_dedicated, 2.5);
+    // Before any sample: GetSample(1) is empty, max(0, ...) is 0.
+    assert_eq!(eval_with(&queue_running, &[], 0.0).unwrap().target_dedicated, 0.5);
+    // A full quarter-hour of 3 active and 3 running: (6 + 1) / 2.
+    assert_eq!(eval_with(&queue_running, &[3.0; 31], 0.0).unwrap().target_dedicated, 3.5);
+    let max_cpu = "$totalNodes = (min($CPUPercent.GetSample(TimeInterval_Minute * 10)) > 0.7) ? ($CurrentDedicated * 1.1) : $CurrentDedicated; $totalNodes = (avg($CPUPercent.GetSample(TimeInterval_Minute * 60)) < 0.2) ? ($CurrentDedicated * 0.9) : $totalNodes; $TargetDedicatedNodes = min(4, $totalNodes)";
+    assert!((eval_with(max_cpu, &[0.9; 121], 3.0).unwrap().target_dedicated - 3.3).abs() < 1e-9);
+    let workday = "$curTime = time();$workHours = $curTime.hour >= 8 && $curTime.hour < 18;$isWeekday = $curTime.weekday >= 1 && $curTime.weekday <= 5;$isWorkingWeekdayHour = $workHours && $isWeekday;$TargetDedicatedNodes = $isWorkingWeekdayHour ? 0:4;";
+    assert_eq!(eval_with(workday, &[], 0.0).unwrap().target_dedicated, 0.0);
+    // Its WEEKEND formula reads $curTime without setting it: an evaluation error, on the
+    // service as here.
+    let weekend = "$isWeekend = $curTime.weekday >= 6 && $curTime.weekday <= 7;$TargetDedicatedNodes = $isWeekend ? 0:4;";
+    assert!(eval_with(weekend, &[], 0.0).unwrap_err().detail().contains("Undefined symbol: $curTime"));
+}
