@@ -109,7 +109,9 @@ async fn a_symlink_swapped_in_during_a_read_never_leads_out_of_the_task_director
     emu.pool("p", 1, 1, "spread").await;
     emu.job("j", "p").await;
     // A tight loop (Python, not a shell spawning mv and ln) so the swap hits the window.
-    let swapper = r#"/bin/sh -c 'mkdir -p d; echo inside > d/passwd; printf "import os\nfor i in range(3000000):\n os.rename(\"d\", \"real\")\n os.symlink(\"/etc\", \"d\")\n os.remove(\"d\")\n os.rename(\"real\", \"d\")\n" > swap.py; exec python3 swap.py'"#;
+    // The real directory stays a moment each round (a tenth of a millisecond) so reads see it
+    // even on a loaded machine; the swaps still come thousands of times a second.
+    let swapper = r#"/bin/sh -c 'mkdir -p d; echo inside > d/passwd; printf "import os, time\nfor i in range(3000000):\n os.rename(\"d\", \"real\")\n os.symlink(\"/etc\", \"d\")\n os.remove(\"d\")\n os.rename(\"real\", \"d\")\n time.sleep(0.0001)\n" > swap.py; exec python3 swap.py'"#;
     emu.task("j", "t", swapper).await;
     let st = emu.state().clone();
     eventually("the swapper runs", move || st.read(|a| a.task("j", "t").is_ok_and(|t| t.state == batch_model::task::TaskState::Running))).await;

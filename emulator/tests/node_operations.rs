@@ -216,3 +216,37 @@ async fn a_restarted_container_node_fetches_its_images_again() {
     let n = node(&emu, "c", &nid).await;
     assert_eq!((n["state"].as_str(), n["errors"][0]["code"].as_str()), (Some("unusable"), Some("ContainerEngineUnavailable")), "{n}");
 }
+
+/// Deallocate Node and Start Node (api-version 2025-06-01): the running task follows the
+/// option (requeue by default), the node is `deallocated` and takes no task; Start boots it
+/// again through its start task, and the task runs there.
+#[tokio::test]
+async fn deallocate_stops_the_node_and_start_boots_it_again() {
+    let emu = emulator(Runner::Fake).await;
+    let nid = setup(&emu, 1).await;
+    emu.task("j", "long", "hang").await;
+    eventually("the task runs", || running(&emu, "j") == 1).await;
+    let r = node_action(&emu, "p", &nid, "deallocate", json!({})).await.unwrap();
+    assert_eq!(r.status, 202);
+    assert_eq!(r.header("dataserviceid"), Some(format!("{}/pools/p/nodes/{nid}/deallocate", emu.running.url).as_str()));
+    emu.idle().await;
+    assert_eq!(node(&emu, "p", &nid).await["state"], "deallocated");
+    assert_eq!(running(&emu, "j"), 0, "nothing runs on a deallocated node");
+    let t = task(&emu, "j", "long").await;
+    assert_eq!((t["state"].as_str(), t["executionInfo"]["requeueCount"].as_i64()), (Some("active"), Some(1)));
+    let counts: Vec<Value> = emu.client.list_all("/nodecounts", &[]).await.unwrap();
+    assert_eq!(counts[0]["dedicated"]["deallocated"], 1);
+    // Other node operations wait for Start; Start on a node that is not deallocated is refused.
+    assert_batch_error(node_action(&emu, "p", &nid, "reboot", json!({})).await, 409, "OperationNotValidOnNode");
+    assert_batch_error(node_action(&emu, "p", &nid, "deallocate", json!({"nodeDeallocateOption": "sometimes"})).await, 400, "InvalidPropertyValue");
+    node_action(&emu, "p", &nid, "start", json!({})).await.unwrap();
+    eventually("the task runs again", || running(&emu, "j") == 1).await;
+    let n = node(&emu, "p", &nid).await;
+    assert_eq!((n["state"].as_str(), n["startTaskInfo"]["state"].as_str()), (Some("running"), Some("completed")), "{n}");
+    assert_batch_error(node_action(&emu, "p", &nid, "start", json!({})).await, 409, "OperationNotValidOnNode");
+    // terminate: the task completes as ended.
+    node_action(&emu, "p", &nid, "deallocate", json!({"nodeDeallocateOption": "terminate"})).await.unwrap();
+    emu.idle().await;
+    let t = task(&emu, "j", "long").await;
+    assert_eq!((t["state"].as_str(), t["executionInfo"]["failureInfo"]["code"].as_str()), (Some("completed"), Some("TaskEnded")));
+}

@@ -185,6 +185,15 @@ pub enum Command {
     },
     /// The emulator restarted: nothing that was running still runs.
     Recover,
+    DeallocateNode {
+        pool_id: String,
+        node_id: String,
+        option: Option<String>,
+    },
+    StartNode {
+        pool_id: String,
+        node_id: String,
+    },
     EnableAutoScale {
         pool_id: String,
         formula: Option<String>,
@@ -269,6 +278,8 @@ impl Account {
                 self.disable_node_scheduling(&pool_id, &node_id, option.as_deref(), now).map(|()| Done)
             }
             Command::EnableNodeScheduling { pool_id, node_id } => self.enable_node_scheduling(&pool_id, &node_id, now).map(|()| Done),
+            Command::DeallocateNode { pool_id, node_id, option } => self.deallocate_node(&pool_id, &node_id, option.as_deref(), now).map(|()| Done),
+            Command::StartNode { pool_id, node_id } => self.start_node(&pool_id, &node_id, now).map(|()| Done),
             Command::EnableAutoScale { pool_id, formula, interval } => self.enable_auto_scale(&pool_id, formula, interval, now).map(V),
             Command::DisableAutoScale { pool_id } => self.disable_auto_scale(&pool_id, now).map(V),
             Command::AutoScaleDue { pool_id } => {

@@ -18,13 +18,15 @@ pub enum NodeState {
     Offline,
     Rebooting,
     Reimaging,
+    Deallocated,
 }
 
-/// A reboot or a reimage of a node.
+/// A reboot or a reimage of a node, or its deallocation (the VM stopped, its disk kept).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Restart {
     Reboot,
     Reimage,
+    Deallocate,
 }
 
 impl NodeState {
@@ -41,6 +43,7 @@ impl NodeState {
             NodeState::Offline => "offline",
             NodeState::Rebooting => "rebooting",
             NodeState::Reimaging => "reimaging",
+            NodeState::Deallocated => "deallocated",
         }
     }
 }

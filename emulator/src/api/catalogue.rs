@@ -252,9 +252,9 @@ pub static CATALOGUE: &[OperationInfo] = &[
     ),
     row(Operation::GetNode, "get_node", "GET", "/pools/{poolId}/nodes/{nodeId}", "nodes", 200, "compute_node.get", true),
     row(Operation::RebootNode, "reboot_node", "POST", "/pools/{poolId}/nodes/{nodeId}/reboot", "nodes", 202, "compute_node.reboot", true),
-    row(Operation::StartNode, "start_node", "POST", "/pools/{poolId}/nodes/{nodeId}/start", "nodes", 202, "", false),
+    row(Operation::StartNode, "start_node", "POST", "/pools/{poolId}/nodes/{nodeId}/start", "nodes", 202, "", true),
     row(Operation::ReimageNode, "reimage_node", "POST", "/pools/{poolId}/nodes/{nodeId}/reimage", "nodes", 202, "compute_node.reimage", true),
-    row(Operation::DeallocateNode, "deallocate_node", "POST", "/pools/{poolId}/nodes/{nodeId}/deallocate", "nodes", 202, "", false),
+    row(Operation::DeallocateNode, "deallocate_node", "POST", "/pools/{poolId}/nodes/{nodeId}/deallocate", "nodes", 202, "", true),
     row(
         Operation::DisableNodeScheduling,
         "disable_node_scheduling",

@@ -34,6 +34,12 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
             Command::EnableNodeScheduling { pool_id: p, node_id: n }
         }),
         Operation::UploadNodeLogs => upload_node_logs(state, ctx),
+        Operation::DeallocateNode => node_action(state, ctx, "deallocate", StatusCode::ACCEPTED, |p, n, b: serde_json::Map<String, Value>| {
+            Command::DeallocateNode { pool_id: p, node_id: n, option: b.get("nodeDeallocateOption").and_then(Value::as_str).map(String::from) }
+        }),
+        Operation::StartNode => {
+            node_action(state, ctx, "start", StatusCode::ACCEPTED, |p, n, _: serde_json::Map<String, Value>| Command::StartNode { pool_id: p, node_id: n })
+        }
         other => Err(ApiError::internal(format!("nodes::handle got {other:?}"))),
     }
 }

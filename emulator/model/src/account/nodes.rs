@@ -184,6 +184,7 @@ impl Account {
         let property = match kind {
             Restart::Reboot => "nodeRebootOption",
             Restart::Reimage => "nodeReimageOption",
+            Restart::Deallocate => "nodeDeallocateOption",
         };
         let option = DeallocationOption::parse_property(option, property, true)?;
         match (state, pending) {
@@ -191,6 +192,8 @@ impl Account {
             (NodeState::Starting, _) => return Err(Code::NodeBeingStarted.into()),
             (NodeState::Rebooting, _) | (_, Some(Restart::Reboot)) => return Err(Code::NodeBeingRebooted.into()),
             (NodeState::Reimaging, _) | (_, Some(Restart::Reimage)) => return Err(Code::NodeBeingReimaged.into()),
+            // UNCONFIRMED: the code for an operation on a node that is (being) deallocated.
+            (NodeState::Deallocated, _) | (_, Some(Restart::Deallocate)) => return Err(Code::OperationNotValidOnNode.into()),
             // UNCONFIRMED: the code for a node that is leaving its pool.
             (NodeState::LeavingPool, _) => return Err(Code::OperationNotValidOnNode.into()),
             _ => {}
@@ -230,7 +233,7 @@ impl Account {
         self.stop_start_task(key, node_id);
         match kind {
             Restart::Reimage => self.forget_node_for_jobs(node_id, now),
-            Restart::Reboot => self.forget_prep_after_reboot(node_id, now),
+            Restart::Reboot | Restart::Deallocate => self.forget_prep_after_reboot(node_id, now),
         }
         let Some(pool) = self.pools.get_mut(key) else { return };
         let pool_id = pool.spec.id.clone();
@@ -239,6 +242,13 @@ impl Account {
         let containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
         let Some(n) = pool.nodes.get_mut(node_id) else { return };
         n.pending_restart = None;
+        if kind == Restart::Deallocate {
+            // Nothing runs on it any more (its tasks were requeued, terminated or finished);
+            // it waits, `deallocated`, for Start Node. UNCONFIRMED: `deallocating` is not
+            // observable here (there is no VM to stop).
+            n.set_state(NodeState::Deallocated, now);
+            return;
+        }
         // A changed pool start task applies from the next boot (§5.1).
         n.start_task = start_task;
         n.application_packages = application_packages;
@@ -283,6 +293,28 @@ impl Account {
                 n.last_boot_time = Some(now);
             }
         }
+    }
+
+    /// Deallocate Node (2025-06-01): its running tasks follow `nodeDeallocateOption` (requeue,
+    /// terminate, taskcompletion, retaineddata; default requeue), then it is `deallocated`: it
+    /// runs nothing and takes no tasks until Start Node.
+    pub fn deallocate_node(&mut self, pool_id: &str, node_id: &str, option: Option<&str>, now: OffsetDateTime) -> Result<(), DomainError> {
+        self.restart_node(pool_id, node_id, Restart::Deallocate, option, now)
+    }
+
+    /// Start Node: a `deallocated` node boots again (`starting`, its start task, then `idle`),
+    /// as after a reboot. UNCONFIRMED: the code for a node that is not deallocated.
+    pub fn start_node(&mut self, pool_id: &str, node_id: &str, now: OffsetDateTime) -> Result<(), DomainError> {
+        let (key, state, _) = self.node_for_operation(pool_id, node_id)?;
+        if state != NodeState::Deallocated {
+            return Err(DomainError::new(Code::OperationNotValidOnNode).with_message("Only a deallocated node can be started."));
+        }
+        self.begin_restart(&key, node_id, Restart::Reboot, now);
+        if let Some(n) = self.pools.get_mut(&key).and_then(|p| p.nodes.get_mut(node_id)) {
+            n.set_state(NodeState::Starting, now);
+            n.last_boot_time = Some(now);
+        }
+        Ok(())
     }
 
     /// A task left a node with a pending restart: the restart begins once nothing runs.

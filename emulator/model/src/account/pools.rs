@@ -540,6 +540,7 @@ impl Account {
                 NodeState::Offline => c.offline += 1,
                 NodeState::Rebooting => c.rebooting += 1,
                 NodeState::Reimaging => c.reimaging += 1,
+                NodeState::Deallocated => c.deallocated += 1,
             }
             c.total += 1;
         }
