@@ -63,14 +63,22 @@ pub struct Job {
     pub prep: BTreeMap<String, NodePrep>,
     /// The job schedule that created the job.
     pub schedule: Option<IdKey>,
+    /// The pool made for the job from its `autoPoolSpecification`.
+    #[serde(default)]
+    pub auto_pool_id: Option<String>,
 }
 
 impl Job {
     pub fn key(&self) -> IdKey {
         IdKey::of(&self.spec.id)
     }
+    /// The pool the job runs on: its own auto pool, or the one `poolInfo` names.
     pub fn pool_key(&self) -> Option<IdKey> {
-        self.spec.pool_info.pool_id.as_deref().map(IdKey::of)
+        self.pool_id().map(IdKey::of)
+    }
+    /// `executionInfo.poolId`.
+    pub fn pool_id(&self) -> Option<&str> {
+        self.auto_pool_id.as_deref().or(self.spec.pool_info.pool_id.as_deref())
     }
     pub fn priority(&self) -> i32 {
         self.spec.priority.unwrap_or(0)

@@ -35,7 +35,7 @@ pub enum When {
     Set,
     /// `true`.
     True,
-    /// A list holding this string (case-insensitively).
+    /// This string, or a list holding it (case-insensitively).
     Holds(&'static str),
 }
 
@@ -94,7 +94,6 @@ const NO_VNET: &str = "there are no virtual networks, subnets or public IPs on o
 const ALLOCATION_IS_INSTANT: &str = "nodes are allocated at once, so a resize never times out";
 const NO_OS_UPGRADES: &str = "local nodes have no operating system of their own to upgrade";
 const MOUNTS: &str = "Pool file system mounts (mountConfiguration)";
-const AUTO_POOLS: &str = "Auto pools (poolInfo.autoPoolSpecification)";
 const CERTIFICATES: &str = "Certificates (certificateReferences)";
 const PREEMPTION_APPLIED: &str = "a higher-priority job's task that finds no room requeues this job's running tasks";
 const JOB_NETWORK: &str = "a job's subnet places its tasks' network traffic in a virtual network; there is none on one machine";
@@ -107,6 +106,16 @@ pub static LEDGER: &[Row] = &[
     a("BatchAffinityInfo", "affinityId", "string", "the scheduler prefers the node with that affinityId when it has a free slot"),
     a("BatchApplicationPackageReference", "applicationId", "string", "an application of the package store (--app-packages)"),
     a("BatchApplicationPackageReference", "version", "string", "that version (none: the application's default version)"),
+    a("BatchAutoPoolSpecification", "autoPoolIdPrefix", "string", "the auto pool's id starts with it"),
+    a("BatchAutoPoolSpecification", "keepAlive", "bool", "the auto pool stays after its job"),
+    a("BatchAutoPoolSpecification", "pool", "BatchPoolSpecification", "the auto pool, created with its job"),
+    r(
+        "BatchAutoPoolSpecification",
+        "poolLifetimeOption",
+        "string",
+        "Auto pools that live as long as their job schedule (poolLifetimeOption jobschedule)",
+        When::Holds("jobschedule"),
+    ),
     a("BatchContainerConfiguration", "containerImageNames", "[string]", "fetched by each node as it starts"),
     a("BatchContainerConfiguration", "containerRegistries", "[ContainerRegistryReference]", "credentials for fetching images"),
     a("BatchContainerConfiguration", "type", "string", "validated; every container pool runs on the Docker engine"),
@@ -276,8 +285,47 @@ pub static LEDGER: &[Row] = &[
     a("BatchPoolCreateOptions", "userAccounts", "[UserAccount]", "see UserAccount"),
     a("BatchPoolCreateOptions", "virtualMachineConfiguration", "VirtualMachineConfiguration", "see VirtualMachineConfiguration"),
     e("BatchPoolCreateOptions", "vmSize", "string", VM_HARDWARE),
+    r("BatchPoolSpecification", "applicationLicenses", "[string]", "Application licenses (applicationLicenses)", When::Set),
+    a(
+        "BatchPoolSpecification",
+        "applicationPackageReferences",
+        "[BatchApplicationPackageReference]",
+        "checked against --app-packages; installed on each node for every task",
+    ),
+    a("BatchPoolSpecification", "autoScaleEvaluationInterval", "duration", "how often the formula runs (timer on the emulator's clock)"),
+    a("BatchPoolSpecification", "autoScaleFormula", "string", "evaluated at creation and every interval; its targets resize the pool"),
+    r("BatchPoolSpecification", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
+    r("BatchPoolSpecification", "cloudServiceConfiguration", "CloudServiceConfiguration", "cloudServiceConfiguration pools", When::Set),
+    a("BatchPoolSpecification", "displayName", "string", STORED),
+    a("BatchPoolSpecification", "enableAutoScale", "bool", "the pool's size follows its formula"),
+    e(
+        "BatchPoolSpecification",
+        "enableInterNodeCommunication",
+        "bool",
+        "the nodes of every pool reach each other on this machine; on the service it only restricts where nodes are placed",
+    ),
+    a("BatchPoolSpecification", "metadata", "[BatchMetadataItem]", STORED),
+    r("BatchPoolSpecification", "mountConfiguration", "[MountConfiguration]", MOUNTS, When::Set),
+    a("BatchPoolSpecification", "networkConfiguration", "NetworkConfiguration", "see NetworkConfiguration"),
+    e("BatchPoolSpecification", "resizeTimeout", "duration", ALLOCATION_IS_INSTANT),
+    e("BatchPoolSpecification", "resourceTags", "{string}", "Azure resource tags: there is no Azure resource to tag"),
+    a("BatchPoolSpecification", "startTask", "BatchStartTask", "runs on each node as it starts"),
+    a("BatchPoolSpecification", "targetDedicatedNodes", "int", "dedicated nodes allocated"),
+    a("BatchPoolSpecification", "targetLowPriorityNodes", "int", "spot nodes allocated"),
+    e(
+        "BatchPoolSpecification",
+        "targetNodeCommunicationMode",
+        "string",
+        "how nodes reach the service (classic or simplified) is invisible: local nodes are the emulator's own",
+    ),
+    a("BatchPoolSpecification", "taskSchedulingPolicy", "BatchTaskSchedulingPolicy", "the scheduler"),
+    a("BatchPoolSpecification", "taskSlotsPerNode", "int", "the scheduler"),
+    e("BatchPoolSpecification", "upgradePolicy", "UpgradePolicy", NO_OS_UPGRADES),
+    a("BatchPoolSpecification", "userAccounts", "[UserAccount]", "see UserAccount"),
+    a("BatchPoolSpecification", "virtualMachineConfiguration", "VirtualMachineConfiguration", "see VirtualMachineConfiguration"),
+    e("BatchPoolSpecification", "vmSize", "string", VM_HARDWARE),
     a("BatchPoolEndpointConfiguration", "inboundNATPools", "[BatchInboundNatPool]", "each node's inbound endpoints"),
-    r("BatchPoolInfo", "autoPoolSpecification", "BatchAutoPoolSpecification", AUTO_POOLS, When::Set),
+    a("BatchPoolInfo", "autoPoolSpecification", "BatchAutoPoolSpecification", "a pool made for the job, deleted with it (executionInfo.poolId)"),
     a("BatchNodeDeallocateOptions", "nodeDeallocateOption", "string", "what happens to the node's running tasks"),
     a("BatchPoolEnableAutoScaleOptions", "autoScaleEvaluationInterval", "duration", "a new evaluation schedule from now"),
     a("BatchPoolEnableAutoScaleOptions", "autoScaleFormula", "string", "evaluated at once, then every interval"),
@@ -494,7 +542,10 @@ fn matches(when: When, v: &Value) -> bool {
             _ => true,
         },
         When::True => v.as_bool() == Some(true),
-        When::Holds(s) => v.as_array().is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(s)))),
+        When::Holds(s) => match v {
+            serde_json::Value::String(x) => x.eq_ignore_ascii_case(s),
+            other => other.as_array().is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(s)))),
+        },
     }
 }
 

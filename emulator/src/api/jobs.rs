@@ -50,7 +50,7 @@ fn to_wire(ctx: &Ctx, job: &Job) -> BatchJob {
         execution_info: Some(BatchJobExecutionInfo {
             start_time: job.start_time,
             end_time: job.end_time,
-            pool_id: job.spec.pool_info.pool_id.clone(),
+            pool_id: job.pool_id().map(String::from),
             scheduling_error: None,
             terminate_reason: if job.state == batch_model::job::JobState::Completed { job.terminate_reason.clone() } else { None },
         }),

@@ -42,8 +42,19 @@ pub fn pool(spec: &mut BatchPoolCreateOptions) {
     start_task(spec.start_task.as_mut());
 }
 
-/// A job (or a schedule's job specification) as returned.
+/// A job (or a schedule's job specification) as returned: its auto pool's specification too.
 pub fn job(spec: &mut BatchJobCreateOptions) {
+    if let Some(pool_body) = spec.pool_info.auto_pool_specification.as_mut().and_then(|a| a.get_mut("pool")) {
+        let mut with_id = pool_body.clone();
+        with_id["id"] = Value::String(String::new());
+        if let Ok(mut p) = serde_json::from_value::<BatchPoolCreateOptions>(with_id) {
+            pool(&mut p);
+            if let Ok(mut back) = serde_json::to_value(p) {
+                without(&mut back, "id");
+                *pool_body = back;
+            }
+        }
+    }
     container_settings(spec.job_manager_task.as_mut().and_then(|t| t.container_settings.as_deref_mut()));
     container_settings(spec.job_preparation_task.as_mut().and_then(|t| t.container_settings.as_mut()));
     container_settings(spec.job_release_task.as_mut().and_then(|t| t.container_settings.as_mut()));

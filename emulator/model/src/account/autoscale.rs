@@ -212,7 +212,7 @@ impl Account {
             return;
         }
         let (mut active, mut running, mut succeeded, mut failed) = (0.0, 0.0, 0.0, 0.0);
-        for job in self.jobs.values().filter(|j| j.spec.pool_info.pool_id.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(pool_id))) {
+        for job in self.jobs.values().filter(|j| j.pool_id().is_some_and(|p| p.eq_ignore_ascii_case(pool_id))) {
             if !matches!(job.state, JobState::Active | JobState::Disabling | JobState::Disabled | JobState::Terminating) {
                 continue;
             }

@@ -73,8 +73,16 @@ impl Account {
         if spec.pool_info.pool_id.is_none() && spec.pool_info.auto_pool_specification.is_none() {
             return Err(DomainError::missing_property("poolInfo"));
         }
-        if spec.pool_info.auto_pool_specification.is_some() {
-            return Err(not_implemented("Auto pools (poolInfo.autoPoolSpecification)"));
+        if let Some(auto) = &spec.pool_info.auto_pool_specification {
+            if spec.pool_info.pool_id.is_some() {
+                // UNCONFIRMED: the code for a poolInfo with both.
+                return Err(DomainError::invalid_property(
+                    "poolInfo",
+                    "poolId and autoPoolSpecification",
+                    "Specify either poolId or autoPoolSpecification, not both",
+                ));
+            }
+            super::auto_pools::parse_auto_pool(auto)?;
         }
         Self::validate_job_settings(spec.priority, spec.max_parallel_tasks, spec.on_all_tasks_complete.as_deref(), spec.constraints.as_ref())?;
         if let Some(v) = &spec.on_task_failure {
@@ -109,6 +117,7 @@ impl Account {
             queue: BTreeMap::new(),
             prep: BTreeMap::new(),
             schedule: None,
+            auto_pool_id: None,
         };
         // The job manager task is an ordinary task of the job, validated as one, added first.
         let manager = match job.spec.job_manager_task.take() {
@@ -134,6 +143,7 @@ impl Account {
         self.job_seq += 1;
         let job = Job { seq: self.job_seq, version: version.clone(), schedule, ..built.job };
         self.jobs.insert(key.clone(), job);
+        self.create_auto_pool(&key, now);
         if let Some((task, settings)) = built.manager {
             self.insert_task(&key, task, Some(settings), now);
         }
@@ -225,7 +235,7 @@ impl Account {
 
     fn validate_pool_info_change(&self, job: &Job, pi: &BatchPoolInfo) -> Result<(), DomainError> {
         if pi.auto_pool_specification.is_some() {
-            return Err(not_implemented("Auto pools (poolInfo.autoPoolSpecification)"));
+            return Err(not_implemented("Moving a job to an auto pool (poolInfo.autoPoolSpecification in Update or Replace Job)"));
         }
         if pi.pool_id.is_none() {
             return Err(DomainError::missing_property("poolId"));
@@ -290,7 +300,11 @@ impl Account {
 
     /// The agent removed a deleted job's directories.
     pub fn finish_job_deletion(&mut self, job_id: &str, now: OffsetDateTime) {
-        if let Some(schedule) = self.jobs.remove(&IdKey::of(job_id)).and_then(|j| j.schedule) {
+        let Some(job) = self.jobs.remove(&IdKey::of(job_id)) else { return };
+        if job.state != JobState::Completed {
+            self.release_auto_pool(&job, now);
+        }
+        if let Some(schedule) = job.schedule {
             self.schedule_job_ended(&schedule, now);
         }
     }
@@ -402,7 +416,9 @@ impl Account {
             JobState::Terminating => {
                 job.set_state(JobState::Completed, now);
                 job.end_time = Some(now);
-                if let Some(schedule) = job.schedule.clone() {
+                let (schedule, job) = (job.schedule.clone(), job.clone());
+                self.release_auto_pool(&job, now);
+                if let Some(schedule) = schedule {
                     self.schedule_job_ended(&schedule, now);
                 }
             }

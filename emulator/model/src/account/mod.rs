@@ -6,6 +6,7 @@
 //! `finish_*`). Each file holds the operations on one kind of thing; they are all methods of
 //! [`Account`], defined in `state`.
 
+mod auto_pools;
 mod autoscale;
 mod completion;
 mod job_prep;

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 impl Account {
-    fn validate_pool_spec(spec: &BatchPoolCreateOptions) -> Result<IdKey, DomainError> {
+    pub(super) fn validate_pool_spec(spec: &BatchPoolCreateOptions) -> Result<IdKey, DomainError> {
         let key = validate_id("id", &spec.id)?;
         if spec.vm_size.trim().is_empty() {
             return Err(DomainError::missing_property("vmSize"));
