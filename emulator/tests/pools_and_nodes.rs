@@ -152,7 +152,8 @@ async fn features_not_emulated_yet_are_refused_with_501_not_ignored() {
     assert_batch_error(emu.client.send_json(Method::POST, "/pools", &spec).await, 501, "NotImplemented");
     let mut job = job_spec("j", "s");
     // (Autoscale and job-lifetime auto pools left this list when they were emulated.)
-    job.pool_info = serde_json::from_value(json!({"autoPoolSpecification": {"poolLifetimeOption": "jobschedule", "pool": {"vmSize": "standard_d2s_v3"}}})).unwrap();
+    job.pool_info =
+        serde_json::from_value(json!({"autoPoolSpecification": {"poolLifetimeOption": "jobschedule", "pool": {"vmSize": "standard_d2s_v3"}}})).unwrap();
     assert_batch_error(emu.client.create_job(&job).await, 501, "NotImplemented");
     let r = emu.client.send_raw(Method::GET, "/pools", &[], &[], None).await.unwrap();
     let v: Value = serde_json::from_slice(&r.body).unwrap();
