@@ -7,7 +7,7 @@
 //! * [`run`]: runs the selected scenarios, cleaning up after each even when it fails.
 //! * [`report`]: the readable table, JSON and JUnit XML.
 
-pub mod autoscale_scenarios;
+pub mod elastic_scenarios;
 pub mod report;
 pub mod scenarios;
 pub mod storage_scenarios;
@@ -195,6 +195,11 @@ impl Ctx {
     /// An id unique to this run (`<prefix>-<name>`).
     pub fn id(&self, name: &str) -> String {
         format!("{}-{name}", self.prefix)
+    }
+
+    /// A job the scenario made itself (deleted after it).
+    pub fn remember_job(&self, id: &str) {
+        self.remember("job", id);
     }
 
     fn remember(&self, kind: &str, id: &str) {

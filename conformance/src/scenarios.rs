@@ -9,11 +9,11 @@ use serde_json::{json, Value};
 
 type R = Result<(), Failure>;
 
-/// Every scenario, in a stable order: these, then the storage and autoscale ones.
+/// Every scenario, in a stable order: these, then the storage and elastic pool ones.
 pub fn all() -> Vec<Scenario> {
     let mut all = core();
     all.extend(crate::storage_scenarios::all());
-    all.extend(crate::autoscale_scenarios::all());
+    all.extend(crate::elastic_scenarios::all());
     all
 }
 
