@@ -84,11 +84,31 @@ async fn auto_pool_specifications_are_validated() {
     let mut no_lifetime = auto_job("a", json!({}));
     no_lifetime["poolInfo"]["autoPoolSpecification"].as_object_mut().unwrap().remove("poolLifetimeOption");
     assert_batch_error(post(no_lifetime).await, 400, "MissingRequiredProperty");
-    assert_batch_error(post(auto_job("a", json!({"poolLifetimeOption": "jobschedule"}))).await, 501, "NotImplemented");
+    // "You may apply this option only to Job Schedules, not to Jobs."
+    assert_batch_error(post(auto_job("a", json!({"poolLifetimeOption": "jobschedule"}))).await, 400, "InvalidPropertyValue");
     assert_batch_error(post(auto_job("a", json!({"poolLifetimeOption": "forever"}))).await, 400, "InvalidPropertyValue");
     assert_batch_error(post(auto_job("a", json!({"autoPoolIdPrefix": "a-prefix-longer-than-twenty"}))).await, 400, "InvalidPropertyValue");
     let mut no_size = auto_job("a", json!({}));
     no_size["poolInfo"]["autoPoolSpecification"]["pool"].as_object_mut().unwrap().remove("vmSize");
     assert_batch_error(post(no_size).await, 400, "MissingRequiredProperty");
     assert!(emu.client.list_all::<Value>("/pools", &[]).await.unwrap().is_empty(), "a refused job makes no pool");
+}
+
+/// `poolLifetimeOption: jobschedule`: the schedule's first job makes the pool, the next ones run
+/// on it, and it goes when the schedule is deleted.
+#[tokio::test]
+async fn a_schedules_pool_serves_all_its_jobs_and_goes_with_it() {
+    let emu = emulator(Runner::Fake).await;
+    let spec = auto_job("unused", json!({"poolLifetimeOption": "jobschedule"}));
+    let body = json!({"id": "s", "schedule": {"recurrenceInterval": "PT1M"}, "jobSpecification": {"poolInfo": spec["poolInfo"]}});
+    emu.client.send_json(Method::POST, "/jobschedules", &body).await.unwrap();
+    let pool = pool_of(&emu, "s:job-1").await;
+    assert!(pool.starts_with("ap_"), "{pool}");
+    // The first job ends; the schedule's pool stays for the next.
+    emu.client.send_raw(Method::POST, "/jobs/s:job-1/terminate", &[], &[], None).await.unwrap();
+    emu.idle().await;
+    let p: Value = emu.client.get_json(&format!("/pools/{pool}"), &[]).await.unwrap();
+    assert_eq!(p["state"], "active");
+    emu.client.send_raw(Method::DELETE, "/jobschedules/s", &[], &[], None).await.unwrap();
+    until_gone(&emu, &pool).await;
 }

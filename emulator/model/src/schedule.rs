@@ -45,6 +45,10 @@ pub struct JobSchedule {
     pub jobs_created: u64,
     /// `executionInfo.endTime`.
     pub end_time: Option<OffsetDateTime>,
+    /// The pool its first job made from an `autoPoolSpecification` with `poolLifetimeOption:
+    /// jobschedule`.
+    #[serde(default)]
+    pub auto_pool_id: Option<String>,
 }
 
 impl JobSchedule {

@@ -2,11 +2,11 @@
 //! created with the job from the specification's `pool` and deleted when the job completes or
 //! is deleted, unless `keepAlive`. Its id is the `autoPoolIdPrefix` and a unique identifier
 //! ("The Batch service assigns each auto Pool a unique identifier on creation"), reported in the
-//! job's `executionInfo.poolId`. Pools that live as long as a job schedule
-//! (`poolLifetimeOption: jobschedule`) are not emulated yet (501).
+//! job's `executionInfo.poolId`. With `poolLifetimeOption: jobschedule` (on a schedule's job
+//! specification only) the schedule's first job creates the pool, its later jobs run on it, and
+//! it goes when the schedule completes or is deleted, unless `keepAlive`.
 
 use super::state::Account;
-use super::validation::not_implemented;
 use crate::error::DomainError;
 use crate::ids::IdKey;
 use batch_client::models::BatchPoolCreateOptions;
@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 /// A validated `autoPoolSpecification`.
 pub(crate) struct AutoPoolSpec {
     pub prefix: Option<String>,
+    /// `poolLifetimeOption: jobschedule`.
+    pub per_schedule: bool,
     pub keep_alive: bool,
     pub pool: BatchPoolCreateOptions,
 }
@@ -24,11 +26,11 @@ pub(crate) struct AutoPoolSpec {
 /// at most 20 characters; the pool as a pool body). UNCONFIRMED: the codes of the refusals.
 pub(crate) fn parse_auto_pool(v: &Value) -> Result<AutoPoolSpec, DomainError> {
     let lifetime = v.get("poolLifetimeOption").and_then(Value::as_str).ok_or_else(|| DomainError::missing_property("poolLifetimeOption"))?;
-    match lifetime.to_ascii_lowercase().as_str() {
-        "job" => {}
-        "jobschedule" => return Err(not_implemented("Auto pools that live as long as their job schedule (poolLifetimeOption jobschedule)")),
+    let per_schedule = match lifetime.to_ascii_lowercase().as_str() {
+        "job" => false,
+        "jobschedule" => true,
         _ => return Err(DomainError::invalid_property("poolLifetimeOption", lifetime, "The value must be job or jobschedule")),
-    }
+    };
     let prefix = match v.get("autoPoolIdPrefix") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.chars().count() <= 20 && crate::ids::is_valid_id(p) => Some(p.clone()),
@@ -42,7 +44,7 @@ pub(crate) fn parse_auto_pool(v: &Value) -> Result<AutoPoolSpec, DomainError> {
     let pool: BatchPoolCreateOptions =
         serde_json::from_value(pool_body).map_err(|e| DomainError::invalid_property("pool", "autoPoolSpecification.pool", e.to_string()))?;
     Account::validate_pool_spec(&pool)?;
-    Ok(AutoPoolSpec { prefix, keep_alive, pool })
+    Ok(AutoPoolSpec { prefix, per_schedule, keep_alive, pool })
 }
 
 impl Account {
@@ -64,25 +66,58 @@ impl Account {
         }
     }
 
-    /// Creates a new job's auto pool, when it has one, and records it on the job.
+    /// Creates a new job's auto pool, when it has one (or, for a schedule's pool, finds the one
+    /// its schedule made), and records it on the job.
     pub(super) fn create_auto_pool(&mut self, job: &IdKey, now: OffsetDateTime) {
         let Some(j) = self.jobs.get(job) else { return };
         let Some(spec) = j.spec.pool_info.auto_pool_specification.as_ref().and_then(|v| parse_auto_pool(v).ok()) else { return };
-        let id = self.auto_pool_id(spec.prefix.as_deref(), &j.spec.id, now);
+        let schedule = j.schedule.clone().filter(|_| spec.per_schedule);
+        if let Some(existing) = schedule.as_ref().and_then(|s| self.schedules.get(s)).and_then(|s| s.auto_pool_id.clone()) {
+            if let Some(j) = self.jobs.get_mut(job) {
+                j.auto_pool_id = Some(existing);
+            }
+            return;
+        }
+        let owner = match &schedule {
+            Some(s) => self.schedules.get(s).map(|s| s.spec.id.clone()).unwrap_or_default(),
+            None => j.spec.id.clone(),
+        };
+        let id = self.auto_pool_id(spec.prefix.as_deref(), &owner, now);
         let mut pool = spec.pool;
         pool.id = id.clone();
         if self.create_pool(pool, now).is_ok() {
+            if let Some(s) = schedule.as_ref().and_then(|s| self.schedules.get_mut(s)) {
+                s.auto_pool_id = Some(id.clone());
+            }
             if let Some(j) = self.jobs.get_mut(job) {
                 j.auto_pool_id = Some(id);
             }
         }
     }
 
+    /// A schedule with an auto pool of its own completed or went: its pool goes, unless
+    /// `keepAlive`.
+    pub(super) fn release_schedule_auto_pool(&mut self, schedule: &IdKey, now: OffsetDateTime) {
+        let Some(s) = self.schedules.get_mut(schedule) else { return };
+        let Some(pool_id) = s.auto_pool_id.take() else { return };
+        let keep_alive = s
+            .spec
+            .job_specification
+            .as_ref()
+            .and_then(|j| j.pool_info.auto_pool_specification.as_ref())
+            .and_then(|v| parse_auto_pool(v).ok())
+            .is_some_and(|a| a.keep_alive);
+        if !keep_alive {
+            let _ = self.delete_pool(&pool_id, now);
+        }
+    }
+
     /// A job with an auto pool completed or went: its pool goes too, unless `keepAlive`.
     pub(super) fn release_auto_pool(&mut self, job: &crate::job::Job, now: OffsetDateTime) {
         let Some(pool_id) = &job.auto_pool_id else { return };
-        let keep_alive = job.spec.pool_info.auto_pool_specification.as_ref().and_then(|v| parse_auto_pool(v).ok()).is_some_and(|s| s.keep_alive);
-        if !keep_alive {
+        let Some(spec) = job.spec.pool_info.auto_pool_specification.as_ref().and_then(|v| parse_auto_pool(v).ok()) else { return };
+        // A schedule's pool outlives each of its jobs.
+        if !spec.keep_alive && !spec.per_schedule {
             let _ = self.delete_pool(pool_id, now);
         }
     }

@@ -81,6 +81,7 @@ impl Account {
                 last_run_time: None,
                 jobs_created: 0,
                 end_time: None,
+                auto_pool_id: None,
             },
         );
         self.run_schedule(&key, now);
@@ -224,6 +225,7 @@ impl Account {
         match s.state {
             ScheduleState::Terminating if !self.schedule_has_active_job(key) => self.complete_schedule(key, now),
             ScheduleState::Deleting if !self.jobs.values().any(|j| j.schedule.as_ref() == Some(key)) => {
+                self.release_schedule_auto_pool(key, now);
                 self.schedules.remove(key);
             }
             _ => {}
@@ -236,6 +238,7 @@ impl Account {
             s.next_run_time = None;
             s.end_time = Some(now);
         }
+        self.release_schedule_auto_pool(key, now);
     }
 
     /// Evaluates an active schedule at `now`: creates the job that is due, skips due times

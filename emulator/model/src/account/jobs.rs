@@ -58,6 +58,14 @@ impl Account {
     pub fn create_job(&mut self, spec: BatchJobCreateOptions, now: OffsetDateTime) -> Result<Version, DomainError> {
         let key = validate_id("id", &spec.id)?;
         let built = Self::build_job(spec, now)?;
+        if built.job.spec.pool_info.auto_pool_specification.as_ref().and_then(|v| super::auto_pools::parse_auto_pool(v).ok()).is_some_and(|a| a.per_schedule) {
+            // "You may apply this option only to Job Schedules, not to Jobs." UNCONFIRMED: the code.
+            return Err(DomainError::invalid_property(
+                "poolLifetimeOption",
+                "jobschedule",
+                "A job's auto pool lives as long as the job: jobschedule is for job schedules",
+            ));
+        }
         if self.jobs.contains_key(&key) {
             return Err(Code::JobExists.into());
         }
