@@ -71,6 +71,13 @@ pub struct EmulatorConfig {
     /// its task; connecting may take at most 10 s.
     #[arg(long, env = "BATCH_EMULATOR_STORAGE_TIMEOUT", default_value_t = 60)]
     pub storage_timeout: u64,
+
+    /// The IPv4 range nodes of container pools with inter-node communication take their
+    /// addresses from, one `/30` Docker network per node (the node's `ipAddress` is its
+    /// gateway, on this machine). It must not overlap a network in use; two emulators running
+    /// at once need ranges of their own.
+    #[arg(long, env = "BATCH_EMULATOR_INTER_NODE_NETWORK", default_value = "10.199.0.0/16", value_parser = batch_model::node::NodeNetwork::parse)]
+    pub inter_node_network: batch_model::node::NodeNetwork,
 }
 
 impl EmulatorConfig {
@@ -89,6 +96,7 @@ impl EmulatorConfig {
             auto_storage: "UseDevelopmentStorage=true".into(),
             storage_timeout: 60,
             app_packages: None,
+            inter_node_network: batch_model::node::NodeNetwork::default(),
         }
     }
 

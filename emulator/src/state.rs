@@ -43,10 +43,12 @@ impl AppState {
         let (tx, rx) = mpsc::unbounded_channel();
         let layout = NodeLayout::new(config.data_dir.clone());
         let public_url = format!("http://{}", config.addr);
+        let mut account = Account::with_node_id_seed(node_id_seed);
+        account.set_node_network(config.inter_node_network);
         let inner = Inner {
             config,
             key,
-            account: Mutex::new(Account::with_node_id_seed(node_id_seed)),
+            account: Mutex::new(account),
             clock,
             effects: tx,
             public_url: RwLock::new(public_url),
@@ -154,6 +156,7 @@ impl AppState {
         let mut acct = self.0.account.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = snapshot {
             *acct = Account::from_snapshot(s).map_err(|e| format!("snapshot.json: {e}"))?;
+            acct.set_node_network(self.0.config.inter_node_network);
         }
         for r in records {
             let _ = acct.apply(r.cmd, r.at);

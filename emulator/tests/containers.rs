@@ -10,22 +10,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Once;
-
-static IMAGES: Once = Once::new();
-
-fn ensure_fixture_images() {
-    IMAGES.call_once(|| {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/images/build.sh");
-        let out = Command::new("bash").arg(script).output().expect("run fixtures/images/build.sh");
-        assert!(
-            out.status.success(),
-            "building fixture images failed (is a Docker engine running?):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-}
 
 async fn container_emulator(pool: &str, nodes: i32, slots: i32) -> TestEmulator {
     container_emulator_on(pool, nodes, slots, std::sync::Arc::new(batch_emulator::clock::SystemClock)).await
@@ -408,7 +392,9 @@ async fn the_official_python_sdk_runs_a_container_task_end_to_end() {
 async fn inbound_nat_pools_give_each_node_a_frontend_port_that_reaches_its_container() {
     use tokio::io::AsyncReadExt;
     ensure_fixture_images();
-    let emu = emulator(Runner::Docker).await;
+    // A range of its own: tests run at once, each emulator numbering its nodes from 1.
+    let range = batch_model::node::NodeNetwork::parse("10.199.250.0/24").unwrap();
+    let emu = emulator_configured(Runner::Docker, std::sync::Arc::new(batch_emulator::clock::SystemClock), |c| c.inter_node_network = range).await;
     // REEF's shape: one container per node on a fixed port, inter-node communication on.
     let mut spec = pool_spec("reef", 2, 1, "spread");
     spec.enable_inter_node_communication = Some(true);

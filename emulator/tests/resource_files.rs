@@ -201,8 +201,7 @@ async fn entries_are_validated_when_the_task_is_added() {
 /// container). Needs the Docker engine and the fixture images: fails loudly without them.
 #[tokio::test]
 async fn container_tasks_see_their_resource_files_and_upload_their_outputs() {
-    let build = std::process::Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/images/build.sh")).output().expect("run build.sh");
-    assert!(build.status.success(), "fixture images (is a Docker engine running?): {}", String::from_utf8_lossy(&build.stderr));
+    ensure_fixture_images();
     let az = azurite::start();
     az.create_container("taskio").await;
     az.put_blob("taskio", "in.txt", b"from storage\n").await;

@@ -17,7 +17,13 @@ pub enum Effect {
         /// Set for container pools: the images to fetch before the node turns `idle`, and the
         /// registries to authenticate with.
         containers: Option<ContainerConfiguration>,
+        /// Set for nodes of container pools with inter-node communication: the node's address
+        /// ([`crate::node::NodeNetwork`]), to be made reachable before the node turns `idle`.
+        network: Option<String>,
     },
+    /// Make an existing node's address ([`crate::node::NodeNetwork`]) reachable again (after a
+    /// restart).
+    ConnectNode { pool_id: String, node_id: String, address: String },
     /// Forward each endpoint's frontend port (on the emulator's loopback address) to the node's
     /// backend port, until the node is removed.
     ForwardPorts { node_id: String, node_ip: String, endpoints: Vec<crate::endpoint::InboundEndpoint> },

@@ -252,11 +252,11 @@ pub static LEDGER: &[Row] = &[
     r("BatchPoolCreateOptions", "cloudServiceConfiguration", "CloudServiceConfiguration", "cloudServiceConfiguration pools", When::Set),
     a("BatchPoolCreateOptions", "displayName", "string", STORED),
     a("BatchPoolCreateOptions", "enableAutoScale", "bool", "the pool's size follows its formula"),
-    e(
+    a(
         "BatchPoolCreateOptions",
         "enableInterNodeCommunication",
         "bool",
-        "the nodes of every pool reach each other on this machine; on the service it only restricts where nodes are placed",
+        "container pools: each node gets a routable address (a Docker network of its own) other nodes' containers reach",
     ),
     a("BatchPoolCreateOptions", "id", "string", "validated and unique"),
     a("BatchPoolCreateOptions", "metadata", "[BatchMetadataItem]", STORED),
@@ -292,11 +292,11 @@ pub static LEDGER: &[Row] = &[
     r("BatchPoolSpecification", "cloudServiceConfiguration", "CloudServiceConfiguration", "cloudServiceConfiguration pools", When::Set),
     a("BatchPoolSpecification", "displayName", "string", STORED),
     a("BatchPoolSpecification", "enableAutoScale", "bool", "the pool's size follows its formula"),
-    e(
+    a(
         "BatchPoolSpecification",
         "enableInterNodeCommunication",
         "bool",
-        "the nodes of every pool reach each other on this machine; on the service it only restricts where nodes are placed",
+        "container pools: each node gets a routable address (a Docker network of its own) other nodes' containers reach",
     ),
     a("BatchPoolSpecification", "metadata", "[BatchMetadataItem]", STORED),
     r("BatchPoolSpecification", "mountConfiguration", "[MountConfiguration]", MOUNTS, When::Set),
@@ -352,11 +352,11 @@ pub static LEDGER: &[Row] = &[
     ),
     r("BatchPoolUpdateOptions", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
     a("BatchPoolUpdateOptions", "displayName", "string", STORED),
-    e(
+    a(
         "BatchPoolUpdateOptions",
         "enableInterNodeCommunication",
         "bool",
-        "the nodes of every pool reach each other on this machine; on the service it only restricts where nodes are placed",
+        "container pools: each node gets a routable address (a Docker network of its own) other nodes' containers reach",
     ),
     a("BatchPoolUpdateOptions", "metadata", "[BatchMetadataItem]", STORED),
     r("BatchPoolUpdateOptions", "mountConfiguration", "[MountConfiguration]", MOUNTS, When::Set),

@@ -163,3 +163,71 @@ pub fn node_ip(seq: u64) -> String {
     let n = seq % (250 * 254);
     format!("127.0.{}.{}", 1 + n / 254, 1 + n % 254)
 }
+
+/// Where the nodes of container pools with inter-node communication get their addresses: a
+/// container's loopback is its own, so a loopback node address cannot reach another node's
+/// published ports. Each such node gets the gateway address of a `/30` of this range instead;
+/// the agent realises it as a Docker network of its own (the engine puts the gateway address
+/// on the host), which processes on the host and containers on any node reach alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeNetwork {
+    /// The range's first address.
+    pub base: core::net::Ipv4Addr,
+    /// Its prefix length (at most 30).
+    pub prefix: u8,
+}
+
+impl Default for NodeNetwork {
+    fn default() -> Self {
+        Self { base: core::net::Ipv4Addr::new(10, 199, 0, 0), prefix: 16 }
+    }
+}
+
+impl NodeNetwork {
+    /// `a.b.c.d/n`, with at least one `/30` in it.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (ip, prefix) = s.split_once('/').ok_or_else(|| format!("{s}: expected an IPv4 range such as 10.199.0.0/16"))?;
+        let base: core::net::Ipv4Addr = ip.parse().map_err(|e| format!("{s}: {e}"))?;
+        let prefix: u8 = prefix.parse().map_err(|e| format!("{s}: {e}"))?;
+        if prefix > 30 {
+            return Err(format!("{s}: the range must hold at least one /30 (a prefix of 30 or less)"));
+        }
+        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+        Ok(Self { base: core::net::Ipv4Addr::from(u32::from(base) & mask), prefix })
+    }
+
+    /// The address of the node with sequence number `seq`: the gateway (first host address)
+    /// of the range's `seq`-th `/30`, wrapping around.
+    pub fn node_ip(&self, seq: u64) -> String {
+        let subnets = 1u64 << (30 - self.prefix);
+        let n = (seq % subnets) as u32;
+        core::net::Ipv4Addr::from(u32::from(self.base) + n * 4 + 1).to_string()
+    }
+}
+
+/// Whether a node address is one of [`NodeNetwork`]'s (not loopback): the agent must realise it.
+pub fn is_network_address(ip: &str) -> bool {
+    ip.parse::<core::net::Ipv4Addr>().is_ok_and(|a| !a.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_networks_give_each_node_the_gateway_of_its_own_slash_30() {
+        let n = NodeNetwork::parse("10.199.7.9/24").unwrap();
+        assert_eq!(n.base, core::net::Ipv4Addr::new(10, 199, 7, 0));
+        assert_eq!(n.node_ip(0), "10.199.7.1");
+        assert_eq!(n.node_ip(1), "10.199.7.5");
+        assert_eq!(n.node_ip(63), "10.199.7.253");
+        assert_eq!(n.node_ip(64), "10.199.7.1", "wraps around the range");
+        assert_eq!(NodeNetwork::parse("10.0.0.0/30").unwrap().node_ip(5), "10.0.0.1");
+        assert_eq!(NodeNetwork::default().node_ip(1), "10.199.0.5");
+        for bad in ["10.0.0.0", "10.0.0.0/31", "10.0.0/16", "x/8", "10.0.0.0/x"] {
+            assert!(NodeNetwork::parse(bad).is_err(), "{bad}");
+        }
+        assert!(is_network_address("10.199.0.5"));
+        assert!(!is_network_address("127.0.1.2"));
+    }
+}

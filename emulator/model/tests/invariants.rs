@@ -140,7 +140,7 @@ fn agent(acct: &mut Account, pending: &mut Vec<Effect>, runs: &mut Vec<u64>, jou
                 apply(acct, Command::NodeRestarted { pool_id: pool_id.clone(), node_id: node_id.clone() });
                 apply(acct, Command::NodeReady { pool_id, node_id });
             }
-            Effect::DeleteTaskDirectory { .. } | Effect::ForwardPorts { .. } | Effect::At { .. } => {}
+            Effect::DeleteTaskDirectory { .. } | Effect::ForwardPorts { .. } | Effect::ConnectNode { .. } | Effect::At { .. } => {}
             Effect::DeleteJob { job_id, .. } => apply(acct, Command::FinishJobDeletion { job_id }),
             Effect::FinishJobTransition { job_id } => apply(acct, Command::FinishJobTransition { job_id }),
             Effect::DeletePool { pool_id, .. } => apply(acct, Command::FinishPoolDeletion { pool_id }),

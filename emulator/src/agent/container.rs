@@ -5,9 +5,10 @@
 use super::docker_create::ContainerPlan;
 use bollard::auth::DockerCredentials;
 use bollard::container::LogOutput;
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, KillContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    StartContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, InspectNetworkOptions, KillContainerOptions, ListContainersOptions,
+    ListNetworksOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use futures::future::BoxFuture;
@@ -73,6 +74,12 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn remove_labelled(&self, labels: Vec<(String, String)>) -> BoxFuture<'static, ()>;
     /// Removes (forcibly) one container.
     fn remove(&self, id: &str) -> BoxFuture<'static, ()>;
+    /// Makes sure a bridge network `name` exists whose gateway is `gateway` (on a `/30`): the
+    /// engine puts that address on this machine, where host processes and containers on any
+    /// network reach it. An existing network of that name is kept.
+    fn ensure_network(&self, name: String, gateway: std::net::Ipv4Addr, labels: Vec<(String, String)>) -> BoxFuture<'static, Result<(), String>>;
+    /// Removes every network carrying all of these labels (after their containers).
+    fn remove_networks(&self, labels: Vec<(String, String)>) -> BoxFuture<'static, ()>;
 }
 
 /// The Docker Engine, through bollard.
@@ -122,6 +129,34 @@ async fn pump(mut output: std::pin::Pin<Box<dyn futures::Stream<Item = Result<Lo
     }
     let _ = out.flush().await;
     let _ = err.flush().await;
+}
+
+/// Removes another emulator instance's node network on `subnet` when no container of that node
+/// exists (two emulators running at once need ranges of their own: an idle node of the other
+/// one loses its address); true when one was removed.
+async fn remove_abandoned_node_network(docker: &Docker, subnet: &str, ours: Option<&str>) -> bool {
+    let filters: HashMap<String, Vec<String>> = HashMap::from([("label".to_string(), vec![super::labels::INSTANCE.to_string()])]);
+    let Ok(list) = docker.list_networks(Some(ListNetworksOptions { filters: Some(filters) })).await else {
+        return false;
+    };
+    for n in list {
+        let on_subnet = n.ipam.as_ref().and_then(|i| i.config.as_ref()).is_some_and(|c| c.iter().any(|c| c.subnet.as_deref() == Some(subnet)));
+        let instance = n.labels.as_ref().and_then(|l| l.get(super::labels::INSTANCE)).map(String::as_str);
+        let (Some(id), true) = (n.id, on_subnet && instance != ours) else { continue };
+        // Containers use a node's address without joining its network: the node is in use
+        // while a container of that node exists.
+        let node = n.labels.as_ref().and_then(|l| l.get(super::labels::NODE)).cloned().unwrap_or_default();
+        let filters = HashMap::from([("label".to_string(), vec![format!("{}={node}", super::labels::NODE)])]);
+        let used = docker
+            .list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() }))
+            .await
+            .map_or(true, |c| !c.is_empty());
+        if !used && docker.remove_network(&id).await.is_ok() {
+            tracing::warn!(network = ?n.name, subnet, "removed a node network an earlier emulator left behind");
+            return true;
+        }
+    }
+    false
 }
 
 impl ContainerRuntime for DockerRuntime {
@@ -259,6 +294,55 @@ impl ContainerRuntime for DockerRuntime {
         let id = id.to_string();
         Box::pin(async move {
             let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+        })
+    }
+
+    fn ensure_network(&self, name: String, gateway: std::net::Ipv4Addr, labels: Vec<(String, String)>) -> BoxFuture<'static, Result<(), String>> {
+        let docker = self.docker.clone();
+        let instance = labels.iter().find(|(k, _)| k == super::labels::INSTANCE).map(|(_, v)| v.clone());
+        Box::pin(async move {
+            if docker.inspect_network(&name, None::<InspectNetworkOptions>).await.is_ok() {
+                return Ok(());
+            }
+            let subnet = std::net::Ipv4Addr::from(u32::from(gateway) & !3);
+            let request = NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("bridge".into()),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig { subnet: Some(format!("{subnet}/30")), gateway: Some(gateway.to_string()), ..Default::default() }]),
+                    ..Default::default()
+                }),
+                labels: Some(labels.into_iter().collect()),
+                ..Default::default()
+            };
+            let first = match docker.create_network(request.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) => engine_message(e),
+            };
+            // A node network left by an emulator that was killed (its data directory gone with
+            // it) holds the range: one no container uses is taken back, once.
+            let subnet = format!("{subnet}/30");
+            if !first.contains("overlap") || !remove_abandoned_node_network(&docker, &subnet, instance.as_deref()).await {
+                return Err(first);
+            }
+            docker.create_network(request).await.map(|_| ()).map_err(engine_message)
+        })
+    }
+
+    fn remove_networks(&self, labels: Vec<(String, String)>) -> BoxFuture<'static, ()> {
+        let docker = self.docker.clone();
+        Box::pin(async move {
+            let filters: HashMap<String, Vec<String>> = HashMap::from([("label".to_string(), labels.iter().map(|(k, v)| format!("{k}={v}")).collect())]);
+            let Ok(list) = docker.list_networks(Some(ListNetworksOptions { filters: Some(filters) })).await else {
+                return;
+            };
+            for n in list {
+                if let Some(id) = n.id {
+                    if let Err(e) = docker.remove_network(&id).await {
+                        tracing::warn!(network = %id, error = %engine_message(e), "cannot remove a node network");
+                    }
+                }
+            }
         })
     }
 

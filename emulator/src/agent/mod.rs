@@ -27,6 +27,9 @@ use tokio::sync::{mpsc, oneshot};
 type Kills = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
 /// Port forwarders per node, stopped when the node goes.
 type Forwards = Arc<Mutex<HashMap<String, Vec<tokio::task::AbortHandle>>>>;
+/// Nodes whose address network ([`batch_model::node::NodeNetwork`]) is known to exist.
+/// Held while one is made, so a launch and a reconnect never make the same network twice.
+type Networks = Arc<tokio::sync::Mutex<std::collections::HashSet<String>>>;
 
 fn stop_forwards(forwards: &Forwards, node_id: &str) {
     if let Some(handles) = forwards.lock().unwrap_or_else(|e| e.into_inner()).remove(node_id) {
@@ -77,7 +80,7 @@ pub mod labels {
 pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Effect>, runtimes: Runtimes) {
     let timeout = std::time::Duration::from_secs(state.config().storage_timeout);
     let blob = crate::blob::BlobClient::new(std::time::Duration::from_secs(10), timeout);
-    let agent = Agent { state, runtimes, kills: Arc::default(), forwards: Arc::default(), blob };
+    let agent = Agent { state, runtimes, kills: Arc::default(), forwards: Arc::default(), networks: Arc::default(), blob };
     while let Some(effect) = rx.recv().await {
         agent.handle(effect);
     }
@@ -89,6 +92,7 @@ struct Agent {
     runtimes: Runtimes,
     kills: Kills,
     forwards: Forwards,
+    networks: Networks,
     /// The storage data path (resource files).
     blob: crate::blob::BlobClient,
 }
@@ -121,11 +125,26 @@ impl Agent {
                 st.timers().at(when, timer);
                 st.effect_done();
             }
-            Effect::ProvisionNode { pool_id, node_id, containers } => self.spawn(async move { provision_node(&st, &pool_id, &node_id, containers, &rt).await }),
+            Effect::ProvisionNode { pool_id, node_id, containers, network } => {
+                let networks = self.networks.clone();
+                self.spawn(async move { provision_node(&st, &pool_id, &node_id, containers, network, &rt, &networks).await })
+            }
+            Effect::ConnectNode { pool_id, node_id, address } => {
+                let networks = self.networks.clone();
+                self.spawn(async move {
+                    if let Err(e) = ensure_node_network(&st, &rt, &networks, &pool_id, &node_id, &address).await {
+                        tracing::warn!(node = %node_id, error = ?e.error_details, "cannot make the node's network again");
+                    }
+                })
+            }
             Effect::RestartNode { pool_id, node_id, reimage, containers } => self.spawn(restart_node(st, rt, pool_id, node_id, reimage, containers)),
             Effect::RemoveNode { pool_id, node_id } => {
                 stop_forwards(&self.forwards, &node_id);
-                self.spawn(remove_node(st, rt, pool_id, node_id));
+                let networks = self.networks.clone();
+                self.spawn(async move {
+                    networks.lock().await.remove(&node_id);
+                    remove_node(st, rt, pool_id, node_id).await
+                });
             }
             Effect::DeleteTaskDirectory { node_id, job_id, task_id, .. } => self.spawn(delete_task_directory(st, rt, node_id, job_id, task_id)),
             Effect::DeleteJob { job_id, nodes } => self.spawn(delete_job(st, rt, job_id, nodes)),
@@ -136,7 +155,11 @@ impl Agent {
                 for n in &nodes {
                     stop_forwards(&self.forwards, n);
                 }
-                self.spawn(delete_pool(st, rt, pool_id, nodes));
+                let networks = self.networks.clone();
+                self.spawn(async move {
+                    networks.lock().await.retain(|n| !nodes.contains(n));
+                    delete_pool(st, rt, pool_id, nodes).await
+                });
             }
         }
     }
@@ -154,9 +177,15 @@ impl Agent {
     fn launch(&self, launch: Launch) {
         let (tx, krx) = oneshot::channel();
         self.kills.lock().unwrap_or_else(|e| e.into_inner()).insert(launch.run_id, tx);
-        let (st, rt, kills, blob) = (self.state.clone(), self.runtimes.clone(), self.kills.clone(), self.blob.clone());
+        let (st, rt, kills, blob, networks) = (self.state.clone(), self.runtimes.clone(), self.kills.clone(), self.blob.clone(), self.networks.clone());
         self.spawn(async move {
             let run_id = launch.run_id;
+            if batch_model::node::is_network_address(&launch.node_ip) {
+                // After a restart the node's network is made again; a launch may come first.
+                if let Err(e) = ensure_node_network(&st, &rt, &networks, &launch.pool_id, &launch.node_id, &launch.node_ip).await {
+                    tracing::warn!(node = %launch.node_id, error = ?e.message, "cannot make the node's network");
+                }
+            }
             run_task(&st, launch, krx, &rt, &blob).await;
             kills.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
         });
@@ -186,6 +215,7 @@ async fn restart_node(st: AppState, rt: Runtimes, pool_id: String, node_id: Stri
 /// Removes a node that left its pool: its containers and its directory tree.
 async fn remove_node(st: AppState, rt: Runtimes, pool_id: String, node_id: String) {
     remove_containers(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
+    remove_networks(&st, &rt, vec![(labels::NODE.into(), node_id.clone())]).await;
     remove_dir(st.layout().node_dir(&node_id)).await;
     let _ = st.execute(Command::NodeRemoved { pool_id, node_id });
 }
@@ -208,6 +238,7 @@ async fn delete_job(st: AppState, rt: Runtimes, job_id: String, nodes: Vec<(Stri
 /// Removes a deleted pool's containers and nodes.
 async fn delete_pool(st: AppState, rt: Runtimes, pool_id: String, nodes: Vec<String>) {
     remove_containers(&st, &rt, vec![(labels::POOL.into(), pool_id.clone())]).await;
+    remove_networks(&st, &rt, vec![(labels::POOL.into(), pool_id.clone())]).await;
     for node_id in &nodes {
         remove_dir(st.layout().node_dir(node_id)).await;
     }
@@ -225,6 +256,44 @@ async fn remove_containers(state: &AppState, rt: &Runtimes, mut selector: Vec<(S
         selector.push((labels::INSTANCE.into(), state.instance_id()));
         c.remove_labelled(selector).await;
     }
+}
+
+/// Removes this emulator's node networks that carry the given labels.
+async fn remove_networks(state: &AppState, rt: &Runtimes, mut selector: Vec<(String, String)>) {
+    if let Ok(c) = &rt.containers {
+        selector.push((labels::INSTANCE.into(), state.instance_id()));
+        c.remove_networks(selector).await;
+    }
+}
+
+/// Makes a node's address real ([`batch_model::node::NodeNetwork`]): a Docker network of its
+/// own whose gateway is the address, named and labelled after the instance, pool and node.
+/// Returns the node error to report when it cannot be made.
+async fn ensure_node_network(state: &AppState, rt: &Runtimes, networks: &Networks, pool_id: &str, node_id: &str, address: &str) -> Result<(), BatchNodeError> {
+    let mut made = networks.lock().await;
+    if made.contains(node_id) {
+        return Ok(());
+    }
+    // UNCONFIRMED: emulator-specific node errors (a real node always has its network).
+    let error = |why: String| BatchNodeError {
+        code: Some("NodeNetworkUnavailable".into()),
+        message: Some(format!(
+            "batch-emulator could not give the node its address {address} (a Docker network on this machine); choose a free range with --inter-node-network"
+        )),
+        error_details: vec![detail("Message", why)],
+    };
+    let engine = rt.containers.as_ref().map_err(|why| error(why.clone()))?;
+    let gateway: std::net::Ipv4Addr = address.parse().map_err(|e: std::net::AddrParseError| error(e.to_string()))?;
+    let name = format!("batch-emulator-{}-{node_id}", state.instance_id());
+    let labels = vec![
+        (labels::INSTANCE.to_string(), state.instance_id()),
+        (labels::POOL.to_string(), pool_id.to_string()),
+        (labels::NODE.to_string(), node_id.to_string()),
+    ];
+    engine.ensure_network(name, gateway, labels).await.map_err(error)?;
+    note(state, node_id, NodeLog::Agent, &format!("node address {address} ready (a Docker network of its own)"));
+    made.insert(node_id.to_string());
+    Ok(())
 }
 
 async fn remove_dir(path: PathBuf) {
@@ -253,10 +322,24 @@ fn registries(values: impl IntoIterator<Item = serde_json::Value>) -> Vec<Regist
 
 /// `creating`: make the node's directory tree; `starting`: fetch the pool's container images
 /// (a failure makes the node `unusable` with a node error, as the service does); then `idle`.
-async fn provision_node(state: &AppState, pool_id: &str, node_id: &str, containers: Option<ContainerConfiguration>, rt: &Runtimes) {
+async fn provision_node(
+    state: &AppState,
+    pool_id: &str,
+    node_id: &str,
+    containers: Option<ContainerConfiguration>,
+    network: Option<String>,
+    rt: &Runtimes,
+    networks: &Networks,
+) {
     make_node_dirs(state, node_id).await;
     note(state, node_id, NodeLog::Agent, &format!("node {node_id} of pool {pool_id} allocated; directories created"));
     let _ = state.execute(Command::NodeProvisioned { pool_id: pool_id.into(), node_id: node_id.into() });
+    if let Some(address) = network {
+        if let Err(e) = ensure_node_network(state, rt, networks, pool_id, node_id, &address).await {
+            let _ = state.execute(Command::NodeUnusable { pool_id: pool_id.into(), node_id: node_id.into(), errors: vec![e] });
+            return;
+        }
+    }
     if let Some(cc) = containers {
         if !prefetch_images(state, pool_id, node_id, cc, rt).await {
             return;

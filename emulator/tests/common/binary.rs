@@ -25,6 +25,16 @@ impl Spawned {
     }
 }
 
+impl Spawned {
+    /// Stops the emulator as a user does (SIGTERM: it cleans up) and hands back its directory.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self._dir, dir)
+    }
+}
+
 impl Drop for Spawned {
     fn drop(&mut self) {
         let _ = self.child.kill();

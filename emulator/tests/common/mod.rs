@@ -64,13 +64,20 @@ pub async fn emulator_configured(runner: Runner, clock: Arc<dyn Clock>, configur
 
 impl Drop for TestEmulator {
     /// A test's emulator goes away with its data dir: remove the containers it created (kept
-    /// ones, those without `--rm`) so no test run leaves containers behind.
+    /// ones, those without `--rm`) and its node networks, so no test run leaves them behind.
     fn drop(&mut self) {
         let filter = format!("label=batch-emulator.instance={}", self.state().instance_id());
         if let Ok(out) = std::process::Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output() {
             let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
             if !ids.is_empty() {
                 let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).output();
+            }
+        }
+        // And the node networks of inter-node container pools.
+        if let Ok(out) = std::process::Command::new("docker").args(["network", "ls", "-q", "--filter", &filter]).output() {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker").args(["network", "rm"]).args(&ids).output();
             }
         }
     }
@@ -152,4 +159,21 @@ pub fn assert_batch_error<T: std::fmt::Debug>(r: Result<T, batch_client::ApiErro
             e
         }
     }
+}
+
+static IMAGES: std::sync::Once = std::sync::Once::new();
+
+/// Builds the fixture images once per test binary (`fixtures/images/build.sh`); fails loudly
+/// when no Docker engine answers.
+pub fn ensure_fixture_images() {
+    IMAGES.call_once(|| {
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/images/build.sh");
+        let out = std::process::Command::new("bash").arg(script).output().expect("run fixtures/images/build.sh");
+        assert!(
+            out.status.success(),
+            "building fixture images failed (is a Docker engine running?):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
 }

@@ -120,6 +120,8 @@ impl Account {
         let targets = [(true, pool.spec.target_dedicated_nodes.unwrap_or(0)), (false, pool.spec.target_low_priority_nodes.unwrap_or(0))];
         let pool_id = pool.spec.id.clone();
         let containers = pool.spec.virtual_machine_configuration.as_ref().and_then(|v| v.container_configuration.clone());
+        // Containers on different nodes reach each other only at routable node addresses.
+        let routable = containers.is_some() && pool.spec.enable_inter_node_communication == Some(true);
         for (dedicated, target) in targets {
             let current =
                 self.pools[key].nodes.values().filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done).count()
@@ -135,7 +137,7 @@ impl Account {
                         state_transition_time: now,
                         allocation_time: now,
                         last_boot_time: None,
-                        ip_address: node_ip(seq),
+                        ip_address: if routable { self.node_network.node_ip(seq) } else { node_ip(seq) },
                         is_dedicated: dedicated,
                         running: Vec::new(),
                         total_tasks_run: 0,
@@ -151,7 +153,12 @@ impl Account {
                         pending_restart: None,
                     };
                     self.push_port_forwards(key, &node);
-                    self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: node.id.clone(), containers: containers.clone() });
+                    self.outbox.push(Effect::ProvisionNode {
+                        pool_id: pool_id.clone(),
+                        node_id: node.id.clone(),
+                        containers: containers.clone(),
+                        network: routable.then(|| node.ip_address.clone()),
+                    });
                     if let Some(p) = self.pools.get_mut(key) {
                         p.nodes.insert(node.id.clone(), node);
                     }

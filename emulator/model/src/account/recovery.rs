@@ -65,13 +65,19 @@ impl Account {
                         self.outbox.push(Effect::ForwardPorts { node_id: n.id.clone(), node_ip: n.ip_address.clone(), endpoints });
                     }
                 }
+                if crate::node::is_network_address(&n.ip_address) && !matches!(n.state, NodeState::Creating | NodeState::Starting | NodeState::LeavingPool) {
+                    self.outbox.push(Effect::ConnectNode { pool_id: pool_id.clone(), node_id: n.id.clone(), address: n.ip_address.clone() });
+                }
                 if n.start_task_info.as_ref().is_some_and(|i| i.state == "running") {
                     restart_start_tasks.push((pool.key(), n.id.clone()));
                 }
                 match n.state {
-                    NodeState::Creating | NodeState::Starting => {
-                        self.outbox.push(Effect::ProvisionNode { pool_id: pool_id.clone(), node_id: n.id.clone(), containers: containers.clone() })
-                    }
+                    NodeState::Creating | NodeState::Starting => self.outbox.push(Effect::ProvisionNode {
+                        pool_id: pool_id.clone(),
+                        node_id: n.id.clone(),
+                        containers: containers.clone(),
+                        network: crate::node::is_network_address(&n.ip_address).then(|| n.ip_address.clone()),
+                    }),
                     NodeState::LeavingPool => self.outbox.push(Effect::RemoveNode { pool_id: pool_id.clone(), node_id: n.id.clone() }),
                     NodeState::Rebooting | NodeState::Reimaging => self.outbox.push(Effect::RestartNode {
                         pool_id: pool_id.clone(),

@@ -38,6 +38,10 @@ pub struct Account {
     pub(crate) run_seq: u64,
     /// Mixed into node ids so that emulator instances sharing a data dir never reuse one.
     pub(super) node_id_seed: u64,
+    /// Where nodes of inter-node container pools get their addresses (a setting of this
+    /// emulator, not state: set again at each start).
+    #[serde(skip)]
+    pub(super) node_network: crate::node::NodeNetwork,
     /// Runs in flight: run id → (job, task).
     pub(crate) runs: BTreeMap<u64, RunTarget>,
     /// Effects not yet drained (never part of a snapshot: it is taken with the outbox empty).
@@ -57,6 +61,12 @@ impl Account {
     /// An account whose node ids are derived from `seed` (pass a random value per instance).
     pub fn with_node_id_seed(seed: u64) -> Self {
         Self { node_id_seed: seed, ..Self::default() }
+    }
+
+    /// Sets where nodes of inter-node container pools get their addresses (nodes that exist
+    /// keep theirs).
+    pub fn set_node_network(&mut self, network: crate::node::NodeNetwork) {
+        self.node_network = network;
     }
 
     /// The whole account as JSON, to start from instead of a journal's first records. Taken
