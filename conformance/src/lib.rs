@@ -8,6 +8,7 @@
 //! * [`report`]: the readable table, JSON and JUnit XML.
 
 pub mod elastic_scenarios;
+pub mod inter_node_scenarios;
 pub mod report;
 pub mod scenarios;
 pub mod storage_scenarios;

@@ -14,6 +14,7 @@ pub fn all() -> Vec<Scenario> {
     let mut all = core();
     all.extend(crate::storage_scenarios::all());
     all.extend(crate::elastic_scenarios::all());
+    all.extend(crate::inter_node_scenarios::all());
     all
 }
 

@@ -495,13 +495,20 @@ fn complete_autoscale(v: &mut Value) {
 fn complete_resource_files(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            if let Some(Value::Array(entries)) = map.get_mut("resourceFiles") {
-                for e in entries.iter_mut().filter_map(Value::as_object_mut) {
-                    if !["httpUrl", "storageContainerUrl", "autoStorageContainerName"].iter().any(|k| e.contains_key(*k)) {
-                        e.insert("storageContainerUrl".into(), json!("https://account.blob.core.windows.net/c"));
-                    }
-                    if e.contains_key("httpUrl") {
-                        e.entry("filePath").or_insert(json!("f"));
+            // A multi-instance task needs its coordination command line.
+            if let Some(Value::Object(m)) = map.get_mut("multiInstanceSettings") {
+                m.entry("coordinationCommandLine").or_insert(json!("/bin/true"));
+            }
+            for list in ["resourceFiles", "commonResourceFiles"] {
+                let Some(Value::Array(entries)) = map.get_mut(list) else { continue };
+                {
+                    for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+                        if !["httpUrl", "storageContainerUrl", "autoStorageContainerName"].iter().any(|k| e.contains_key(*k)) {
+                            e.insert("storageContainerUrl".into(), json!("https://account.blob.core.windows.net/c"));
+                        }
+                        if e.contains_key("httpUrl") {
+                            e.entry("filePath").or_insert(json!("f"));
+                        }
                     }
                 }
             }
@@ -537,6 +544,7 @@ fn valid_value(property: &str, kind: &str) -> Value {
         ("doNotRunAfter", _) => json!("2099-06-01T00:00:00Z"),
         ("taskSlotsPerNode" | "maxParallelTasks", _) => json!(2),
         ("requiredSlots", _) => json!(1),
+        ("numberOfInstances", _) => json!(2),
         ("fileMode", _) => json!("0644"),
         ("storageContainerUrl", _) => json!("https://account.blob.core.windows.net/c"),
         ("httpUrl", _) => json!("https://account.blob.core.windows.net/c/f"),

@@ -96,6 +96,10 @@ pub struct Launch {
     pub is_retry: bool,
     /// The id of the job's preparation task (its directory is `AZ_BATCH_JOB_PREP_DIR`).
     pub job_prep_id: Option<String>,
+    /// Set for an instance of a multi-instance task: its coordination command line (resource
+    /// files, the common ones, go to the task directory) or the primary's application command
+    /// (its output follows the coordination command's in the same files).
+    pub multi_instance: Option<crate::multi_instance::InstanceLaunch>,
 }
 
 /// How an attempt ended, as the node agent saw it.

@@ -21,6 +21,7 @@ pub mod ids;
 pub mod job;
 pub mod layout;
 pub mod ledger;
+pub mod multi_instance;
 pub mod node;
 pub mod output_files;
 pub mod pool;

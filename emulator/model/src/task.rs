@@ -68,6 +68,9 @@ pub struct Task {
     pub files_cleaned: bool,
     /// Set for the job manager task.
     pub job_manager: Option<JobManager>,
+    /// The instances of a multi-instance task's current or last attempt (0 is the primary).
+    #[serde(default)]
+    pub subtasks: Vec<crate::multi_instance::Subtask>,
 }
 
 impl Task {

@@ -88,15 +88,22 @@ fn environment(launch: &Launch, layout: &NodeLayout, account: &AccountInfo<'_>, 
         .as_ref()
         .filter(|_| launch.kind != batch_model::LaunchKind::JobPreparation)
         .map(|id| layout.task_dir(&launch.node_id, &launch.job_id, id));
-    let batch =
-        batch.into_iter().chain(prep.iter().flat_map(|d| [("AZ_BATCH_JOB_PREP_DIR", s(d)), ("AZ_BATCH_JOB_PREP_WORKING_DIR", s(&d.join("wd")))])).chain(token);
+    let batch = batch
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .chain(prep.iter().flat_map(|d| [("AZ_BATCH_JOB_PREP_DIR".to_string(), s(d)), ("AZ_BATCH_JOB_PREP_WORKING_DIR".to_string(), s(&d.join("wd")))]))
+        .chain(token.map(|(k, v)| (k.to_string(), v)))
+        // Multi-instance tasks: the instances' hosts, and the task directory as the shared one
+        // (the same path on every node of the task).
+        .chain(launch.multi_instance.iter().flat_map(|m| m.variables()))
+        .chain(launch.multi_instance.as_ref().map(|_| ("AZ_BATCH_TASK_SHARED_DIR".to_string(), s(&task_dir))));
     for (k, v) in batch {
         // A start task has no task or job id (node-and-container-semantics.md §4.1).
         if start_task && (k == "AZ_BATCH_TASK_ID" || k == "AZ_BATCH_JOB_ID") {
             continue;
         }
-        env.retain(|(n, _)| n != k);
-        env.push((k.to_string(), v));
+        env.retain(|(n, _)| *n != k);
+        env.push((k, v));
     }
     env
 }
@@ -129,6 +136,7 @@ mod tests {
             max_wall_clock_time: None,
             is_retry: false,
             job_prep_id: None,
+            multi_instance: None,
         };
         let layout = NodeLayout::new("/data".into());
         let env = task_environment(&launch, &layout, &AccountInfo { name: "acct", url: "http://127.0.0.1:8080", key: b"k" });

@@ -460,9 +460,14 @@ async fn run_task(state: &AppState, mut launch: Launch, mut kill: oneshot::Recei
         // The working directory is cleaned before a retry on the same node (§5.4).
         remove_dir(wd.clone()).await;
     }
+    // The primary's application command writes after its coordination command's output.
+    let keeps_output = launch.multi_instance.as_ref().is_some_and(|m| !m.coordination);
     let prepared = async {
         tokio::fs::create_dir_all(&wd).await?;
         tokio::fs::create_dir_all(task_dir.join("certs")).await?;
+        if keeps_output {
+            return Ok(());
+        }
         tokio::fs::write(task_dir.join("stdout.txt"), b"").await?;
         tokio::fs::write(task_dir.join("stderr.txt"), b"").await
     }
@@ -563,7 +568,10 @@ async fn prepare_node_files(
     let root = state.layout().root(&launch.node_id);
     let work = async {
         let env = app_packages::install(state.config().app_packages.as_deref(), &launch.application_packages, &root).await?;
-        resource_files::download(blob, &launch.resource_files, wd, &state.config().auto_storage, state.now()).await?;
+        // A multi-instance task's common resource files go to the task directory, one above
+        // the working directory (MultiInstanceSettings.commonResourceFiles).
+        let into = if launch.multi_instance.as_ref().is_some_and(|m| m.coordination) { wd.parent().unwrap_or(wd) } else { wd };
+        resource_files::download(blob, &launch.resource_files, into, &state.config().auto_storage, state.now()).await?;
         Ok::<_, FailureInfo>(env)
     };
     let env = tokio::select! {

@@ -253,8 +253,46 @@ fn reactivate_task(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 fn list_subtasks(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    // Multi-instance tasks are refused at add time, so no task has subtasks: the service
-    // answers an empty list for a task that is not multi-instance (batch-rest-api.md §2.4).
-    state.read(|a| a.task(&ctx.params[0], &ctx.params[1]).map(|_| ()))?;
-    Ok(list_body(ctx, "subtaskinformation", super::Page::empty(), None))
+    // A task that is not multi-instance has none: an empty list (batch-rest-api.md §2.4).
+    // The primary is the task itself; its subtasks are 1..numberOfInstances-1.
+    let job_id = ctx.params[0].clone();
+    let subtasks = state.read(|a| a.task(&job_id, &ctx.params[1]).map(|t| (t.spec.id.clone(), t.subtasks.clone())))?;
+    let (task_id, subtasks) = subtasks;
+    let items = subtasks.into_iter().filter(|s| s.id != 0).map(|s| (format!("{:010}", s.id), subtask_json(ctx, &job_id, &task_id, &s)));
+    let (page, next) = super::ListOptions::from(ctx)?.page(ctx, items);
+    Ok(list_body(ctx, "subtaskinformation", page, next))
+}
+
+/// A subtask as the service shows it (`BatchSubtask`).
+fn subtask_json(ctx: &Ctx, job_id: &str, task_id: &str, s: &batch_model::multi_instance::Subtask) -> serde_json::Value {
+    use batch_client::timefmt::format_body as t;
+    let rel = NodeLayout::task_relative(job_id, task_id);
+    let node_url = super::nodes::node_url(ctx, &s.pool_id, &s.node_id);
+    let mut v = serde_json::json!({
+        "id": s.id,
+        "nodeInfo": {
+            "affinityId": batch_model::node::affinity_id(&s.node_id),
+            "nodeUrl": node_url,
+            "poolId": s.pool_id,
+            "nodeId": s.node_id,
+            "taskRootDirectory": rel,
+            "taskRootDirectoryUrl": format!("{node_url}/files/{rel}"),
+        },
+        "state": s.state.as_str(),
+        "stateTransitionTime": t(s.state_transition_time),
+    });
+    let o = v.as_object_mut().expect("an object");
+    let mut put = |k: &str, x: Option<serde_json::Value>| {
+        if let Some(x) = x {
+            o.insert(k.into(), x);
+        }
+    };
+    put("startTime", s.start_time.map(|x| t(x).into()));
+    put("endTime", s.end_time.map(|x| t(x).into()));
+    put("exitCode", s.exit_code.map(Into::into));
+    put("failureInfo", s.failure_info.as_ref().and_then(|f| serde_json::to_value(f).ok()));
+    put("previousState", s.previous_state.map(|(p, _)| p.as_str().into()));
+    put("previousStateTransitionTime", s.previous_state.map(|(_, x)| t(x).into()));
+    put("result", s.result().map(Into::into));
+    v
 }

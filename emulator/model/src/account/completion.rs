@@ -18,20 +18,24 @@ impl Account {
         let Some(p) = self.jobs.get(job).and_then(|j| j.tasks.get(task)).and_then(|t| t.placement.clone()) else {
             return;
         };
-        let pool_key = IdKey::of(&p.pool_id);
-        let mut remove = false;
-        if let Some(n) = self.pools.get_mut(&pool_key).and_then(|pl| pl.nodes.get_mut(&p.node_id)) {
-            n.running.retain(|r| !(r.job == *job && r.task == *task));
-            n.settle(now);
-            if n.leave_when_done && n.running.is_empty() && n.state != NodeState::LeavingPool {
-                n.set_state(NodeState::LeavingPool, now);
-                remove = true;
+        // A multi-instance task holds a slot on each of its instances' nodes.
+        let others = self.end_instances(job, task, now);
+        for (pool_id, node_id) in std::iter::once((p.pool_id, p.node_id)).chain(others) {
+            let pool_key = IdKey::of(&pool_id);
+            let mut remove = false;
+            if let Some(n) = self.pools.get_mut(&pool_key).and_then(|pl| pl.nodes.get_mut(&node_id)) {
+                n.running.retain(|r| !(r.job == *job && r.task == *task));
+                n.settle(now);
+                if n.leave_when_done && n.running.is_empty() && n.state != NodeState::LeavingPool {
+                    n.set_state(NodeState::LeavingPool, now);
+                    remove = true;
+                }
             }
-        }
-        if remove {
-            self.outbox.push(Effect::RemoveNode { pool_id: p.pool_id, node_id: p.node_id });
-        } else {
-            self.restart_if_pending(&pool_key, &p.node_id, now);
+            if remove {
+                self.outbox.push(Effect::RemoveNode { pool_id, node_id });
+            } else {
+                self.restart_if_pending(&pool_key, &node_id, now);
+            }
         }
     }
 
@@ -168,7 +172,11 @@ impl Account {
     /// turns `running` and `executionInfo.startTime` is that moment. A report for a run that is
     /// no longer the task's (killed, requeued) changes nothing.
     pub fn task_started(&mut self, run_id: u64, start: OffsetDateTime, now: OffsetDateTime) {
-        let Some(RunTarget::Task(jk, tk)) = self.runs.get(&run_id).cloned() else { return };
+        let (jk, tk) = match self.runs.get(&run_id).cloned() {
+            Some(RunTarget::Task(jk, tk)) => (jk, tk),
+            Some(RunTarget::Subtask(jk, tk, id)) => return self.subtask_started(&jk, &tk, id, run_id, start, now),
+            _ => return,
+        };
         let version = self.version(now);
         let Some(mut t) = self.jobs.get_mut(&jk).and_then(|j| j.tasks.get_mut(&tk)) else { return };
         if t.run_id != Some(run_id) || t.state != TaskState::Launching {
@@ -186,6 +194,7 @@ impl Account {
             Some(RunTarget::StartTask { pool, node }) => return self.start_task_exited(&pool, &node, run_id, outcome, now),
             Some(RunTarget::JobPrep { job, node }) => return self.prep_exited(&job, &node, run_id, outcome, now),
             Some(RunTarget::JobRelease { job, node }) => return self.release_exited(&job, &node, run_id, outcome, now),
+            Some(RunTarget::Subtask(job, task, id)) => return self.subtask_exited(&job, &task, id, run_id, outcome, now),
             None => return,
         };
         self.release_node_slot(&jk, &tk, now);

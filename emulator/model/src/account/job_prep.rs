@@ -103,6 +103,7 @@ impl Account {
             max_wall_clock_time: jp.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
             is_retry: false,
             job_prep_id: None,
+            multi_instance: None,
         };
         let root = task_root_directory(&job.spec.id, &jp_id);
         let pool_id = pool.spec.id.clone();
@@ -203,6 +204,7 @@ impl Account {
                 max_wall_clock_time: Some(jr.max_wall_clock_time.unwrap_or(BatchDuration::from_secs(15 * 60))),
                 is_retry: false,
                 job_prep_id: job.spec.job_preparation_task.as_ref().and_then(|p| p.id.clone()),
+                multi_instance: None,
             };
             let root = task_root_directory(&job.spec.id, &jr_id);
             if let Some(entry) = self.jobs.get_mut(jk).and_then(|j| j.prep.get_mut(&node_id)) {

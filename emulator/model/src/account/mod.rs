@@ -12,6 +12,7 @@ mod completion;
 mod job_prep;
 mod job_schedules;
 mod jobs;
+mod multi_instance;
 mod nodes;
 mod pools;
 mod recovery;

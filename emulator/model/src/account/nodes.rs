@@ -105,6 +105,7 @@ impl Account {
             max_wall_clock_time: None,
             is_retry: false,
             job_prep_id: None,
+            multi_instance: None,
         })));
     }
 

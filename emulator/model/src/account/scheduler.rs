@@ -60,6 +60,18 @@ impl Account {
                 if task.spec.depends_on.is_some() && !Self::dependencies_satisfied(job, task) {
                     continue;
                 }
+                if let Some(settings) = crate::multi_instance::of(task.spec.multi_instance_settings.as_deref()) {
+                    // One instance per free node, all at once, on pools with inter-node
+                    // communication and one slot per node; elsewhere it stays active.
+                    let inter_node = pool.spec.enable_inter_node_communication == Some(true);
+                    let Some(nodes) = inter_node.then(|| Self::instance_nodes(pool, task, settings.number_of_instances, slots_per_node, &blocked)).flatten()
+                    else {
+                        continue;
+                    };
+                    self.start_multi_instance(&jk, &tk, seq, &pool_key, nodes, now);
+                    running += 1;
+                    continue;
+                }
                 let need = task.node_slots(slots_per_node);
                 // requiredSlots > taskSlotsPerNode is not validated: the task stays active
                 // (node-and-container-semantics.md §5.8).
@@ -193,13 +205,26 @@ impl Account {
     pub(crate) fn emit_task_launch(&mut self, jk: &IdKey, tk: &IdKey, is_retry: bool, now: OffsetDateTime) {
         self.run_seq += 1;
         let run_id = self.run_seq;
-        let Some(job) = self.jobs.get(jk) else { return };
-        let Some(task) = job.tasks.get(tk) else { return };
-        let Some(p) = task.placement.clone() else { return };
-        let Some(pool) = self.pools.get(&IdKey::of(&p.pool_id)) else { return };
-        let Some(node) = pool.nodes.get(&p.node_id) else { return };
+        let Some(node_id) = self.jobs.get(jk).and_then(|j| j.tasks.get(tk)).and_then(|t| t.placement.as_ref()).map(|p| p.node_id.clone()) else { return };
+        let Some(launch) = self.task_launch(jk, tk, &node_id, run_id, is_retry) else { return };
+        if let Some(mut t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
+            t.run_id = Some(run_id);
+            t.set_state(TaskState::Launching, now);
+        }
+        self.runs.insert(run_id, RunTarget::Task(jk.clone(), tk.clone()));
+        self.outbox.push(Effect::Launch(Box::new(launch)));
+    }
+
+    /// The launch of a task's command line on a node of its pool (the caller adjusts it for an
+    /// instance of a multi-instance task).
+    pub(crate) fn task_launch(&self, jk: &IdKey, tk: &IdKey, node_id: &str, run_id: u64, is_retry: bool) -> Option<Launch> {
+        let job = self.jobs.get(jk)?;
+        let task = job.tasks.get(tk)?;
+        let p = task.placement.as_ref()?;
+        let pool = self.pools.get(&IdKey::of(&p.pool_id))?;
+        let node = pool.nodes.get(node_id)?;
         let environment = job.environment_with(task.spec.environment_settings.as_ref());
-        let launch = Launch {
+        Some(Launch {
             run_id,
             kind: LaunchKind::Task,
             pool_id: pool.spec.id.clone(),
@@ -230,12 +255,7 @@ impl Account {
             max_wall_clock_time: task.spec.constraints.as_ref().and_then(|c| c.max_wall_clock_time).filter(|d| !d.is_unlimited()),
             is_retry,
             job_prep_id: job.spec.job_preparation_task.as_ref().and_then(|p| p.id.clone()),
-        };
-        if let Some(mut t) = self.jobs.get_mut(jk).and_then(|j| j.tasks.get_mut(tk)) {
-            t.run_id = Some(run_id);
-            t.set_state(TaskState::Launching, now);
-        }
-        self.runs.insert(run_id, RunTarget::Task(jk.clone(), tk.clone()));
-        self.outbox.push(Effect::Launch(Box::new(launch)));
+            multi_instance: None,
+        })
     }
 }

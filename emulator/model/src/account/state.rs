@@ -20,9 +20,20 @@ pub const MAX_TASKS_PER_COLLECTION: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum RunTarget {
     Task(IdKey, IdKey),
-    JobPrep { job: IdKey, node: String },
-    JobRelease { job: IdKey, node: String },
-    StartTask { pool: IdKey, node: String },
+    JobPrep {
+        job: IdKey,
+        node: String,
+    },
+    JobRelease {
+        job: IdKey,
+        node: String,
+    },
+    StartTask {
+        pool: IdKey,
+        node: String,
+    },
+    /// The coordination command line of one instance of a multi-instance task.
+    Subtask(IdKey, IdKey, u32),
 }
 
 /// All state of one Batch account.

@@ -57,9 +57,15 @@ impl Account {
             let performs = job.spec.on_task_failure.as_deref().is_some_and(|f| ci_eq(f, "performexitoptionsjobaction"));
             crate::dependencies::parse_exit_conditions(c, uses_dependencies, performs)?;
         }
-        for (what, set) in [("Multi-instance tasks (multiInstanceSettings)", spec.multi_instance_settings.is_some())] {
-            if set {
-                return Err(not_implemented(what));
+        if let Some(m) = spec.multi_instance_settings.as_deref() {
+            crate::multi_instance::parse(m)?;
+            // REST: requiredSlots "For multi-instance Tasks, this must be 1".
+            // UNCONFIRMED: the code the service answers with.
+            if let Some(s) = spec.required_slots.filter(|s| *s != 1) {
+                return Err(DomainError::invalid_property("requiredSlots", s.to_string(), "For multi-instance Tasks, this must be 1"));
+            }
+            if job.spec.job_preparation_task.is_some() {
+                return Err(not_implemented("Multi-instance tasks in a job with a job preparation task (multiInstanceSettings)"));
             }
         }
         let job_retries = job.spec.constraints.as_ref().and_then(|c| c.max_task_retry_count).unwrap_or(0);
@@ -120,6 +126,7 @@ impl Account {
             run_id: None,
             files_cleaned: false,
             job_manager,
+            subtasks: Vec::new(),
         };
         if let Some(job) = self.jobs.get_mut(job_key) {
             if matches!(job.state, JobState::Active) {
@@ -214,6 +221,7 @@ impl Account {
         let jk = IdKey::of(job_id);
         let tk = task.key();
         let placement = task.placement.clone();
+        let instance_nodes: Vec<(String, String)> = task.subtasks.iter().filter(|s| s.id != 0).map(|s| (s.pool_id.clone(), s.node_id.clone())).collect();
         let real_task_id = task.spec.id.clone();
         let real_job_id = self.job(job_id)?.spec.id.clone();
         if matches!(task.state, TaskState::Running | TaskState::Launching | TaskState::Preparing) {
@@ -227,8 +235,8 @@ impl Account {
                 self.outbox.push(Effect::KillTask { run_id: run });
             }
         }
-        if let Some(p) = placement {
-            self.outbox.push(Effect::DeleteTaskDirectory { pool_id: p.pool_id, node_id: p.node_id, job_id: real_job_id, task_id: real_task_id });
+        for (pool_id, node_id) in placement.map(|p| (p.pool_id, p.node_id)).into_iter().chain(instance_nodes) {
+            self.outbox.push(Effect::DeleteTaskDirectory { pool_id, node_id, job_id: real_job_id.clone(), task_id: real_task_id.clone() });
         }
         self.check_all_tasks_complete(&jk, now);
         self.schedule(now);
