@@ -19,6 +19,7 @@ pub mod config;
 pub mod layout;
 pub mod node_logs;
 pub mod server;
+pub mod ssh;
 pub mod state;
 pub mod store;
 pub mod task_token;

@@ -191,7 +191,8 @@ async fn every_operation_not_built_answers_501_naming_itself() {
         }
         seen += 1;
     }
-    assert!(seen > 10);
+    // Certificates (5) and pool usage metrics are what is left.
+    assert!(seen >= 5, "{seen}");
 }
 
 #[tokio::test]

@@ -343,7 +343,7 @@ fn the_wire_types_keep_every_property_of_every_body() {
             "terminate_job" => round_trip::<BatchJobTerminateOptions>(&body),
             "update_pool" => round_trip::<BatchPoolUpdateOptions>(&body),
             // Read as they came: two properties each, taken one by one.
-            "upload_node_logs" | "enable_pool_auto_scale" | "evaluate_pool_auto_scale" | "deallocate_node" => {
+            "upload_node_logs" | "enable_pool_auto_scale" | "evaluate_pool_auto_scale" | "deallocate_node" | "create_node_user" | "replace_node_user" => {
                 round_trip::<serde_json::Map<String, Value>>(&body)
             }
             other => panic!("{other}: no wire type named here"),

@@ -131,6 +131,22 @@ pub enum Command {
         pool_id: String,
         node_id: String,
     },
+    CreateNodeUser {
+        pool_id: String,
+        node_id: String,
+        body: serde_json::Value,
+    },
+    ReplaceNodeUser {
+        pool_id: String,
+        node_id: String,
+        name: String,
+        body: serde_json::Value,
+    },
+    DeleteNodeUser {
+        pool_id: String,
+        node_id: String,
+        name: String,
+    },
     // Reports of the node agent.
     NodeRestarted {
         pool_id: String,
@@ -278,6 +294,9 @@ impl Account {
                 self.disable_node_scheduling(&pool_id, &node_id, option.as_deref(), now).map(|()| Done)
             }
             Command::EnableNodeScheduling { pool_id, node_id } => self.enable_node_scheduling(&pool_id, &node_id, now).map(|()| Done),
+            Command::CreateNodeUser { pool_id, node_id, body } => self.create_node_user(&pool_id, &node_id, body, now).map(|()| Done),
+            Command::ReplaceNodeUser { pool_id, node_id, name, body } => self.replace_node_user(&pool_id, &node_id, &name, body, now).map(|()| Done),
+            Command::DeleteNodeUser { pool_id, node_id, name } => self.delete_node_user(&pool_id, &node_id, &name).map(|()| Done),
             Command::DeallocateNode { pool_id, node_id, option } => self.deallocate_node(&pool_id, &node_id, option.as_deref(), now).map(|()| Done),
             Command::StartNode { pool_id, node_id } => self.start_node(&pool_id, &node_id, now).map(|()| Done),
             Command::EnableAutoScale { pool_id, formula, interval } => self.enable_auto_scale(&pool_id, formula, interval, now).map(V),

@@ -29,6 +29,7 @@ pub enum BatchErrorCode {
     JobNotFound,
     TaskNotFound,
     NodeNotFound,
+    NodeUserNotFound,
     FileNotFound,
     JobScheduleNotFound,
     ApplicationNotFound,
@@ -36,6 +37,7 @@ pub enum BatchErrorCode {
     UnsupportedHttpVerb,
     // 409
     PoolExists,
+    NodeUserExists,
     JobExists,
     TaskExists,
     TaskIdSameAsJobPreparationTask,
@@ -105,6 +107,7 @@ impl BatchErrorCode {
             JobNotFound => "JobNotFound",
             TaskNotFound => "TaskNotFound",
             NodeNotFound => "NodeNotFound",
+            NodeUserNotFound => "NodeUserNotFound",
             JobScheduleNotFound => "JobScheduleNotFound",
             ApplicationNotFound => "ApplicationNotFound",
             InvalidAutoScalingSettings => "InvalidAutoScalingSettings",
@@ -121,6 +124,7 @@ impl BatchErrorCode {
             FileNotFound => "FileNotFound",
             UnsupportedHttpVerb => "UnsupportedHttpVerb",
             PoolExists => "PoolExists",
+            NodeUserExists => "NodeUserExists",
             JobExists => "JobExists",
             TaskExists => "TaskExists",
             TaskIdSameAsJobPreparationTask => "TaskIdSameAsJobPreparationTask",
@@ -179,6 +183,9 @@ impl BatchErrorCode {
             JobNotFound => "The specified job does not exist.",
             TaskNotFound => "The specified task does not exist.",
             NodeNotFound => "The specified node does not exist.",
+            // UNCONFIRMED: the two node user messages (the codes and statuses are documented).
+            NodeUserNotFound => "The node user does not exist.",
+            NodeUserExists => "The specified node user already exists.",
             JobScheduleNotFound => "The specified job schedule does not exist.",
             // UNCONFIRMED: the two messages (the codes and statuses are documented).
             ApplicationNotFound => "The specified application does not exist.",

@@ -65,6 +65,7 @@ const fn r(model: &'static str, property: &'static str, kind: &'static str, feat
 pub const BODIES: &[(&str, &str)] = &[
     ("create_job", "BatchJobCreateOptions"),
     ("create_job_schedule", "BatchJobScheduleCreateOptions"),
+    ("create_node_user", "BatchNodeUserCreateOptions"),
     ("create_pool", "BatchPoolCreateOptions"),
     ("create_task", "BatchTaskCreateOptions"),
     ("create_task_collection", "BatchTaskGroup"),
@@ -78,6 +79,7 @@ pub const BODIES: &[(&str, &str)] = &[
     ("remove_nodes", "BatchNodeRemoveOptions"),
     ("replace_job", "BatchJob"),
     ("replace_job_schedule", "BatchJobSchedule"),
+    ("replace_node_user", "BatchNodeUserReplaceOptions"),
     ("replace_pool_properties", "BatchPoolReplaceOptions"),
     ("replace_task", "BatchTask"),
     ("resize_pool", "BatchPoolResizeOptions"),
@@ -442,7 +444,12 @@ pub static LEDGER: &[Row] = &[
     a("ExitConditions", "preProcessingError", "ExitOptions", "a task that cannot start"),
     a("ExitOptions", "dependencyAction", "string", "satisfy or block dependent tasks"),
     a("ExitOptions", "jobAction", "string", "none, disable or terminate the job"),
-    e("LinuxUserConfiguration", "sshPrivateKey", "string", "there is no SSH between local nodes; processes share one machine (kept, never returned: a secret)"),
+    e(
+        "LinuxUserConfiguration",
+        "sshPrivateKey",
+        "string",
+        "pool accounts do not log in over SSH (node users do); processes share one machine (kept, never returned: a secret)",
+    ),
     a("LinuxUserConfiguration", "gid", "int", "a container task of this user runs as uid:gid"),
     a("LinuxUserConfiguration", "uid", "int", "a container task of this user runs as uid:gid"),
     a(
@@ -458,6 +465,14 @@ pub static LEDGER: &[Row] = &[
         "runs on every instance's node; the task's command line runs on the primary once all succeeded",
     ),
     a("MultiInstanceSettings", "numberOfInstances", "int", "that many free nodes of an inter-node pool at once, one instance each"),
+    a("BatchNodeUserCreateOptions", "expiryTime", "datetime", "the user cannot log in after it"),
+    a("BatchNodeUserCreateOptions", "isAdmin", "bool", "accepted; a session runs as the emulator's own OS user either way, as every process task does"),
+    a("BatchNodeUserCreateOptions", "name", "string", "the SSH login name on the node"),
+    a("BatchNodeUserCreateOptions", "password", "string", "SSH password login (never returned: a secret)"),
+    a("BatchNodeUserCreateOptions", "sshPublicKey", "string", "SSH public key login"),
+    a("BatchNodeUserReplaceOptions", "expiryTime", "datetime", "replaces the user's expiry"),
+    a("BatchNodeUserReplaceOptions", "password", "string", "replaces the user's password (omitted: removed)"),
+    a("BatchNodeUserReplaceOptions", "sshPublicKey", "string", "replaces the user's key (omitted: removed)"),
     e("NetworkConfiguration", "dynamicVNetAssignmentScope", "string", NO_VNET),
     e("NetworkConfiguration", "enableAcceleratedNetworking", "bool", VM_HARDWARE),
     a("NetworkConfiguration", "endpointConfiguration", "BatchPoolEndpointConfiguration", "inbound endpoints forwarded on 127.0.0.1"),
@@ -488,7 +503,7 @@ pub static LEDGER: &[Row] = &[
     a("UserAccount", "elevationLevel", "string", "AZ_BATCH_TASK_USER_IDENTITY; an admin container task runs as root"),
     a("UserAccount", "linuxUserConfiguration", "LinuxUserConfiguration", "see LinuxUserConfiguration"),
     a("UserAccount", "name", "string", "tasks name it in userIdentity.username"),
-    e("UserAccount", "password", "string", "nobody logs in to a local node (kept, never returned: a secret)"),
+    e("UserAccount", "password", "string", "pool accounts do not log in (node users do, over SSH) (kept, never returned: a secret)"),
     e("UserAccount", "windowsUserConfiguration", "WindowsUserConfiguration", "local nodes are Linux"),
     a("UserIdentity", "autoUser", "AutoUserSpecification", "see AutoUserSpecification"),
     a("UserIdentity", "username", "string", "one of the pool's userAccounts (else the task fails with UserError)"),
@@ -515,7 +530,7 @@ pub static SECRETS: &[(&str, &str)] = &[("ContainerRegistryReference", "password
 pub static RESPONSE_GAPS: &[(&str, &str)] = &[
     (
         "BatchNode.endpointConfiguration (the default `SSHRule.0` endpoint, backend port 22)",
-        "no SSH daemon runs on a local node, so a forwarded port would reach nothing; the endpoints of a pool's inboundNATPools are reported and forwarded",
+        "a node's SSH endpoint is on its own address and port (remote login settings), not behind a frontend port; the endpoints of a pool's inboundNATPools are reported and forwarded",
     ),
     (
         "BatchPool.certificateReferences (`[]` on api-versions before 2024-07-01)",

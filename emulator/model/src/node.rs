@@ -100,6 +100,20 @@ pub struct Node {
     pub errors: Vec<batch_client::models::BatchNodeError>,
     /// A reboot or reimage waiting for the running tasks to end (`taskcompletion`).
     pub pending_restart: Option<Restart>,
+    /// Node users by name (`create_node_user`); a reimage removes them.
+    #[serde(default)]
+    pub users: std::collections::BTreeMap<String, NodeUser>,
+}
+
+/// A user account on a node (REST `BatchNodeUserCreateOptions`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NodeUser {
+    pub name: String,
+    pub is_admin: bool,
+    pub expiry_time: OffsetDateTime,
+    /// Secrets: never returned (there is no operation that reads users back).
+    pub password: Option<String>,
+    pub ssh_public_key: Option<String>,
 }
 
 /// A node's `affinityId`: what a task's `affinityInfo` names to prefer that node.

@@ -39,9 +39,10 @@ fn stop_forwards(forwards: &Forwards, node_id: &str) {
     }
 }
 
-/// Forwards TCP connections from `127.0.0.1:frontend` to `node_ip:backend`.
+/// Forwards TCP connections from `127.0.0.1:frontend` to `node_ip:backend`; backend port 22
+/// (SSH) reaches the node's own SSH endpoint (`crate::ssh`).
 /// UNCONFIRMED: udp endpoints are reported but not forwarded.
-async fn forward(frontend: u16, node_ip: String, backend: u16) {
+async fn forward(state: AppState, node_id: String, frontend: u16, node_ip: String, backend: u16) {
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", frontend)).await {
         Ok(l) => l,
         Err(e) => {
@@ -50,7 +51,14 @@ async fn forward(frontend: u16, node_ip: String, backend: u16) {
         }
     };
     while let Ok((mut inbound, _)) = listener.accept().await {
-        let target = format!("{node_ip}:{backend}");
+        let port = match backend {
+            22 => match crate::ssh::endpoint_of_node(&state, &node_id, &node_ip).await {
+                Ok(p) => p,
+                Err(_) => continue,
+            },
+            other => other,
+        };
+        let target = format!("{node_ip}:{port}");
         tokio::spawn(async move {
             if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
                 let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
@@ -115,7 +123,7 @@ impl Agent {
                 let handles = endpoints
                     .into_iter()
                     .filter(|e| e.protocol == "tcp")
-                    .map(|e| tokio::spawn(forward(e.frontend_port, node_ip.clone(), e.backend_port)).abort_handle())
+                    .map(|e| tokio::spawn(forward(st.clone(), node_id.clone(), e.frontend_port, node_ip.clone(), e.backend_port)).abort_handle())
                     .collect();
                 self.forwards.lock().unwrap_or_else(|e| e.into_inner()).insert(node_id, handles);
                 st.effect_done();

@@ -229,7 +229,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         true,
     ),
     row(Operation::ListTaskFiles, "list_task_files", "GET", "/jobs/{jobId}/tasks/{taskId}/files", "files", 200, "file.list_from_task", true),
-    row(Operation::CreateNodeUser, "create_node_user", "POST", "/pools/{poolId}/nodes/{nodeId}/users", "nodes", 201, "compute_node.add_user", false),
+    row(Operation::CreateNodeUser, "create_node_user", "POST", "/pools/{poolId}/nodes/{nodeId}/users", "nodes", 201, "compute_node.add_user", true),
     row(
         Operation::DeleteNodeUser,
         "delete_node_user",
@@ -238,7 +238,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         "nodes",
         200,
         "compute_node.delete_user",
-        false,
+        true,
     ),
     row(
         Operation::ReplaceNodeUser,
@@ -248,7 +248,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         "nodes",
         200,
         "compute_node.update_user",
-        false,
+        true,
     ),
     row(Operation::GetNode, "get_node", "GET", "/pools/{poolId}/nodes/{nodeId}", "nodes", 200, "compute_node.get", true),
     row(Operation::RebootNode, "reboot_node", "POST", "/pools/{poolId}/nodes/{nodeId}/reboot", "nodes", 202, "compute_node.reboot", true),
@@ -283,7 +283,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         "nodes",
         200,
         "compute_node.get_remote_login_settings",
-        false,
+        true,
     ),
     row(
         Operation::UploadNodeLogs,
@@ -304,7 +304,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         "nodes",
         200,
         "compute_node_extension.get",
-        false,
+        true,
     ),
     row(
         Operation::ListNodeExtensions,
@@ -314,7 +314,7 @@ pub static CATALOGUE: &[OperationInfo] = &[
         "nodes",
         200,
         "compute_node_extension.list",
-        false,
+        true,
     ),
     row(
         Operation::DeleteNodeFile,
@@ -388,5 +388,5 @@ pub static CATALOGUE: &[OperationInfo] = &[
         "certificate.get",
         false,
     ),
-    row(Operation::GetRemoteDesktop, "get_remote_desktop", "GET", "/pools/{poolId}/nodes/{nodeId}/rdp", "nodes", 200, "compute_node.get_remote_desktop", false),
+    row(Operation::GetRemoteDesktop, "get_remote_desktop", "GET", "/pools/{poolId}/nodes/{nodeId}/rdp", "nodes", 200, "compute_node.get_remote_desktop", true),
 ];

@@ -53,11 +53,11 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | AutoScalingFormulaTooLong => StatusCode::BAD_REQUEST,
         TooManyEnableAutoScaleRequests => StatusCode::SERVICE_UNAVAILABLE,
         AuthenticationFailed | InsufficientAccountPermissions => StatusCode::FORBIDDEN,
-        ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | FileNotFound | JobScheduleNotFound | ApplicationNotFound => {
-            StatusCode::NOT_FOUND
-        }
+        ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | NodeUserNotFound | FileNotFound | JobScheduleNotFound
+        | ApplicationNotFound => StatusCode::NOT_FOUND,
         UnsupportedHttpVerb => StatusCode::METHOD_NOT_ALLOWED,
         PoolExists
+        | NodeUserExists
         | InvalidApplicationPackageReferences
         | JobExists
         | TaskExists

@@ -346,9 +346,22 @@ async fn handle(
         CreateTask | CreateTaskCollection | ListTasks | GetTask | ReplaceTask | DeleteTask | TerminateTask | ReactivateTask | ListSubtasks => {
             tasks::handle(state, &ctx).await
         }
-        ListNodes | GetNode | RebootNode | ReimageNode | DisableNodeScheduling | EnableNodeScheduling | UploadNodeLogs | DeallocateNode | StartNode => {
-            nodes::handle(state, &ctx).await
-        }
+        ListNodes
+        | GetNode
+        | RebootNode
+        | ReimageNode
+        | DisableNodeScheduling
+        | EnableNodeScheduling
+        | UploadNodeLogs
+        | DeallocateNode
+        | StartNode
+        | CreateNodeUser
+        | ReplaceNodeUser
+        | DeleteNodeUser
+        | GetNodeRemoteLoginSettings
+        | ListNodeExtensions
+        | GetNodeExtension
+        | GetRemoteDesktop => nodes::handle(state, &ctx).await,
         ListTaskFiles
         | DownloadTaskFile
         | GetTaskFileProperties

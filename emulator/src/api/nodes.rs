@@ -40,6 +40,48 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         Operation::StartNode => {
             node_action(state, ctx, "start", StatusCode::ACCEPTED, |p, n, _: serde_json::Map<String, Value>| Command::StartNode { pool_id: p, node_id: n })
         }
+        Operation::CreateNodeUser => {
+            let body: Value = ctx.json_or_default()?;
+            let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+            state.execute(Command::CreateNodeUser { pool_id: ctx.params[0].clone(), node_id: ctx.params[1].clone(), body })?;
+            Ok(with_data_service_id(
+                StatusCode::CREATED.into_response(),
+                &format!("{}/users/{}", node_url(ctx, &ctx.params[0], &ctx.params[1]), encode_segment(&name)),
+            ))
+        }
+        Operation::ReplaceNodeUser => {
+            let body: Value = ctx.json_or_default()?;
+            let (pool_id, node_id, name) = (ctx.params[0].clone(), ctx.params[1].clone(), ctx.params[2].clone());
+            state.execute(Command::ReplaceNodeUser { pool_id, node_id, name, body })?;
+            Ok(with_data_service_id(
+                StatusCode::OK.into_response(),
+                &format!("{}/users/{}", node_url(ctx, &ctx.params[0], &ctx.params[1]), encode_segment(&ctx.params[2])),
+            ))
+        }
+        Operation::DeleteNodeUser => {
+            state.execute(Command::DeleteNodeUser { pool_id: ctx.params[0].clone(), node_id: ctx.params[1].clone(), name: ctx.params[2].clone() })?;
+            Ok(StatusCode::OK.into_response())
+        }
+        Operation::GetNodeRemoteLoginSettings => remote_login_settings(state, ctx).await,
+        Operation::ListNodeExtensions => {
+            // VM extensions are refused at pool creation: no node has any.
+            state.read(|a| a.pool(&ctx.params[0]).and_then(|p| p.nodes.get(&ctx.params[1]).map(|_| ()).ok_or_else(|| BatchErrorCode::NodeNotFound.into())))?;
+            Ok(list_body(ctx, "nodes/extensions", super::Page::empty(), None))
+        }
+        Operation::GetNodeExtension => {
+            state.read(|a| a.pool(&ctx.params[0]).and_then(|p| p.nodes.get(&ctx.params[1]).map(|_| ()).ok_or_else(|| BatchErrorCode::NodeNotFound.into())))?;
+            // UNCONFIRMED: the code for an extension a node does not have.
+            Err(DomainError::new(BatchErrorCode::ResourceNotFound).with_value("ExtensionName", ctx.params[2].clone()).into())
+        }
+        Operation::GetRemoteDesktop => {
+            state.read(|a| a.pool(&ctx.params[0]).and_then(|p| p.nodes.get(&ctx.params[1]).map(|_| ()).ok_or_else(|| BatchErrorCode::NodeNotFound.into())))?;
+            // "This API can only be invoked on Pools created with a cloud service
+            // configuration"; every emulated pool has a virtual machine configuration.
+            // UNCONFIRMED: the code the service answers with.
+            Err(DomainError::new(BatchErrorCode::OperationNotValidOnNode)
+                .with_message("The operation is not supported on pools with a virtual machine configuration; use the remote login settings.")
+                .into())
+        }
         other => Err(ApiError::internal(format!("nodes::handle got {other:?}"))),
     }
 }
@@ -145,6 +187,39 @@ fn node_action<B: serde::de::DeserializeOwned + Default>(
         r.headers_mut().insert("dataserviceid", v);
     }
     Ok(r)
+}
+
+fn with_data_service_id(mut r: Response, id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        r.headers_mut().insert("dataserviceid", v);
+    }
+    r
+}
+
+/// Remote login settings: where to SSH to the node: its own SSH endpoint on the node's
+/// address (`crate::ssh`), where its node users log in.
+async fn remote_login_settings(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let (pool_id, node_id, address, nat) = state.read(|a| {
+        let pool = a.pool(&ctx.params[0])?;
+        let node = pool.nodes.get(&ctx.params[1]).ok_or(DomainError::new(BatchErrorCode::NodeNotFound))?;
+        // With an inbound NAT pool for port 22, logins go through its frontend, as on the service.
+        let nat = batch_model::endpoint::inbound_nat_pools(pool.spec.network_configuration.as_ref()).unwrap_or_default();
+        let ssh_frontend = batch_model::endpoint::node_endpoints(&nat, node.endpoint_index)
+            .into_iter()
+            .find(|e| e.backend_port == 22 && e.protocol == "tcp")
+            .map(|e| e.frontend_port);
+        Ok::<_, ApiError>((pool.spec.id.clone(), node.id.clone(), node.ip_address.clone(), ssh_frontend))
+    })?;
+    // A node whose address is not up (an unusable container node) has no endpoint yet.
+    // UNCONFIRMED: the service's answer for a node that cannot be logged in to.
+    let port = crate::ssh::endpoint(state, &pool_id, &node_id, &address).await.map_err(|e| {
+        ApiError::from(DomainError::new(BatchErrorCode::OperationNotValidOnNode).with_value("Reason", format!("the node's SSH endpoint cannot start: {e}")))
+    })?;
+    let body = match nat {
+        Some(frontend) => json!({"remoteLoginIPAddress": "127.0.0.1", "remoteLoginPort": frontend}),
+        None => json!({"remoteLoginIPAddress": address, "remoteLoginPort": port}),
+    };
+    Ok(super::json_response(StatusCode::OK, &body))
 }
 
 fn list_nodes(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {

@@ -13,6 +13,7 @@ mod job_prep;
 mod job_schedules;
 mod jobs;
 mod multi_instance;
+mod node_users;
 mod nodes;
 mod pools;
 mod recovery;

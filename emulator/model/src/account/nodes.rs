@@ -237,6 +237,12 @@ impl Account {
             Restart::Reboot | Restart::Deallocate => self.forget_prep_after_reboot(node_id, now),
         }
         let Some(pool) = self.pools.get_mut(key) else { return };
+        // A reimage is a fresh disk: the node's users go with it. UNCONFIRMED.
+        if kind == Restart::Reimage {
+            if let Some(n) = pool.nodes.get_mut(node_id) {
+                n.users.clear();
+            }
+        }
         let pool_id = pool.spec.id.clone();
         let start_task = pool.spec.start_task.clone();
         let application_packages = pool.spec.application_package_references.clone();

@@ -151,6 +151,7 @@ impl Account {
                         start_task_run: None,
                         errors: Vec::new(),
                         pending_restart: None,
+                        users: Default::default(),
                     };
                     self.push_port_forwards(key, &node);
                     self.outbox.push(Effect::ProvisionNode {
