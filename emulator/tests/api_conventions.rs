@@ -191,7 +191,7 @@ async fn every_operation_not_built_answers_501_naming_itself() {
         }
         seen += 1;
     }
-    // Certificates (5) and pool usage metrics are what is left.
+    // The five certificate operations are what is left.
     assert!(seen >= 5, "{seen}");
 }
 

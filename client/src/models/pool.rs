@@ -118,6 +118,9 @@ pub struct StartTask {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchPool {
+    /// Resource usage statistics (only with `$expand=stats`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<serde_json::Value>,
     #[serde(rename = "odata.metadata", default, skip_serializing_if = "Option::is_none")]
     pub odata_metadata: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -173,6 +173,12 @@ pub enum Command {
         run_id: u64,
         outcome: TaskOutcome,
     },
+    /// What an attempt used, reported just before it exits (journals before this build have
+    /// none: their tasks have no usage).
+    TaskUsage {
+        run_id: u64,
+        usage: crate::stats::Usage,
+    },
     /// The attempt's process or container started (journals before this build have none: their
     /// tasks go from placed to exited directly).
     TaskStarted {
@@ -350,13 +356,14 @@ impl Account {
             Command::NodeUnusable { pool_id, node_id, errors } => self.node_unusable(&pool_id, &node_id, errors, now),
             Command::NodeRemoved { pool_id, node_id } => self.node_removed(&pool_id, &node_id, now),
             Command::TaskExited { run_id, outcome } => self.task_exited(run_id, outcome, now),
+            Command::TaskUsage { run_id, usage } => self.task_usage(run_id, usage),
             Command::TaskStarted { run_id, start } => self.task_started(run_id, start, now),
             Command::JobScheduleDue { schedule_id } => self.schedule_job_ended(&crate::IdKey::of(&schedule_id), now),
             Command::JobWallClockExpired { job_id } => self.job_wall_clock_expired(&job_id, now),
             Command::RetentionExpired { job_id, task_id } => self.retention_expired(&job_id, &task_id, now),
             Command::FinishJobTransition { job_id } => self.finish_job_transition(&job_id, now),
             Command::FinishJobDeletion { job_id } => self.finish_job_deletion(&job_id, now),
-            Command::FinishPoolDeletion { pool_id } => self.finish_pool_deletion(&pool_id),
+            Command::FinishPoolDeletion { pool_id } => self.finish_pool_deletion(&pool_id, now),
             Command::Recover => self.recover(now),
             _ => {}
         }

@@ -102,6 +102,18 @@ pub struct Launch {
     pub multi_instance: Option<crate::multi_instance::InstanceLaunch>,
 }
 
+impl TaskOutcome {
+    /// When the attempt started and ended.
+    pub fn times(&self) -> (OffsetDateTime, OffsetDateTime) {
+        match self {
+            TaskOutcome::Exited { start, end, .. }
+            | TaskOutcome::FailedToStart { start, end, .. }
+            | TaskOutcome::UploadFailed { start, end, .. }
+            | TaskOutcome::TimedOut { start, end, .. } => (*start, *end),
+        }
+    }
+}
+
 /// How an attempt ended, as the node agent saw it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]

@@ -27,6 +27,7 @@ pub mod output_files;
 pub mod pool;
 pub mod resource_files;
 pub mod schedule;
+pub mod stats;
 pub mod task;
 pub mod task_table;
 pub mod users;

@@ -71,6 +71,9 @@ pub struct Task {
     /// The instances of a multi-instance task's current or last attempt (0 is the primary).
     #[serde(default)]
     pub subtasks: Vec<crate::multi_instance::Subtask>,
+    /// What its attempts used so far (`stats`).
+    #[serde(default)]
+    pub stats: crate::stats::TaskStats,
 }
 
 impl Task {

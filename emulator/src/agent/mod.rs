@@ -620,10 +620,17 @@ async fn run_process_task(state: &AppState, launch: &Launch, kill: oneshot::Rece
         stdout: task_dir.join("stdout.txt"),
         stderr: task_dir.join("stderr.txt"),
         timeout: launch.max_wall_clock_time.map(|d| d.to_std()),
+        usage: Default::default(),
     };
+    let usage = spec.usage.clone();
     let (started, on_start) = oneshot::channel();
     let (exit, ()) = tokio::join!(rt.processes.run(spec, kill, started), report_started(state, launch, on_start));
     let end = state.now();
+    // What it used, before its exit is reported (the domain adds it to the task's statistics).
+    let measured = *usage.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(usage) = measured {
+        let _ = state.execute(Command::TaskUsage { run_id: launch.run_id, usage });
+    }
     match exit {
         ProcessExit::Exited(code) => Some(TaskOutcome::Exited { exit_code: code, start, end, container_info: None }),
         ProcessExit::NotFound => Some(TaskOutcome::FailedToStart {

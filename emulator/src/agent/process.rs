@@ -17,6 +17,8 @@ pub struct ProcessSpec {
     pub stdout: PathBuf,
     pub stderr: PathBuf,
     pub timeout: Option<Duration>,
+    /// Where the runner puts what the process used, once it has exited.
+    pub usage: std::sync::Arc<std::sync::Mutex<Option<batch_model::stats::Usage>>>,
 }
 
 /// How a process ended.
@@ -60,6 +62,40 @@ impl LocalProcessRunner {
 fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// What an exited, not yet reaped process used (its own and its waited-for children's CPU
+/// time, and its I/O), from `/proc/<pid>/stat` and `/proc/<pid>/io`.
+fn read_usage(pid: u32) -> Option<batch_model::stats::Usage> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name: state is the first; utime, stime, cutime, cstime the 12th to 15th.
+    let fields: Vec<u64> = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect();
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().filter(|t| *t > 0).unwrap_or(100) as u64;
+    let ms = |t: u64| t.saturating_mul(1000) / ticks;
+    let field = |i: usize| fields.get(i).copied().unwrap_or(0);
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let io_field = |name: &str| io.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse::<u64>().ok()).unwrap_or(0);
+    Some(batch_model::stats::Usage {
+        user_cpu_ms: ms(field(10) + field(12)),
+        kernel_cpu_ms: ms(field(11) + field(13)),
+        read_ops: io_field("syscr"),
+        write_ops: io_field("syscw"),
+        read_bytes: io_field("read_bytes"),
+        write_bytes: io_field("write_bytes"),
+    })
+}
+
+/// Waits until `pid` has exited without reaping it, then measures it.
+async fn exited_usage(pid: Option<u32>) -> Option<batch_model::stats::Usage> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    let pid = pid?;
+    tokio::task::spawn_blocking(move || {
+        waitid(Id::Pid(nix::unistd::Pid::from_raw(pid as i32)), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT).ok()?;
+        read_usage(pid)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 fn kill_group(pid: Option<u32>) {
@@ -110,10 +146,14 @@ impl ProcessRunner for LocalProcessRunner {
                 }
             };
             let exit = tokio::select! {
-                status = child.wait() => match status {
-                    Ok(s) => ProcessExit::Exited(exit_code(s)),
-                    Err(e) => ProcessExit::LaunchFailed(e.to_string()),
-                },
+                // Measured while it is a zombie, then reaped.
+                usage = exited_usage(pid) => {
+                    *spec.usage.lock().unwrap_or_else(|e| e.into_inner()) = usage;
+                    match child.wait().await {
+                        Ok(s) => ProcessExit::Exited(exit_code(s)),
+                        Err(e) => ProcessExit::LaunchFailed(e.to_string()),
+                    }
+                }
                 _ = kill => {
                     kill_group(pid);
                     let _ = child.kill().await;

@@ -124,7 +124,7 @@ const fn row(
 pub static CATALOGUE: &[OperationInfo] = &[
     row(Operation::ListApplications, "list_applications", "GET", "/applications", "applications", 200, "application.list", true),
     row(Operation::GetApplication, "get_application", "GET", "/applications/{applicationId}", "applications", 200, "application.get", true),
-    row(Operation::ListPoolUsageMetrics, "list_pool_usage_metrics", "GET", "/poolusagemetrics", "pools", 200, "pool.list_usage_metrics", false),
+    row(Operation::ListPoolUsageMetrics, "list_pool_usage_metrics", "GET", "/poolusagemetrics", "pools", 200, "pool.list_usage_metrics", true),
     row(Operation::CreatePool, "create_pool", "POST", "/pools", "pools", 201, "pool.add", true),
     row(Operation::ListPools, "list_pools", "GET", "/pools", "pools", 200, "pool.list", true),
     row(Operation::DeletePool, "delete_pool", "DELETE", "/pools/{poolId}", "pools", 202, "pool.delete", true),

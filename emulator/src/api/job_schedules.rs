@@ -42,6 +42,7 @@ pub fn schedule_url(ctx: &Ctx, id: &str) -> String {
 
 fn to_wire(ctx: &Ctx, s: &JobSchedule) -> BatchJobSchedule {
     BatchJobSchedule {
+        stats: None,
         odata_metadata: None,
         id: s.spec.id.clone(),
         display_name: s.spec.display_name.clone(),
@@ -81,7 +82,7 @@ fn get(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         if let Some(not_modified) = check_read(ctx, &s.version)? {
             return Ok(not_modified);
         }
-        let mut wire = to_wire(ctx, s);
+        let mut wire = with_stats(ctx, a, s);
         wire.odata_metadata = Some(ctx.metadata("jobschedules/@Element"));
         super::wire_entity(&wire, opts.select.as_deref(), Some(&s.version))
     })
@@ -103,10 +104,23 @@ fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
     let (items, next) = state.read(|a| {
         let start = opts.skip_token.as_deref().map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
-        let iter = a.schedules.range((start, Bound::Unbounded)).map(|(k, s)| (k.to_string(), serde_json::to_value(to_wire(ctx, s)).unwrap_or(Value::Null)));
+        let iter =
+            a.schedules.range((start, Bound::Unbounded)).map(|(k, s)| (k.to_string(), serde_json::to_value(with_stats(ctx, a, s)).unwrap_or(Value::Null)));
         opts.page(ctx, iter)
     });
     Ok(list_body(ctx, "jobschedules", items, next))
+}
+
+/// The schedule as the service shows it, with its statistics when `$expand=stats` asks.
+fn with_stats(ctx: &Ctx, a: &batch_model::Account, s: &JobSchedule) -> BatchJobSchedule {
+    let mut wire = to_wire(ctx, s);
+    if super::stats::wanted(ctx) {
+        let url = wire.url.clone().unwrap_or_default();
+        let key = s.key();
+        let jobs = a.jobs.values().filter(move |j| j.schedule.as_ref() == Some(&key));
+        wire.stats = Some(super::stats::schedule(url, s.creation_time, jobs, ctx.now));
+    }
+    wire
 }
 
 fn conditional_write(state: &AppState, ctx: &Ctx, cmd: Command) -> Result<Applied, ApiError> {

@@ -37,7 +37,9 @@ pub fn job_url(ctx: &Ctx, id: &str) -> String {
 fn to_wire(ctx: &Ctx, job: &Job) -> BatchJob {
     let mut spec = job.spec.clone();
     super::secrets::job(&mut spec);
+    let stats = super::stats::wanted(ctx).then(|| super::stats::job(job_url(ctx, &job.spec.id), job, ctx.now));
     BatchJob {
+        stats,
         odata_metadata: None,
         url: Some(job_url(ctx, &job.spec.id)),
         e_tag: Some(job.version.etag.clone()),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod odata;
 pub mod operations;
 mod secrets;
+mod stats;
 
 mod account;
 mod applications;
@@ -327,7 +328,7 @@ async fn handle(
         | EnablePoolAutoScale
         | DisablePoolAutoScale
         | EvaluatePoolAutoScale => pools::handle(state, &ctx).await,
-        ListSupportedImages | ListPoolNodeCounts => account::handle(state, &ctx).await,
+        ListSupportedImages | ListPoolNodeCounts | ListPoolUsageMetrics => account::handle(state, &ctx).await,
         ListApplications | GetApplication => applications::handle(state, &ctx).await,
         CreateJob
         | ListJobs

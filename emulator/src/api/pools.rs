@@ -90,6 +90,7 @@ pub fn to_wire(ctx: &Ctx, pool: &Pool) -> BatchPool {
     let mut spec = pool.spec.clone();
     super::secrets::pool(&mut spec);
     BatchPool {
+        stats: None,
         odata_metadata: None,
         url: Some(pool_url(ctx, &pool.spec.id)),
         e_tag: Some(pool.version.etag.clone()),
@@ -143,7 +144,7 @@ fn get_pool(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         if let Some(not_modified) = check_read(ctx, &pool.version)? {
             return Ok(not_modified);
         }
-        let mut wire = to_wire(ctx, pool);
+        let mut wire = with_stats(ctx, a, pool);
         wire.odata_metadata = Some(ctx.metadata("pools/@Element"));
         super::wire_entity(&wire, opts.select.as_deref(), Some(&pool.version))
     })
@@ -166,10 +167,21 @@ fn list_pools(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let opts = ListOptions::from(ctx)?;
     let (items, next) = state.read(|a| {
         let start = opts.skip_token.as_deref().map_or(Bound::Unbounded, |t| Bound::Excluded(IdKey::of(t)));
-        let iter = a.pools.range((start, Bound::Unbounded)).map(|(k, p)| (k.to_string(), serde_json::to_value(to_wire(ctx, p)).unwrap_or(Value::Null)));
+        let iter = a.pools.range((start, Bound::Unbounded)).map(|(k, p)| (k.to_string(), serde_json::to_value(with_stats(ctx, a, p)).unwrap_or(Value::Null)));
         opts.page(ctx, iter)
     });
     Ok(list_body(ctx, "pools", items, next))
+}
+
+/// The pool as the service shows it, with its statistics when `$expand=stats` asks.
+fn with_stats(ctx: &Ctx, a: &batch_model::Account, pool: &Pool) -> BatchPool {
+    let mut wire = to_wire(ctx, pool);
+    if super::stats::wanted(ctx) {
+        let url = wire.url.clone().unwrap_or_default();
+        let tasks = a.jobs.values().flat_map(|j| j.tasks.values());
+        wire.stats = Some(super::stats::pool(url, pool, &a.node_spans, tasks, ctx.now));
+    }
+    wire
 }
 
 /// Runs a pool write after checking the caller's conditions against the current version.

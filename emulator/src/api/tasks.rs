@@ -56,7 +56,9 @@ fn to_wire(ctx: &Ctx, job_id: &str, task: &Task) -> BatchTask {
     });
     let mut spec = task.spec.clone();
     super::secrets::task(&mut spec);
+    let stats = super::stats::wanted(ctx).then(|| super::stats::task(task_url(ctx, job_id, &task.spec.id), task, ctx.now));
     BatchTask {
+        stats,
         odata_metadata: None,
         url: Some(task_url(ctx, job_id, &task.spec.id)),
         e_tag: Some(task.version.etag.clone()),

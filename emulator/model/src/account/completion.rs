@@ -72,6 +72,9 @@ impl Account {
             return;
         };
         let run = t.run_id.take();
+        if let Some(start) = t.execution_info.start_time.filter(|_| t.state == TaskState::Running) {
+            t.stats.wall_clock_ms = t.stats.wall_clock_ms.saturating_add(u64::try_from((now - start).whole_milliseconds()).unwrap_or(0));
+        }
         t.execution_info.end_time = Some(now);
         t.execution_info.result = Some("failure".into());
         t.execution_info.failure_info = Some(failure);
@@ -187,6 +190,17 @@ impl Account {
         t.set_state(TaskState::Running, now);
     }
 
+    /// The node agent's measure of what an attempt used (a subtask's counts toward its task).
+    pub fn task_usage(&mut self, run_id: u64, usage: crate::stats::Usage) {
+        let (jk, tk) = match self.runs.get(&run_id) {
+            Some(RunTarget::Task(jk, tk) | RunTarget::Subtask(jk, tk, _)) => (jk.clone(), tk.clone()),
+            _ => return,
+        };
+        if let Some(mut t) = self.jobs.get_mut(&jk).and_then(|j| j.tasks.get_mut(&tk)) {
+            t.stats.usage.add(&usage);
+        }
+    }
+
     /// The node agent's report that an attempt ended.
     pub fn task_exited(&mut self, run_id: u64, outcome: TaskOutcome, now: OffsetDateTime) {
         let (jk, tk) = match self.runs.remove(&run_id) {
@@ -215,6 +229,10 @@ impl Account {
         // The agent reported the start (startTime set then); an attempt that never reported it
         // (a launch failure, or a journal from before the report existed) starts at the outcome's.
         let reported_start = t.state == TaskState::Running;
+        // Wall clock time counts every attempt (REST `BatchTaskStatistics.wallClockTime`).
+        let (outcome_start, outcome_end) = outcome.times();
+        let began = t.execution_info.start_time.filter(|_| reported_start).unwrap_or(outcome_start);
+        t.stats.wall_clock_ms = t.stats.wall_clock_ms.saturating_add(u64::try_from((outcome_end - began).whole_milliseconds()).unwrap_or(0));
         let info = &mut t.execution_info;
         let succeeded;
         // Only a nonzero exit is retried (node-and-container-semantics.md §5.4), whatever its

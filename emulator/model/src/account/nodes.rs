@@ -163,7 +163,18 @@ impl Account {
         if let Some(p) = self.pools.get_mut(&key) {
             p.nodes.remove(node_id);
         }
+        self.end_node_span(node_id, now);
         self.settle_allocation(&key, now);
+    }
+
+    /// The node left: its span ends now. Spans ended more than 180 days ago are dropped (the
+    /// longest a usage metrics query looks back). UNCONFIRMED: the service's retention.
+    pub(super) fn end_node_span(&mut self, node_id: &str, now: OffsetDateTime) {
+        if let Some(s) = self.node_spans.iter_mut().rev().find(|s| s.node_id == node_id && s.end.is_none()) {
+            s.end = Some(now);
+        }
+        let horizon = now - time::Duration::days(180);
+        self.node_spans.retain(|s| s.end.is_none_or(|e| e >= horizon));
     }
 }
 

@@ -154,6 +154,13 @@ impl Account {
                         users: Default::default(),
                     };
                     self.push_port_forwards(key, &node);
+                    self.node_spans.push(crate::stats::NodeSpan {
+                        pool_id: pool_id.clone(),
+                        vm_size: self.pools.get(key).map(|p| p.spec.vm_size.clone()).unwrap_or_default(),
+                        node_id: node.id.clone(),
+                        start: now,
+                        end: None,
+                    });
                     self.outbox.push(Effect::ProvisionNode {
                         pool_id: pool_id.clone(),
                         node_id: node.id.clone(),
@@ -271,8 +278,12 @@ impl Account {
     }
 
     /// The agent removed every node of a deleted pool.
-    pub fn finish_pool_deletion(&mut self, pool_id: &str) {
-        self.pools.remove(&IdKey::of(pool_id));
+    pub fn finish_pool_deletion(&mut self, pool_id: &str, now: OffsetDateTime) {
+        if let Some(pool) = self.pools.remove(&IdKey::of(pool_id)) {
+            for n in pool.nodes.keys() {
+                self.end_node_span(n, now);
+            }
+        }
     }
 
     pub(super) fn active_pool_mut(&mut self, id: &str) -> Result<&mut Pool, DomainError> {

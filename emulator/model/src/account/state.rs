@@ -62,6 +62,9 @@ pub struct Account {
     /// whose queue turned out empty). Scheduling reads these, not every job, so each command
     /// costs the same with 10 jobs or 100,000 (and so does replaying a long journal).
     pub(super) queued: std::collections::BTreeSet<IdKey>,
+    /// How long each node existed, for usage metrics (kept after its pool is deleted).
+    #[serde(default)]
+    pub node_spans: Vec<crate::stats::NodeSpan>,
 }
 
 impl Account {

@@ -127,6 +127,7 @@ impl Account {
             files_cleaned: false,
             job_manager,
             subtasks: Vec::new(),
+            stats: Default::default(),
         };
         if let Some(job) = self.jobs.get_mut(job_key) {
             if matches!(job.state, JobState::Active) {
