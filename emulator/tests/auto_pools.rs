@@ -112,3 +112,39 @@ async fn a_schedules_pool_serves_all_its_jobs_and_goes_with_it() {
     emu.client.send_raw(Method::DELETE, "/jobschedules/s", &[], &[], None).await.unwrap();
     until_gone(&emu, &pool).await;
 }
+
+/// A disabled job moves to an auto pool of its own (Update Job with `autoPoolSpecification`),
+/// runs its tasks there, and back to a named pool: the auto pool goes.
+#[tokio::test]
+async fn a_disabled_job_moves_to_an_auto_pool_and_back() {
+    let emu = emulator(Runner::Fake).await;
+    emu.pool("fixed", 1, 1, "spread").await;
+    emu.job("j", "fixed").await;
+    let spec = auto_job("unused", json!({}))["poolInfo"].clone();
+    let patch = |body: Value| {
+        let c = emu.client.clone();
+        async move { c.send_json(Method::PATCH, "/jobs/j", &body).await }
+    };
+    // Not while the job is active.
+    assert_batch_error(patch(json!({"poolInfo": spec})).await, 409, "OperationInvalidForCurrentState");
+    emu.client.send_json(Method::POST, "/jobs/j/disable", &json!({"disableTasks": "requeue"})).await.unwrap();
+    emu.idle().await;
+    patch(json!({"poolInfo": spec})).await.unwrap();
+    let pool = pool_of(&emu, "j").await;
+    assert!(pool.starts_with("ap_"), "{pool}");
+    emu.client.send_raw(Method::POST, "/jobs/j/enable", &[], &[], None).await.unwrap();
+    emu.idle().await;
+    emu.task("j", "t", "exit 0").await;
+    let t = emu.completed("j", "t").await;
+    assert_eq!(t.node_info.and_then(|n| n.pool_id).as_deref(), Some(pool.as_str()));
+    // Back to the named pool: the auto pool goes.
+    emu.client.send_json(Method::POST, "/jobs/j/disable", &json!({"disableTasks": "requeue"})).await.unwrap();
+    emu.idle().await;
+    patch(json!({"poolInfo": {"poolId": "fixed"}})).await.unwrap();
+    until_gone(&emu, &pool).await;
+    let j: Value = emu.client.get_json("/jobs/j", &[]).await.unwrap();
+    assert_eq!(j["executionInfo"]["poolId"], "fixed");
+    // jobschedule is refused on a job's update too.
+    let schedule_spec = auto_job("unused", json!({"poolLifetimeOption": "jobschedule"}))["poolInfo"].clone();
+    assert_batch_error(patch(json!({"poolInfo": schedule_spec})).await, 400, "InvalidPropertyValue");
+}

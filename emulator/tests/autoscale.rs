@@ -176,3 +176,43 @@ async fn create_refuses_settings_that_do_not_go_together() {
     assert_eq!(p["autoScaleRun"]["error"]["code"], "AutoScalingFormulaEvaluationError", "{p}");
     assert_eq!(p["targetDedicatedNodes"], 0);
 }
+
+/// `$CPUPercent`, `$MemoryBytes` and the disk metrics are sampled from the node's real
+/// processes: a busy task shows in them.
+#[tokio::test]
+async fn resource_metrics_come_from_the_nodes_processes() {
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()));
+    let emu = emulator_with_clock(Runner::Local, clock.clone()).await;
+    emu.client.send_json(Method::POST, "/pools", &autoscale_pool("p", "$TargetDedicatedNodes = 1;", Some("PT5M"))).await.unwrap();
+    until_idle_nodes(&emu, "p", 1).await;
+    emu.job("j", "p").await;
+    // Busy for a few real seconds, writing as it goes.
+    emu.task("j", "busy", "/bin/sh -c 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done'").await;
+    emu.client.wait_for_task("j", "busy", |s| s == "running", std::time::Duration::from_secs(20)).await.unwrap();
+    // A baseline sample, then one after a real second of work; formulas see samples a minute late.
+    for pause in [0u64, 1000, 0, 0, 0] {
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        clock.advance(Duration::seconds(30));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let run: Value = serde_json::from_slice(
+        &emu.client
+            .send_json(
+                Method::POST,
+                "/pools/p/evaluateautoscale",
+                &json!({"autoScaleFormula": "cpu = max($CPUPercent.GetSample(TimeInterval_Minute * 5)); mem = max($MemoryBytes.GetSample(TimeInterval_Minute * 5)); n = $CPUPercent.Count(); $TargetDedicatedNodes = 1;"}),
+            )
+            .await
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    let results = run["results"].as_str().unwrap_or_default().to_string();
+    let var = |name: &str| -> f64 {
+        results.split(';').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{name} in {run}")).parse().unwrap()
+    };
+    assert!(var("cpu") > 10.0, "the busy task's CPU: {run}");
+    assert!(var("mem") > 0.0, "its memory: {run}");
+    assert!(var("n") >= 3.0, "{run}");
+    emu.client.send_raw(Method::POST, "/jobs/j/tasks/busy/terminate", &[], &[], None).await.unwrap();
+}

@@ -226,7 +226,7 @@ async fn every_refused_property_answers_501_on_every_operation_that_accepts_it()
         let mut reached = false;
         for (op, model) in ledger::BODIES {
             for path in paths_to(model, (row.model, row.property), 0) {
-                // A job gets an auto pool only when it is created (an update answers 501).
+                // Moving a job to an auto pool needs it disabled (tests/auto_pools.rs covers it).
                 if matches!(*op, "update_job" | "replace_job") && path.iter().any(|(n, _)| n == "autoPoolSpecification") {
                     continue;
                 }
@@ -432,7 +432,7 @@ async fn every_echoed_property_is_stored_and_returned() {
         let Treatment::Echoed(_) = row.treatment else { continue };
         for (op, model) in ledger::BODIES {
             for path in paths_to(model, (row.model, row.property), 0) {
-                // A job gets an auto pool only when it is created (an update answers 501).
+                // Moving a job to an auto pool needs it disabled (tests/auto_pools.rs covers it).
                 if matches!(*op, "update_job" | "replace_job") && path.iter().any(|(n, _)| n == "autoPoolSpecification") {
                     continue;
                 }
@@ -583,7 +583,7 @@ async fn every_applied_property_is_stored_and_returned() {
         for (op, model) in ledger::BODIES {
             let Some((_, skip)) = read_back(op) else { continue };
             for path in paths_to(model, (row.model, row.property), 0) {
-                // A job gets an auto pool only when it is created (an update answers 501).
+                // Moving a job to an auto pool needs it disabled (tests/auto_pools.rs covers it).
                 if matches!(*op, "update_job" | "replace_job") && path.iter().any(|(n, _)| n == "autoPoolSpecification") {
                     continue;
                 }

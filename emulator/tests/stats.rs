@@ -72,7 +72,7 @@ async fn job_schedules_sum_their_jobs() {
     let emu = emulator(Runner::Local).await;
     emu.pool("p", 1, 1, "spread").await;
     let body = json!({"id": "s", "schedule": {"recurrenceInterval": "PT1H"}, "jobSpecification": {"poolInfo": {"poolId": "p"},
-        "jobManagerTask": {"id": "jm", "commandLine": "/bin/sh -c 'exit 0'"}}});
+        "jobManagerTask": {"id": "jm", "commandLine": "/bin/sh -c 'sleep 0.2'"}}});
     emu.client.send_json(reqwest::Method::POST, "/jobschedules", &body).await.unwrap();
     let schedule: Value = emu.client.get_json("/jobschedules/s", &[]).await.unwrap();
     let job = schedule["executionInfo"]["recentJob"]["id"].as_str().unwrap().to_string();
@@ -115,4 +115,28 @@ async fn usage_metrics_give_core_hours_per_pool_per_half_hour() {
     let none: Vec<Value> = emu.client.list_all("/poolusagemetrics", &[("starttime", &from), ("$filter", "poolId eq 'other'")]).await.unwrap();
     assert!(none.is_empty());
     assert_batch_error(emu.client.list_all::<Value>("/poolusagemetrics", &[("starttime", "yesterday")]).await, 400, "InvalidQueryParameterValue");
+}
+
+/// A container task's statistics come from the engine's samples while it runs.
+#[tokio::test]
+async fn container_tasks_report_what_they_used() {
+    ensure_fixture_images();
+    let emu = emulator(Runner::Docker).await;
+    let mut spec = pool_spec("p", 1, 1, "spread");
+    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration =
+        Some(serde_json::from_value(json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]})).unwrap());
+    emu.client.create_pool(&spec).await.unwrap();
+    emu.idle().await;
+    emu.job("j", "p").await;
+    // About three seconds of CPU work in the container (several engine samples).
+    let task = serde_json::from_value(json!({"id": "c", "commandLine": "sh -c 'i=0; while [ $i -lt 1500000 ]; do i=$((i+1)); done'",
+        "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm"}}))
+    .unwrap();
+    emu.client.create_task("j", &task).await.unwrap();
+    let done = emu.client.wait_for_task("j", "c", |s| s == "completed", std::time::Duration::from_secs(60)).await.unwrap();
+    assert_eq!(done.execution_info.unwrap().exit_code, Some(0));
+    let t: Value = emu.client.get_json("/jobs/j/tasks/c", &[("$expand", "stats")]).await.unwrap();
+    let s = &t["stats"];
+    assert!(secs(&s["userCPUTime"]) + secs(&s["kernelCPUTime"]) > 0.5, "{s}");
+    assert!(secs(&s["wallClockTime"]) > 0.5, "{s}");
 }

@@ -231,6 +231,9 @@ pub enum Command {
     /// An autoscale pool's sampling timer fired.
     SamplePool {
         pool_id: String,
+        /// What each node used over the period, measured by the node agent when the timer fired.
+        #[serde(default)]
+        nodes: Vec<crate::stats::NodeMetrics>,
     },
 }
 
@@ -242,7 +245,7 @@ impl Timer {
             Timer::JobWallClock { job_id } => Command::JobWallClockExpired { job_id },
             Timer::ScheduleDue { schedule_id } => Command::JobScheduleDue { schedule_id },
             Timer::AutoScale { pool_id } => Command::AutoScaleDue { pool_id },
-            Timer::PoolSample { pool_id } => Command::SamplePool { pool_id },
+            Timer::PoolSample { pool_id } => Command::SamplePool { pool_id, nodes: Vec::new() },
         }
     }
 }
@@ -311,8 +314,8 @@ impl Account {
                 self.auto_scale_due(&pool_id, now);
                 Ok(Done)
             }
-            Command::SamplePool { pool_id } => {
-                self.sample_pool(&pool_id, now);
+            Command::SamplePool { pool_id, nodes } => {
+                self.sample_pool(&pool_id, &nodes, now);
                 Ok(Done)
             }
             other => return ControlFlow::Continue(other),

@@ -109,11 +109,14 @@ pub struct PoolSample {
     pub dedicated_nodes: f64,
     pub low_priority_nodes: f64,
     pub node_count: f64,
+    /// The nodes' average resource use over the period (journals before this build: none).
+    #[serde(default)]
+    pub resources: Option<crate::stats::NodeMetrics>,
 }
 
 impl PoolSample {
-    /// A metric's value in this sample; `None` for the metrics the emulator does not measure
-    /// (CPU, memory, disk, network: their histories are empty).
+    /// A metric's value in this sample; `None` for resource metrics of a sample without them
+    /// (their history has a gap there).
     pub fn value(&self, metric: &str) -> Option<f64> {
         Some(match metric {
             "$ActiveTasks" => self.active_tasks,
@@ -124,7 +127,7 @@ impl PoolSample {
             "$SampleNodeCount" => self.node_count,
             // Low-priority nodes are never preempted here.
             "$PreemptedNodeCount" => 0.0,
-            _ => return None,
+            other => return self.resources.as_ref().and_then(|r| r.value(other)),
         })
     }
 }

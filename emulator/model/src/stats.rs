@@ -33,6 +33,69 @@ pub struct TaskStats {
     pub wall_clock_ms: u64,
 }
 
+/// What one node used over the last sample period, as the node agent measured it (the
+/// resource metrics of autoscale formulas).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMetrics {
+    /// CPU time of the node's processes over the period, as a percentage of its cores.
+    pub cpu_percent: f64,
+    /// CPU seconds the node's processes used over the period.
+    pub cpu_seconds: f64,
+    /// Resident memory of the node's processes, in bytes.
+    pub memory_bytes: f64,
+    /// The node's directory tree, in bytes.
+    pub disk_bytes: f64,
+    pub disk_read_bytes: f64,
+    pub disk_write_bytes: f64,
+    pub disk_read_ops: f64,
+    pub disk_write_ops: f64,
+    pub network_in_bytes: f64,
+    pub network_out_bytes: f64,
+}
+
+impl NodeMetrics {
+    /// The average over nodes (`None` for none).
+    pub fn average(nodes: &[NodeMetrics]) -> Option<NodeMetrics> {
+        if nodes.is_empty() {
+            return None;
+        }
+        let n = nodes.len() as f64;
+        let sum = |f: fn(&NodeMetrics) -> f64| nodes.iter().map(f).sum::<f64>() / n;
+        Some(NodeMetrics {
+            cpu_percent: sum(|m| m.cpu_percent),
+            cpu_seconds: sum(|m| m.cpu_seconds),
+            memory_bytes: sum(|m| m.memory_bytes),
+            disk_bytes: sum(|m| m.disk_bytes),
+            disk_read_bytes: sum(|m| m.disk_read_bytes),
+            disk_write_bytes: sum(|m| m.disk_write_bytes),
+            disk_read_ops: sum(|m| m.disk_read_ops),
+            disk_write_ops: sum(|m| m.disk_write_ops),
+            network_in_bytes: sum(|m| m.network_in_bytes),
+            network_out_bytes: sum(|m| m.network_out_bytes),
+        })
+    }
+
+    /// A resource metric of autoscale formulas. UNCONFIRMED: the units (Learn says
+    /// `$MemoryBytes` is "the average number of megabytes used" and `$DiskBytes` "gigabytes";
+    /// `$CPUPercent` is a percentage, 0 to 100).
+    pub fn value(&self, metric: &str) -> Option<f64> {
+        Some(match metric {
+            "$CPUPercent" => self.cpu_percent,
+            "$WallClockSeconds" => self.cpu_seconds,
+            "$MemoryBytes" => self.memory_bytes / (1024.0 * 1024.0),
+            "$DiskBytes" => self.disk_bytes / (1024.0 * 1024.0 * 1024.0),
+            "$DiskReadBytes" => self.disk_read_bytes,
+            "$DiskWriteBytes" => self.disk_write_bytes,
+            "$DiskReadOps" => self.disk_read_ops,
+            "$DiskWriteOps" => self.disk_write_ops,
+            "$NetworkInBytes" => self.network_in_bytes,
+            "$NetworkOutBytes" => self.network_out_bytes,
+            _ => return None,
+        })
+    }
+}
+
 /// How long one node of a pool existed (for usage metrics): from allocation to removal.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeSpan {

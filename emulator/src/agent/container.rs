@@ -8,7 +8,7 @@ use bollard::container::LogOutput;
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, CreateImageOptions, InspectNetworkOptions, KillContainerOptions, ListContainersOptions,
-    ListNetworksOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
+    ListNetworksOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions, StatsOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use futures::future::BoxFuture;
@@ -51,6 +51,9 @@ pub enum ContainerFailure {
 pub struct ContainerRun {
     pub container_id: Option<String>,
     pub result: Result<ContainerEnd, ContainerFailure>,
+    /// What it used, from the engine's last statistics sample before it ended (a container
+    /// that ends within the engine's first sample reports none).
+    pub usage: Option<batch_model::stats::Usage>,
 }
 
 /// What the node agent needs from a container engine.
@@ -131,6 +134,28 @@ async fn pump(mut output: std::pin::Pin<Box<dyn futures::Stream<Item = Result<Lo
     let _ = err.flush().await;
 }
 
+/// What a statistics sample says the container used so far (CPU in nanoseconds, block I/O
+/// by operation). `None` for a sample without CPU figures (the engine's first, or a stopped
+/// container's empty one).
+fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Option<batch_model::stats::Usage> {
+    let cpu = s.cpu_stats.as_ref()?.cpu_usage.as_ref()?;
+    let (user, kernel) = (cpu.usage_in_usermode?, cpu.usage_in_kernelmode.unwrap_or(0));
+    let sum = |entries: Option<&Vec<bollard::models::ContainerBlkioStatEntry>>, op: &str| {
+        entries.into_iter().flatten().filter(|e| e.op.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(op))).filter_map(|e| e.value).sum::<u64>()
+    };
+    let blkio = s.blkio_stats.as_ref();
+    let bytes = blkio.and_then(|b| b.io_service_bytes_recursive.as_ref());
+    let ops = blkio.and_then(|b| b.io_serviced_recursive.as_ref());
+    Some(batch_model::stats::Usage {
+        user_cpu_ms: user / 1_000_000,
+        kernel_cpu_ms: kernel / 1_000_000,
+        read_ops: sum(ops, "read"),
+        write_ops: sum(ops, "write"),
+        read_bytes: sum(bytes, "read"),
+        write_bytes: sum(bytes, "write"),
+    })
+}
+
 /// Removes another emulator instance's node network on `subnet` when no container of that node
 /// exists (two emulators running at once need ranges of their own: an idle node of the other
 /// one loses its address); true when one was removed.
@@ -202,7 +227,7 @@ impl ContainerRuntime for DockerRuntime {
         Box::pin(async move {
             // Stopped before it was created (terminate, delete): create nothing.
             if !matches!(kill.try_recv(), Err(oneshot::error::TryRecvError::Empty)) {
-                return ContainerRun { container_id: None, result: Ok(ContainerEnd::Killed) };
+                return ContainerRun { container_id: None, result: Ok(ContainerEnd::Killed), usage: None };
             }
             let mut body = plan.body;
             // `--rm` is carried out here, after the exit code and the output are collected, so
@@ -211,7 +236,7 @@ impl ContainerRuntime for DockerRuntime {
             let created = docker.create_container(Some(CreateContainerOptions { name: plan.name, platform: String::new() }), body).await;
             let id = match created {
                 Ok(r) => r.id,
-                Err(e) => return ContainerRun { container_id: None, result: Err(ContainerFailure::Create(engine_message(e))) },
+                Err(e) => return ContainerRun { container_id: None, result: Err(ContainerFailure::Create(engine_message(e))), usage: None },
             };
             let (stdout_path, stderr_path) = (stdout.clone(), stderr.clone());
             // Attached before the start, so the stream sees everything; replaying the log as
@@ -224,10 +249,16 @@ impl ContainerRuntime for DockerRuntime {
                     None
                 }
             };
+            let measured: std::sync::Arc<std::sync::Mutex<Option<batch_model::stats::Usage>>> = Default::default();
+            let sampler: std::sync::Arc<std::sync::Mutex<Option<tokio::task::AbortHandle>>> = Default::default();
             let finish = |result: Result<ContainerEnd, ContainerFailure>| {
                 let docker = docker.clone();
                 let id = id.clone();
+                let (measured, sampler) = (measured.clone(), sampler.clone());
                 async move {
+                    if let Some(s) = sampler.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        s.abort();
+                    }
                     match logs {
                         Some(l) => {
                             let _ = tokio::time::timeout(Duration::from_secs(10), l).await;
@@ -241,17 +272,30 @@ impl ContainerRuntime for DockerRuntime {
                     if remove {
                         let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
                     }
-                    ContainerRun { container_id: Some(id), result }
+                    let usage = *measured.lock().unwrap_or_else(|e| e.into_inner());
+                    ContainerRun { container_id: Some(id), result, usage }
                 }
             };
             if !matches!(kill.try_recv(), Err(oneshot::error::TryRecvError::Empty)) {
                 let _ = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
-                return ContainerRun { container_id: Some(id), result: Ok(ContainerEnd::Killed) };
+                return ContainerRun { container_id: Some(id), result: Ok(ContainerEnd::Killed), usage: None };
             }
             if let Err(e) = docker.start_container(&id, None::<StartContainerOptions>).await {
                 return finish(Err(ContainerFailure::Start(engine_message(e)))).await;
             }
             let _ = started.send(());
+            // The engine's statistics while it runs; the last sample is what it used.
+            let stats = docker.stats(&id, Some(StatsOptions { stream: true, one_shot: false }));
+            let store = measured.clone();
+            let handle = tokio::spawn(async move {
+                let mut stats = std::pin::pin!(stats);
+                while let Some(Ok(s)) = stats.next().await {
+                    if let Some(u) = usage_of(&s) {
+                        *store.lock().unwrap_or_else(|e| e.into_inner()) = Some(u);
+                    }
+                }
+            });
+            *sampler.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle.abort_handle());
             let wait = async {
                 match docker.wait_container(&id, None::<WaitContainerOptions>).next().await {
                     Some(Ok(r)) => Ok(r.status_code),

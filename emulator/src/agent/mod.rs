@@ -7,6 +7,7 @@ pub mod app_packages;
 pub mod container;
 pub mod docker_create;
 pub mod environment;
+pub mod metrics;
 pub mod output_files;
 pub mod process;
 pub mod resource_files;
@@ -704,6 +705,9 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
         engine.run(plan, task_dir.join("stdout.txt"), task_dir.join("stderr.txt"), kill, launch.max_wall_clock_time.map(|d| d.to_std()), started),
         report_started(state, launch, on_start)
     );
+    if let Some(usage) = run.usage {
+        let _ = state.execute(Command::TaskUsage { run_id: launch.run_id, usage });
+    }
     // The task, its job or its pool may have been deleted while the container was being
     // created: the label sweep of that deletion can have run before the container existed.
     let gone = state.read(|a| {

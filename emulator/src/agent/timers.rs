@@ -11,7 +11,16 @@ pub async fn run(st: AppState) {
             None => timers.earlier_armed().await,
             Some(t) if st.now() >= t => {
                 for timer in timers.take_due(st.now()) {
-                    let _ = st.execute(timer.command());
+                    let command = match timer.command() {
+                        // A pool sample carries what its nodes used (measured now, off the
+                        // runtime's threads: it reads /proc and the nodes' directories).
+                        batch_model::Command::SamplePool { pool_id, .. } => {
+                            let nodes = sample_nodes(&st, &pool_id).await;
+                            batch_model::Command::SamplePool { pool_id, nodes }
+                        }
+                        other => other,
+                    };
+                    let _ = st.execute(command);
                 }
             }
             Some(t) => {
@@ -22,4 +31,18 @@ pub async fn run(st: AppState) {
             }
         }
     }
+}
+
+/// What each node of the pool used since its previous sample.
+async fn sample_nodes(st: &AppState, pool_id: &str) -> Vec<batch_model::stats::NodeMetrics> {
+    let (nodes, cores) = st.read(|a| {
+        a.pool(pool_id).map_or((Vec::new(), 1), |p| {
+            let nodes: Vec<(String, std::path::PathBuf)> = p.nodes.keys().map(|n| (n.clone(), st.layout().node_dir(n))).collect();
+            (nodes, batch_model::stats::cores_of(&p.spec.vm_size))
+        })
+    });
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    tokio::task::spawn_blocking(move || super::metrics::sample(&nodes, cores)).await.unwrap_or_default()
 }

@@ -114,9 +114,14 @@ impl Account {
 
     /// A job with an auto pool completed or went: its pool goes too, unless `keepAlive`.
     pub(super) fn release_auto_pool(&mut self, job: &crate::job::Job, now: OffsetDateTime) {
-        let Some(pool_id) = &job.auto_pool_id else { return };
-        let Some(spec) = job.spec.pool_info.auto_pool_specification.as_ref().and_then(|v| parse_auto_pool(v).ok()) else { return };
-        // A schedule's pool outlives each of its jobs.
+        let (Some(pool_id), Some(spec)) = (&job.auto_pool_id, &job.spec.pool_info.auto_pool_specification) else { return };
+        self.drop_auto_pool(&pool_id.clone(), &spec.clone(), now);
+    }
+
+    /// Deletes a job's auto pool made from `spec`, unless `keepAlive` (a schedule's pool
+    /// outlives each of its jobs).
+    pub(super) fn drop_auto_pool(&mut self, pool_id: &str, spec: &Value, now: OffsetDateTime) {
+        let Ok(spec) = parse_auto_pool(spec) else { return };
         if !spec.keep_alive && !spec.per_schedule {
             let _ = self.delete_pool(pool_id, now);
         }

@@ -199,10 +199,9 @@ impl Account {
         }
     }
 
-    /// The sampling timer fired: record what the pool's jobs and nodes are doing now, and arm
-    /// the next sample. CPU, memory, disk and network are not measured (their histories stay
-    /// empty: `GetSamplePercent` says 0).
-    pub(crate) fn sample_pool(&mut self, pool_id: &str, now: OffsetDateTime) {
+    /// The sampling timer fired: record what the pool's jobs and nodes are doing now (with the
+    /// nodes' resource use the agent measured, averaged), and arm the next sample.
+    pub(crate) fn sample_pool(&mut self, pool_id: &str, nodes: &[crate::stats::NodeMetrics], now: OffsetDateTime) {
         let key = IdKey::of(pool_id);
         let Some(pool) = self.pools.get(&key) else { return };
         if pool.spec.enable_auto_scale != Some(true) {
@@ -231,6 +230,7 @@ impl Account {
             dedicated_nodes: pool.current_nodes(true) as f64,
             low_priority_nodes: pool.current_nodes(false) as f64,
             node_count: pool.nodes.values().filter(|n| n.state != NodeState::LeavingPool).count() as f64,
+            resources: crate::stats::NodeMetrics::average(nodes),
         };
         let Some(pool) = self.pools.get_mut(&key) else { return };
         pool.samples.push_back(sample);

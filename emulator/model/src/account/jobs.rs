@@ -2,7 +2,7 @@
 //! the job wall clock, and the transitions that wait for the node agent.
 
 use super::state::Account;
-use super::validation::{ci_eq, fill_prep_and_release_defaults, not_implemented, validate_prep_and_release};
+use super::validation::{ci_eq, fill_prep_and_release_defaults, validate_prep_and_release};
 use crate::effects::{failure_task_ended, Effect, Timer};
 use crate::error::{BatchErrorCode as Code, DomainError};
 use crate::ids::{validate_id, IdKey};
@@ -197,6 +197,10 @@ impl Account {
             v.max_task_retry_count.get_or_insert(0);
             s.constraints = Some(v);
         }
+        // Moving between pools and auto pools: the old auto pool goes (unless keepAlive), a new
+        // specification makes a new one.
+        let moved = patch.pool_info.as_ref().is_some_and(|v| *v != s.pool_info);
+        let old_auto = if moved { s.pool_info.auto_pool_specification.clone().zip(job.auto_pool_id.clone()) } else { None };
         if let Some(v) = patch.pool_info {
             s.pool_info = v
         }
@@ -210,6 +214,13 @@ impl Account {
             s.network_configuration = Some(v)
         }
         job.version = version.clone();
+        if moved {
+            job.auto_pool_id = None;
+            if let Some((spec, pool_id)) = old_auto {
+                self.drop_auto_pool(&pool_id, &spec, now);
+            }
+            self.create_auto_pool(&key, now);
+        }
         self.arm_job_wall_clock(&key);
         self.check_all_tasks_complete(&key, now);
         self.schedule(now);
@@ -242,8 +253,29 @@ impl Account {
     }
 
     fn validate_pool_info_change(&self, job: &Job, pi: &BatchPoolInfo) -> Result<(), DomainError> {
-        if pi.auto_pool_specification.is_some() {
-            return Err(not_implemented("Moving a job to an auto pool (poolInfo.autoPoolSpecification in Update or Replace Job)"));
+        if let Some(v) = &pi.auto_pool_specification {
+            // A job moves to a new auto pool of its own (Update/Replace Job on a disabled job).
+            if pi.pool_id.is_some() {
+                // UNCONFIRMED: the code ("specify either poolId or autoPoolSpecification, but not both").
+                return Err(DomainError::invalid_property(
+                    "poolInfo",
+                    "poolId and autoPoolSpecification",
+                    "Specify either poolId or autoPoolSpecification, but not both",
+                ));
+            }
+            if super::auto_pools::parse_auto_pool(v)?.per_schedule {
+                return Err(DomainError::invalid_property(
+                    "poolLifetimeOption",
+                    "jobschedule",
+                    "A job's auto pool lives as long as the job: jobschedule is for job schedules",
+                ));
+            }
+            if job.state != JobState::Disabled && job.spec.pool_info.auto_pool_specification.as_ref() != Some(v) {
+                return Err(
+                    DomainError::new(Code::OperationInvalidForCurrentState).with_message("The poolInfo of a job can only be changed when the job is disabled.")
+                );
+            }
+            return Ok(());
         }
         if pi.pool_id.is_none() {
             return Err(DomainError::missing_property("poolId"));
