@@ -78,6 +78,11 @@ pub struct EmulatorConfig {
     /// at once need ranges of their own.
     #[arg(long, env = "BATCH_EMULATOR_INTER_NODE_NETWORK", default_value = "10.199.0.0/16", value_parser = batch_model::node::NodeNetwork::parse)]
     pub inter_node_network: batch_model::node::NodeNetwork,
+
+    /// Log lines as text, or as JSON objects (one per line), which also turns on a line per
+    /// request (operation, status, latency, request id).
+    #[arg(long, env = "BATCH_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 impl EmulatorConfig {
@@ -97,6 +102,7 @@ impl EmulatorConfig {
             storage_timeout: 60,
             app_packages: None,
             inter_node_network: batch_model::node::NodeNetwork::default(),
+            log_format: LogFormat::Text,
         }
     }
 
@@ -132,4 +138,11 @@ mod tests {
         let c = EmulatorConfig::parse_from(["batch-emulator", "--key", "not base64!"]);
         assert!(c.validate().is_err());
     }
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }

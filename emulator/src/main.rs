@@ -11,10 +11,17 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = EmulatorConfig::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BATCH_EMULATOR_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    // Request lines (target `batch_emulator::requests`) are on with JSON logs, or when
+    // BATCH_EMULATOR_LOG asks for them.
+    let json = config.log_format == batch_emulator::config::LogFormat::Json;
+    let default_filter = if json { "info" } else { "info,batch_emulator::requests=off" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BATCH_EMULATOR_LOG").unwrap_or_else(|_| default_filter.into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        logs.json().flatten_event(true).with_current_span(false).init();
+    } else {
+        logs.init();
+    }
     if let Err(msg) = config.validate() {
         eprintln!("batch-emulator: {msg}");
         return std::process::ExitCode::from(2);
@@ -46,10 +53,16 @@ async fn main() -> std::process::ExitCode {
     };
     let url = running.url.clone();
     let instance = running.state.instance_id();
-    println!("batch-emulator ready: url={url} account={account} key={key}{}", if loose { " auth=loose" } else { "" });
-    println!("  Python (azure-batch 15.x): BatchClient(\"{url}\", AzureNamedKeyCredential(\"{account}\", \"{key}\"))");
-    println!("  {engine_line}");
-    println!("  Python (azure-batch 14.x): BatchServiceClient(SharedKeyCredentials(\"{account}\", \"{key}\"), batch_url=\"{url}\")");
+    // Written, not printed: a reader that stops reading (`| head -1`) must not stop the emulator.
+    let banner = format!(
+        "batch-emulator ready: url={url} account={account} key={key}{}\n  Python (azure-batch 15.x): BatchClient(\"{url}\", AzureNamedKeyCredential(\"{account}\", \"{key}\"))\n  {engine_line}\n  Python (azure-batch 14.x): BatchServiceClient(SharedKeyCredentials(\"{account}\", \"{key}\"), batch_url=\"{url}\")\n",
+        if loose { " auth=loose" } else { "" }
+    );
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     tokio::select! {
         r = running.wait() => {
             if let Err(e) = r {

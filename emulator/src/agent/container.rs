@@ -204,12 +204,26 @@ impl ContainerRuntime for DockerRuntime {
                 _ => (image.clone(), "latest".to_string()),
             };
             let opts = CreateImageOptions { from_image: Some(from), tag: Some(tag), ..Default::default() };
+            let started = std::time::Instant::now();
+            tracing::info!(image = %image, "pulling an image");
             let mut pull = docker.create_image(Some(opts), None, creds);
+            let mut last_report = started;
             while let Some(step) = pull.next().await {
-                if let Err(e) = step {
-                    return Err(engine_message(e));
+                match step {
+                    Err(e) => {
+                        let message = engine_message(e);
+                        tracing::warn!(image = %image, error = %message, "image pull failed");
+                        return Err(message);
+                    }
+                    // Progress at most every 5 seconds on a long pull.
+                    Ok(info) if last_report.elapsed() >= Duration::from_secs(5) => {
+                        last_report = std::time::Instant::now();
+                        tracing::info!(image = %image, status = info.status.as_deref().unwrap_or(""), progress = info.progress.as_deref().unwrap_or(""), "pulling");
+                    }
+                    Ok(_) => {}
                 }
             }
+            tracing::info!(image = %image, seconds = started.elapsed().as_secs_f64(), "image pulled");
             docker.inspect_image(&image).await.map(|_| ()).map_err(engine_message)
         })
     }

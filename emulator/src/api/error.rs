@@ -127,8 +127,13 @@ pub fn render(err: &ApiError, base_url: &str, request_id: &str, now: OffsetDateT
     let body = if head_only { Vec::new() } else { error_body(&err.error, base_url, request_id, now).to_string().into_bytes() };
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert("content-type", HeaderValue::from_static(super::JSON_CONTENT_TYPE));
+    resp.extensions_mut().insert(ErrorCode(err.error.code.as_str()));
     resp
 }
+
+/// The Batch error code of an error response (for the request log line).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
 
 #[cfg(test)]
 mod tests {

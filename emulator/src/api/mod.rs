@@ -211,7 +211,13 @@ fn decode_param(raw: &str) -> Result<String, ApiError> {
 pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let now = state.now();
+    let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
+    let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
+    let operation = match route(method.as_str(), &path) {
+        RouteMatch::Found(op, _) => op.info().name,
+        _ => "unknown",
+    };
     let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
     let base_url = host.unwrap_or_else(|| state.public_url());
     let head = parts.method == Method::HEAD;
@@ -228,11 +234,26 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         h.insert("request-id", v);
     }
     h.insert("dataserviceversion", HeaderValue::from_static("3.0"));
+    // One line per request (`--log-format json` turns these on).
+    let client_id = client_request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     if echo_client_id {
         if let Some(v) = client_request_id {
             h.insert("client-request-id", v);
         }
     }
+    let error_code = resp.extensions().get::<error::ErrorCode>().map(|c| c.0).unwrap_or("");
+    tracing::info!(
+        target: "batch_emulator::requests",
+        operation,
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        client_request_id = %client_id,
+        error_code,
+        "request"
+    );
     resp
 }
 
