@@ -83,9 +83,26 @@ pub struct EmulatorConfig {
     /// request (operation, status, latency, request id).
     #[arg(long, env = "BATCH_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Serve HTTPS with this certificate chain (PEM), with `--key`.
+    #[arg(long, env = "BATCH_EMULATOR_CERT")]
+    pub cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1), with `--cert`.
+    #[arg(long, env = "BATCH_EMULATOR_KEY_FILE")]
+    pub cert_key: Option<PathBuf>,
 }
 
 impl EmulatorConfig {
+    /// `https` when serving TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.cert.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// A configuration for tests: free loopback port, the dev account, the given data dir.
     pub fn for_tests(data_dir: PathBuf) -> Self {
         Self {
@@ -103,6 +120,8 @@ impl EmulatorConfig {
             app_packages: None,
             inter_node_network: batch_model::node::NodeNetwork::default(),
             log_format: LogFormat::Text,
+            cert: None,
+            cert_key: None,
         }
     }
 
@@ -116,6 +135,9 @@ impl EmulatorConfig {
             return Err("--key must be base64".into());
         }
         batch_client::storage::StorageAccount::from_connection_string(&self.auto_storage).map_err(|e| format!("--auto-storage: {e}"))?;
+        if self.cert.is_some() != self.cert_key.is_some() {
+            return Err("--cert and --cert-key go together (HTTPS needs both)".into());
+        }
         Ok(())
     }
 }

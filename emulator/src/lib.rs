@@ -24,3 +24,4 @@ pub mod state;
 pub mod store;
 pub mod task_token;
 pub mod timers;
+pub mod tls;

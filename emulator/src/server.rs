@@ -66,7 +66,7 @@ pub async fn start(config: EmulatorConfig, runtimes: Runtimes, clock: Arc<dyn Cl
     if state.compact_if_longer_than(snapshot_after).map_err(std::io::Error::other)? {
         tracing::info!("took a snapshot of the account and started a new journal");
     }
-    let url = format!("http://{local}");
+    let url = format!("{}://{local}", state.config().scheme());
     state.set_public_url(url.clone());
     // Containers left by an earlier run of this data dir (killed emulator) go; the journal reruns
     // their tasks.
@@ -78,12 +78,28 @@ pub async fn start(config: EmulatorConfig, runtimes: Runtimes, clock: Arc<dyn Cl
     tokio::spawn(state.clone().compact_while_serving());
     let app = crate::api::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
+    let tls = match (&state.config().cert, &state.config().cert_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let server = match tls {
+        Some(acceptor) => {
+            let listener = crate::tls::TlsListener::new(listener, acceptor)?;
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
             })
-            .await
-    });
+        }
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        }),
+    };
     Ok(RunningEmulator { url, state, shutdown: Some(tx), server })
 }

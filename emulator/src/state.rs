@@ -42,7 +42,7 @@ impl AppState {
         let key = base64::engine::general_purpose::STANDARD.decode(config.key.trim()).unwrap_or_default();
         let (tx, rx) = mpsc::unbounded_channel();
         let layout = NodeLayout::new(config.data_dir.clone());
-        let public_url = format!("http://{}", config.addr);
+        let public_url = format!("{}://{}", config.scheme(), config.addr);
         let mut account = Account::with_node_id_seed(node_id_seed);
         account.set_node_network(config.inter_node_network);
         let inner = Inner {

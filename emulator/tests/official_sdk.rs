@@ -86,3 +86,34 @@ fn the_python_quickstart_runs_unchanged_with_azure_batch_15_and_azurite() {
 fn the_python_quickstart_runs_unchanged_with_azure_batch_14_and_azurite() {
     run_quickstart(".venv-sdk14");
 }
+
+/// HTTPS (`--cert`/`--cert-key`) for code that authenticates with Microsoft Entra ID: the
+/// official Python SDK sends a TokenCredential's bearer token to the emulator over TLS,
+/// trusting a development certificate made here with openssl (REQUESTS_CA_BUNDLE).
+#[test]
+fn azure_batch_15_with_a_token_credential_over_https() {
+    ensure_venvs();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian: openssl; scripts/test installs it)");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
+    let emu = binary::spawn(&["--cert", &cert_s, "--cert-key", &key_s], &[]);
+    assert!(emu.url.starts_with("https://127.0.0.1:"), "{}", emu.url);
+    let out = Command::new(repo().join(".venv-sdk15/bin/python"))
+        .arg(repo().join("tests/python/https_token_flow.py"))
+        .arg(&emu.url)
+        .env("REQUESTS_CA_BUNDLE", &cert)
+        .env("SSL_CERT_FILE", &cert)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("flow: OK"), "https_token_flow.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -218,7 +218,8 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         RouteMatch::Found(op, _) => op.info().name,
         _ => "unknown",
     };
-    let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
+    let scheme = state.config().scheme();
+    let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).map(|h| format!("{scheme}://{h}"));
     let base_url = host.unwrap_or_else(|| state.public_url());
     let head = parts.method == Method::HEAD;
     let echo_client_id = parts.headers.get("return-client-request-id").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
