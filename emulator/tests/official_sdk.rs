@@ -1,7 +1,8 @@
-//! The official SDKs, which nobody here wrote, drive the built binary: Python azure-batch 15.1.0
-//! and 14.2.0, each in its own venv (`tests/python/setup-venvs.sh` creates them), and the
-//! JavaScript `@azure/batch` 10.2.0 (`tests/js/setup.sh` installs it from its lock file). Both
-//! scripts are idempotent and CI runs them first. A missing Python, Node, PyPI or npm registry
+//! The official clients, which nobody here wrote, drive the built binary: Python azure-batch
+//! 15.1.0 and 14.2.0, each in its own venv (`tests/python/setup-venvs.sh` creates them), the
+//! JavaScript `@azure/batch` 10.2.0 and 8.0.0 (`tests/js/setup.sh` installs them from its lock
+//! file), and `az batch` from azure-cli 2.91.0 (`tests/azcli/setup.sh`). The scripts are
+//! idempotent and `scripts/test` runs them first. A missing Python, Node, PyPI or npm registry
 //! makes these tests fail, loudly.
 
 #[path = "common/azurite.rs"]
@@ -48,16 +49,28 @@ fn azure_batch_14_drives_pool_job_task_and_reads_stdout() {
     run_flow(".venv-sdk14", "sdk14_flow.py");
 }
 
+/// Runs `tests/js/flow.cjs` with the JavaScript SDK package `sdk` against a fresh emulator.
+fn run_js_flow(sdk: &str) {
+    let out = Command::new("bash").arg(repo().join("tests/js/setup.sh")).output().expect("run tests/js/setup.sh");
+    assert!(out.status.success(), "tests/js/setup.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let emu = binary::spawn(&[], &[]);
+    let out =
+        Command::new("node").arg(repo().join("tests/js/flow.cjs")).args([&emu.url, &emu.account, &emu.key]).env("BATCH_SDK", sdk).output().expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("flow: OK"), "flow.cjs ({sdk}) failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// The JavaScript SDK signs a body-less DELETE with an empty Content-Length (where the Python
 /// SDKs sign `0`): its deletes of a task, a file, a job and a pool must all be accepted.
 #[test]
 fn azure_batch_js_10_2_drives_pool_job_task_and_deletes() {
-    let out = Command::new("bash").arg(repo().join("tests/js/setup.sh")).output().expect("run tests/js/setup.sh");
-    assert!(out.status.success(), "tests/js/setup.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let emu = binary::spawn(&[], &[]);
-    let out = Command::new("node").arg(repo().join("tests/js/flow.cjs")).args([&emu.url, &emu.account, &emu.key]).output().expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("flow: OK"), "flow.cjs failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    run_js_flow("@azure/batch");
+}
+
+/// An older generation of the JavaScript SDK (8.0.0, installed as `@azure/batch-8`).
+#[test]
+fn azure_batch_js_8_drives_pool_job_task_and_deletes() {
+    run_js_flow("@azure/batch-8");
 }
 
 /// Microsoft's Python quickstart as its users write it: inputs uploaded to Azurite with
@@ -116,4 +129,16 @@ fn azure_batch_15_with_a_token_credential_over_https() {
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("flow: OK"), "https_token_flow.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `az batch` (azure-cli 2.91.0 in its own venv, `tests/azcli/setup.sh`): pool, nodes, job,
+/// tasks, stdout, task counts, an error and deletes, as a user types them.
+#[test]
+fn az_batch_drives_pool_job_task_and_deletes() {
+    let out = Command::new("bash").arg(repo().join("tests/azcli/setup.sh")).output().expect("run tests/azcli/setup.sh");
+    assert!(out.status.success(), "tests/azcli/setup.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let emu = binary::spawn(&[], &[]);
+    let out = Command::new("bash").arg(repo().join("tests/azcli/flow.sh")).args([&emu.url, &emu.account, &emu.key]).output().expect("run flow.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("flow: OK"), "az batch flow failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -1,6 +1,7 @@
-// Drives a running batch-emulator with the official JavaScript SDK (@azure/batch 10.2.0).
+// Drives a running batch-emulator with the official JavaScript SDK (@azure/batch 10.2.0, or
+// the package BATCH_SDK names: `@azure/batch-8` is 8.0.0, installed under that alias).
 //
-// usage: node flow.cjs URL ACCOUNT KEY
+// usage: [BATCH_SDK=@azure/batch-8] node flow.cjs URL ACCOUNT KEY
 //
 // Creates a pool, a job and a process task, reads the task's stdout, lists with a filter and
 // paging, and deletes the task, job and pool: the SDK signs a body-less DELETE with an empty
@@ -8,7 +9,8 @@
 // failed assertion.
 "use strict";
 const assert = require("node:assert/strict");
-const { BatchServiceClient, BatchSharedKeyCredentials } = require("@azure/batch");
+const sdk = process.env.BATCH_SDK || "@azure/batch";
+const { BatchServiceClient, BatchSharedKeyCredentials } = require(sdk);
 
 const [url, account, key] = process.argv.slice(2);
 const client = new BatchServiceClient(new BatchSharedKeyCredentials(account, key), url);
