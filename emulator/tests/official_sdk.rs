@@ -142,3 +142,28 @@ fn az_batch_drives_pool_job_task_and_deletes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("flow: OK"), "az batch flow failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The Python helper (`clients/python`: `BatchEmulator` and its pytest fixtures) starts the
+/// binary, and the container image, and hands back a working azure-batch client.
+#[test]
+fn the_python_pytest_fixtures_start_the_binary_and_the_image() {
+    ensure_venvs();
+    let script = repo().join("fixtures/images/build-emulator-image.sh");
+    let image = "batch-emulator-fixture/emulator:pytest";
+    let out = Command::new("bash").arg(&script).args([env!("CARGO_BIN_EXE_batch-emulator"), image]).output().expect("build the image");
+    assert!(out.status.success(), "building the emulator image (is a Docker engine running?): {}", String::from_utf8_lossy(&out.stderr));
+    for image in [None, Some(image)] {
+        let mut cmd = Command::new(repo().join(".venv-sdk15/bin/python"));
+        cmd.args(["-m", "pytest", "-q", "-p", "batch_emulator.pytest_plugin"])
+            .arg(repo().join("clients/python/tests"))
+            .env("PYTHONPATH", repo().join("clients/python"))
+            .env("BATCH_EMULATOR_BIN", env!("CARGO_BIN_EXE_batch-emulator"));
+        if let Some(i) = image {
+            // The block-of-its-own test starts the binary: only the fixtures' tests here.
+            cmd.env("BATCH_EMULATOR_IMAGE", i).args(["-k", "runs_a_task or errors"]);
+        }
+        let out = cmd.output().expect("run pytest");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && stdout.contains("passed"), "pytest ({image:?}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+}

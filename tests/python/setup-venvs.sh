@@ -3,7 +3,7 @@
 #   .venv-sdk15  azure-batch 15.1.0 (azure-core, api-version 2025-06-01)
 #   .venv-sdk14  azure-batch 14.2.0 (msrest, api-version 2024-02-01.19.0)
 # each with azure-storage-blob 12.31.1 (the quickstart flows put inputs in Azurite and read
-# outputs back).
+# outputs back), and pytest 9.2.0 in .venv-sdk15 (the tests of clients/python).
 # They cannot share one venv: both are the distribution `azure-batch`.
 # Idempotent: an existing venv with the right version is left alone.
 set -euo pipefail
@@ -22,4 +22,9 @@ make_venv() {
 }
 make_venv .venv-sdk15 15.1.0
 make_venv .venv-sdk14 14.2.0
+# pytest, for the pytest fixtures of clients/python (run from the source tree).
+PYTEST=9.2.0
+if ! .venv-sdk15/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('pytest') != '$PYTEST')" 2>/dev/null; then
+  .venv-sdk15/bin/pip install --quiet --disable-pip-version-check "pytest==$PYTEST"
+fi
 echo "SDK venvs ready: .venv-sdk15 (azure-batch 15.1.0), .venv-sdk14 (azure-batch 14.2.0), each with azure-storage-blob $STORAGE"
