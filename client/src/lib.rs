@@ -23,5 +23,13 @@ pub use client::{encode_segment, ApiError, BatchClient, Credentials, RawResponse
 
 pub use duration::BatchDuration;
 
+#[cfg(feature = "testcontainers")]
+pub mod testcontainers;
+
+/// The emulator's well-known development account (like Azurite's `devstoreaccount1`).
+pub const DEV_ACCOUNT_NAME: &str = "devbatchaccount1";
+/// Its well-known key (base64). Public: never use it for anything real.
+pub const DEV_ACCOUNT_KEY: &str = "YmF0Y2gtZW11bGF0b3ItZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHJvZHVjdGlvbg==";
+
 /// The api-version this client sends (the one azure-batch 15.x sends).
 pub const API_VERSION: &str = "2025-06-01";

@@ -5,10 +5,7 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// The well-known development account (like Azurite's `devstoreaccount1`).
-pub const DEV_ACCOUNT_NAME: &str = "devbatchaccount1";
-/// The well-known development key (base64). Public: never use it for anything real.
-pub const DEV_ACCOUNT_KEY: &str = "YmF0Y2gtZW11bGF0b3ItZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHJvZHVjdGlvbg==";
+pub use batch_client::{DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME};
 
 /// A local emulator of the Azure Batch data-plane REST API.
 #[derive(Debug, Clone, Parser)]

@@ -94,3 +94,49 @@ async fn the_image_runs_process_and_container_tasks_with_the_hosts_engine() {
     assert_eq!(String::from_utf8(c.get_task_file("jc", "t", "wd/out.txt").await.unwrap()).unwrap(), stdout);
     drop(running);
 }
+
+/// The Testcontainers module (`batch_client::testcontainers`, feature `testcontainers`) starts
+/// the image, waits for its readiness line and hands back a client: on a published port (a
+/// process pool), and with the host's engine (a container task).
+#[tokio::test]
+async fn the_testcontainers_module_starts_the_image_and_hands_back_a_client() {
+    ensure_fixture_images();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/images/build-emulator-image.sh");
+    let tag = "testcontainers";
+    let out = Command::new("bash").args([script, env!("CARGO_BIN_EXE_batch-emulator"), &format!("batch-emulator-fixture/emulator:{tag}")]).output().unwrap();
+    assert!(out.status.success(), "building the emulator image: {}", String::from_utf8_lossy(&out.stderr));
+    use batch_client::testcontainers::BatchEmulator;
+
+    let emu = BatchEmulator::new("batch-emulator-fixture/emulator", tag).start().await.expect("the container starts");
+    emu.client.create_pool(&pool_spec("p", 1, 1, "spread")).await.unwrap();
+    emu.client.create_job(&job_spec("j", "p")).await.unwrap();
+    emu.client.create_task("j", &task_spec("t", "/bin/sh -c 'echo via testcontainers'")).await.unwrap();
+    let t = emu.client.wait_for_task("j", "t", |s| s == "completed", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(t.execution_info.unwrap().exit_code, Some(0));
+    assert_eq!(emu.client.get_task_file("j", "t", "stdout.txt").await.unwrap(), b"via testcontainers\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let gid = std::fs::metadata("/var/run/docker.sock").map(|m| std::os::unix::fs::MetadataExt::gid(&m)).expect("the Docker socket");
+    let emu = BatchEmulator::new("batch-emulator-fixture/emulator", tag)
+        .with_docker(data.display().to_string(), gid, free_port())
+        .start()
+        .await
+        .expect("the container starts with the engine");
+    let mut spec = pool_spec("boxes", 1, 1, "spread");
+    spec.virtual_machine_configuration.as_mut().unwrap().container_configuration =
+        Some(serde_json::from_value(json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]})).unwrap());
+    emu.client.create_pool(&spec).await.unwrap();
+    emu.client.create_job(&job_spec("jc", "boxes")).await.unwrap();
+    let task = serde_json::from_value(json!({"id": "t", "commandLine": "sh -c 'echo in a container'",
+        "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm"}}))
+    .unwrap();
+    emu.client.create_task("jc", &task).await.unwrap();
+    let t = emu.client.wait_for_task("jc", "t", |s| s == "completed", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(t.execution_info.unwrap().exit_code, Some(0));
+    assert_eq!(emu.client.get_task_file("jc", "t", "stdout.txt").await.unwrap(), b"in a container\n");
+    // Stopped gracefully, so the emulator removes its task containers and networks.
+    let _ = emu.container.stop().await;
+}
