@@ -81,7 +81,24 @@ pub struct EmulatorConfig {
     #[arg(long, env = "BATCH_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Serve HTTPS with this certificate chain (PEM), with `--key`.
+    /// Fault injection from the start (the control API changes it later): answer a share of
+    /// requests with this status (429 or 503, with `Retry-After`).
+    #[arg(long, env = "BATCH_EMULATOR_THROTTLE_STATUS")]
+    pub throttle_status: Option<u16>,
+
+    /// The share of requests `--throttle-status` answers (0 to 1; default 1).
+    #[arg(long, env = "BATCH_EMULATOR_THROTTLE_SHARE", default_value_t = 1.0)]
+    pub throttle_share: f64,
+
+    /// Throttle only this operation (its azure-batch 15.x name, e.g. `create_task`).
+    #[arg(long, env = "BATCH_EMULATOR_THROTTLE_OPERATION")]
+    pub throttle_operation: Option<String>,
+
+    /// Add this many milliseconds to every request.
+    #[arg(long, env = "BATCH_EMULATOR_LATENCY_MS")]
+    pub latency_ms: Option<u64>,
+
+    /// Serve HTTPS with this certificate chain (PEM), with `--cert-key`.
     #[arg(long, env = "BATCH_EMULATOR_CERT")]
     pub cert: Option<PathBuf>,
 
@@ -119,6 +136,10 @@ impl EmulatorConfig {
             log_format: LogFormat::Text,
             cert: None,
             cert_key: None,
+            throttle_status: None,
+            throttle_share: 1.0,
+            throttle_operation: None,
+            latency_ms: None,
         }
     }
 
@@ -132,6 +153,9 @@ impl EmulatorConfig {
             return Err("--key must be base64".into());
         }
         batch_client::storage::StorageAccount::from_connection_string(&self.auto_storage).map_err(|e| format!("--auto-storage: {e}"))?;
+        if let Some(s) = self.throttle_status {
+            crate::faults::Throttle::new(s, self.throttle_share, None, None, 1).validate().map_err(|e| format!("--throttle-status/--throttle-share: {e}"))?;
+        }
         if self.cert.is_some() != self.cert_key.is_some() {
             return Err("--cert and --cert-key go together (HTTPS needs both)".into());
         }

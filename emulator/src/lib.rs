@@ -16,6 +16,7 @@ pub mod applications;
 pub mod blob;
 pub mod clock;
 pub mod config;
+pub mod faults;
 pub mod layout;
 pub mod node_logs;
 pub mod server;

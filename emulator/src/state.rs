@@ -33,9 +33,16 @@ struct Inner {
     timers: Timers,
     /// Woken when the journal has grown past `--snapshot-after` records.
     compaction_due: Notify,
+    /// Injected throttling and latency (`crate::faults`).
+    faults: crate::faults::Faults,
 }
 
 impl AppState {
+    /// The faults injected by the control API and the flags.
+    pub fn faults(&self) -> &crate::faults::Faults {
+        &self.0.faults
+    }
+
     /// A state and the receiving end of its effect channel (for the node agent).
     pub fn new(config: EmulatorConfig, clock: Arc<dyn Clock>, node_id_seed: u64, store: Arc<dyn Store>) -> (Self, mpsc::UnboundedReceiver<Effect>) {
         use base64::Engine;
@@ -59,7 +66,15 @@ impl AppState {
             idle: Notify::new(),
             timers: Timers::default(),
             compaction_due: Notify::new(),
+            faults: crate::faults::Faults::default(),
         };
+        if let Some(status) = inner.config.throttle_status {
+            let t = crate::faults::Throttle::new(status, inner.config.throttle_share, inner.config.throttle_operation.clone(), None, 1);
+            inner.faults.set_throttle(Some(t));
+        }
+        if let Some(ms) = inner.config.latency_ms {
+            inner.faults.set_latency(Some(crate::faults::Latency { milliseconds: ms, operation: None }));
+        }
         (Self(Arc::new(inner)), rx)
     }
 

@@ -79,6 +79,9 @@ pub enum BatchErrorCode {
     InternalError,
     // 503
     TooManyEnableAutoScaleRequests,
+    /// Injected throttling (the emulator's fault injection).
+    ServerBusy,
+    TooManyRequests,
     // 501
     NotImplemented,
 }
@@ -114,6 +117,8 @@ impl BatchErrorCode {
             AutoScalingFormulaSyntaxError => "AutoScalingFormulaSyntaxError",
             AutoScalingFormulaTooLong => "AutoScalingFormulaTooLong",
             TooManyEnableAutoScaleRequests => "TooManyEnableAutoScaleRequests",
+            ServerBusy => "ServerBusy",
+            TooManyRequests => "TooManyRequests",
             InvalidApplicationPackageReferences => "InvalidApplicationPackageReferences",
             JobScheduleExists => "JobScheduleExists",
             JobWithSameIdExists => "JobWithSameIdExists",
@@ -194,6 +199,9 @@ impl BatchErrorCode {
             AutoScalingFormulaSyntaxError => "The specified auto-scaling formula has syntax error",
             AutoScalingFormulaTooLong => "The specified auto-scaling formula is too long",
             TooManyEnableAutoScaleRequests => "Autoscale can be enabled on a pool at most once every 30 seconds.",
+            // UNCONFIRMED: the messages of the service's throttling answers.
+            ServerBusy => "The server is currently unable to receive requests. Please retry your request.",
+            TooManyRequests => "The request was throttled. Please retry after the time given in Retry-After.",
             InvalidApplicationPackageReferences => "One or more of the specified application package references are invalid.",
             JobScheduleExists => "The specified job schedule already exists.",
             JobWithSameIdExists => "A job with the same id exists: jobs and job schedules share one namespace.",

@@ -51,7 +51,8 @@ pub fn status_of(code: BatchErrorCode) -> StatusCode {
         | InvalidAutoScalingSettings
         | AutoScalingFormulaSyntaxError
         | AutoScalingFormulaTooLong => StatusCode::BAD_REQUEST,
-        TooManyEnableAutoScaleRequests => StatusCode::SERVICE_UNAVAILABLE,
+        TooManyEnableAutoScaleRequests | ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
+        TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         AuthenticationFailed | InsufficientAccountPermissions => StatusCode::FORBIDDEN,
         ResourceNotFound | PoolNotFound | JobNotFound | TaskNotFound | NodeNotFound | NodeUserNotFound | FileNotFound | JobScheduleNotFound
         | ApplicationNotFound => StatusCode::NOT_FOUND,

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod catalogue;
+mod control;
 pub mod error;
 pub mod odata;
 pub mod operations;
@@ -214,10 +215,29 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
+    if path.starts_with(control::PREFIX) {
+        return control::handle(&state, &parts, body).await;
+    }
     let operation = match route(method.as_str(), &path) {
         RouteMatch::Found(op, _) => op.info().name,
         _ => "unknown",
     };
+    // Injected faults (`crate::faults`): latency first, then throttling as the service answers it.
+    if let Some(delay) = state.faults().latency_of(operation) {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some((status, retry_after)) = state.faults().throttles(operation) {
+        let code = if status == 429 { Code::TooManyRequests } else { Code::ServerBusy };
+        let head = parts.method == Method::HEAD;
+        let mut resp = error::render(&DomainError::new(code).into(), &state.public_url(), &request_id, now, head);
+        let h = resp.headers_mut();
+        h.insert("retry-after", HeaderValue::from(retry_after));
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            h.insert("request-id", v);
+        }
+        tracing::info!(target: "batch_emulator::requests", operation, status, request_id = %request_id, error_code = code.as_str(), "request (injected fault)");
+        return resp;
+    }
     let scheme = state.config().scheme();
     let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).map(|h| format!("{scheme}://{h}"));
     let base_url = host.unwrap_or_else(|| state.public_url());
