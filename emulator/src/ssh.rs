@@ -166,38 +166,33 @@ impl NodeSession {
                 }
             }
         });
-        let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+        let (out, err) = (child.stdout.take(), child.stderr.take());
         tokio::spawn(async move {
-            let h = handle.clone();
-            let pump_out = async {
-                let mut buf = vec![0u8; 16 * 1024];
-                while let Some(o) = out.as_mut() {
-                    match o.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            let _ = h.data(channel, buf[..n].to_vec()).await;
-                        }
-                    }
-                }
-            };
-            let pump_err = async {
-                let mut buf = vec![0u8; 16 * 1024];
-                while let Some(e) = err.as_mut() {
-                    match e.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            let _ = h.extended_data(channel, 1, buf[..n].to_vec()).await;
-                        }
-                    }
-                }
-            };
-            tokio::join!(pump_out, pump_err);
+            // stdout as channel data, stderr as extended data (type 1).
+            tokio::join!(pump(out, &handle, channel, None), pump(err, &handle, channel, Some(1)));
             let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(255);
             let _ = handle.exit_status_request(channel, code as u32).await;
             let _ = handle.eof(channel).await;
             let _ = handle.close(channel).await;
         });
         Ok(())
+    }
+}
+
+/// Copies a process's output to a channel: as data, or as extended data of type `ext`.
+async fn pump(mut from: Option<impl tokio::io::AsyncRead + Unpin>, handle: &russh::server::Handle, channel: ChannelId, ext: Option<u32>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Some(r) = from.as_mut() {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let chunk = buf[..n].to_vec();
+                let _ = match ext {
+                    Some(e) => handle.extended_data(channel, e, chunk).await,
+                    None => handle.data(channel, chunk).await,
+                };
+            }
+        }
     }
 }
 
