@@ -57,8 +57,9 @@ fn sender(ip: &str, port: u16, line: &str) -> String {
 /// A listener that prints the line it gets and answers `ack`.
 const LISTENER: &str = "sh -c \"echo ack | nc -l -p 2000\"";
 
-/// Sends `line` to `ip:port` from this process until the listener answers (for about 20 s);
-/// returns the answer.
+/// Sends `line` to `ip:port` from this process until the listener answers `ack` (for about
+/// 20 s); returns the answer. Other answers are retried: until the node's address is up, a
+/// connection to it leaves the machine, and whatever answers there is not the listener.
 async fn send_from_host(ip: &str, port: u16, line: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -67,7 +68,7 @@ async fn send_from_host(ip: &str, port: u16, line: &[u8]) -> String {
             let mut answer = String::new();
             if s.write_all(line).await.is_ok() && s.shutdown().await.is_ok() {
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_string(&mut answer)).await;
-                if !answer.is_empty() {
+                if answer == "ack\n" {
                     return answer;
                 }
             }
