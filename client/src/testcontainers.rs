@@ -3,7 +3,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), testcontainers::TestcontainersError> {
 //! let emu = batch_client::testcontainers::BatchEmulator::new("batch-emulator", "latest").start().await?;
-//! let pools = emu.client.list_pools().await;
+//! let pool = emu.client.get_pool("my-pool").await;
 //! # Ok(()) }
 //! ```
 //!
