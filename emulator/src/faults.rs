@@ -1,6 +1,8 @@
 //! Fault injection (the control API under `/emulator/faults/`, and the `--throttle-*` and
 //! `--latency-ms` flags): answer a share of requests, or of one operation's, with 429 or 503
-//! and `Retry-After`, as the service does when it throttles, and add latency. Shares are
+//! and `Retry-After`, as the service does when it throttles, add latency, and make the next
+//! image pulls or resource-file downloads fail. (Faults of nodes are commands of the domain:
+//! `Command::PreemptNode` and the like.) Shares are
 //! applied deterministically (every request adds the share to a running sum; each whole unit
 //! throttles one), so a test sees the same sequence every run.
 
@@ -60,14 +62,94 @@ impl Throttle {
     }
 }
 
+/// The next image pulls or resource-file downloads fail (`count` of them, 1 when absent).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailNext {
+    #[serde(default = "one_count")]
+    pub count: u64,
+    /// Resource files: the storage status the download seems to get (404 → `BlobNotFound`,
+    /// 403 → `BlobAccessDenied`, others → `BlobDownloadMiscError`); 500 when absent.
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default = "injected")]
+    pub message: String,
+}
+
+fn one_count() -> u64 {
+    1
+}
+
+fn injected() -> String {
+    "Failure injected by the batch-emulator control API.".into()
+}
+
+impl FailNext {
+    pub fn validate(&self) -> Result<(), String> {
+        match self.status {
+            Some(s) if !(400..=599).contains(&s) => Err(format!("status {s}: between 400 and 599")),
+            _ if self.count == 0 => Err("count: at least 1".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The faults in force.
 #[derive(Debug, Default)]
 pub struct Faults {
     throttle: Mutex<Option<Throttle>>,
     latency: Mutex<Option<Latency>>,
+    image_pull: Mutex<Option<FailNext>>,
+    resource_file: Mutex<Option<FailNext>>,
+}
+
+/// Takes one failure from `slot` (turning it off after its count).
+fn take(slot: &Mutex<Option<FailNext>>) -> Option<FailNext> {
+    let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let f = guard.as_mut()?;
+    let one = f.clone();
+    f.count = f.count.saturating_sub(1);
+    if f.count == 0 {
+        *guard = None;
+    }
+    Some(one)
 }
 
 impl Faults {
+    pub fn set_image_pull_failure(&self, f: Option<FailNext>) {
+        *self.image_pull.lock().unwrap_or_else(|e| e.into_inner()) = f;
+    }
+
+    pub fn set_resource_file_failure(&self, f: Option<FailNext>) {
+        *self.resource_file.lock().unwrap_or_else(|e| e.into_inner()) = f;
+    }
+
+    pub fn image_pull_failure(&self) -> Option<FailNext> {
+        self.image_pull.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn resource_file_failure(&self) -> Option<FailNext> {
+        self.resource_file.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether this image pull fails: the message it fails with.
+    pub fn take_image_pull_failure(&self) -> Option<String> {
+        take(&self.image_pull).map(|f| f.message)
+    }
+
+    /// Whether this resource-file download fails: `(status, message)`.
+    pub fn take_resource_file_failure(&self) -> Option<(u16, String)> {
+        take(&self.resource_file).map(|f| (f.status.unwrap_or(500), f.message))
+    }
+
+    /// Turns every fault off.
+    pub fn clear(&self) {
+        self.set_throttle(None);
+        self.set_latency(None);
+        self.set_image_pull_failure(None);
+        self.set_resource_file_failure(None);
+    }
+
     pub fn set_throttle(&self, t: Option<Throttle>) {
         *self.throttle.lock().unwrap_or_else(|e| e.into_inner()) = t;
     }
@@ -128,5 +210,15 @@ mod tests {
         assert_eq!(f.throttles("list_pools"), Some((429, 1)));
         assert_eq!(f.throttles("list_pools"), None, "two, then off");
         assert!(f.throttle().is_none());
+    }
+
+    #[test]
+    fn failures_are_taken_count_times() {
+        let f = Faults::default();
+        f.set_resource_file_failure(Some(FailNext { count: 2, status: Some(404), message: "gone".into() }));
+        assert_eq!(f.take_resource_file_failure(), Some((404, "gone".into())));
+        assert_eq!(f.take_resource_file_failure(), Some((404, "gone".into())));
+        assert_eq!(f.take_resource_file_failure(), None);
+        assert_eq!(f.take_image_pull_failure(), None);
     }
 }

@@ -68,14 +68,21 @@ impl AppState {
             compaction_due: Notify::new(),
             faults: crate::faults::Faults::default(),
         };
-        if let Some(status) = inner.config.throttle_status {
-            let t = crate::faults::Throttle::new(status, inner.config.throttle_share, inner.config.throttle_operation.clone(), None, 1);
-            inner.faults.set_throttle(Some(t));
+        let state = Self(Arc::new(inner));
+        state.set_flag_faults();
+        (state, rx)
+    }
+
+    /// Turns every fault off but those the flags (`--throttle-*`, `--latency-ms`) set.
+    pub fn set_flag_faults(&self) {
+        let (faults, config) = (&self.0.faults, &self.0.config);
+        faults.clear();
+        if let Some(status) = config.throttle_status {
+            faults.set_throttle(Some(crate::faults::Throttle::new(status, config.throttle_share, config.throttle_operation.clone(), None, 1)));
         }
-        if let Some(ms) = inner.config.latency_ms {
-            inner.faults.set_latency(Some(crate::faults::Latency { milliseconds: ms, operation: None }));
+        if let Some(ms) = config.latency_ms {
+            faults.set_latency(Some(crate::faults::Latency { milliseconds: ms, operation: None }));
         }
-        (Self(Arc::new(inner)), rx)
     }
 
     /// Identifies this emulator's data (labels on its containers); stable across restarts.

@@ -135,3 +135,43 @@ class BatchEmulator:
         from azure.core.credentials import AzureNamedKeyCredential
 
         return BatchClient(self.url, AzureNamedKeyCredential(self.account, self.key))
+
+    # -- the control API (README "Fault injection") --------------------------------------------
+
+    def control(self, method, path, body=None):
+        """Sends a control API request (``path`` under ``/emulator/``), signed with the account
+        key; returns the parsed answer, raises ``azure.core.exceptions.HttpResponseError``."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest(method, "/emulator/" + path.lstrip("/"), json=body)
+        with self.client() as client:
+            response = client.send_request(request)
+            if response.status_code >= 300:
+                raise HttpResponseError(response=response)
+            return response.json() if response.content else None
+
+    def reset(self):
+        """Empties the account (pools, nodes, jobs, schedules); faults back to the flags'."""
+        return self.control("POST", "reset")
+
+    def preempt_node(self, pool_id, node_id):
+        """Preempts a Spot/low-priority node: its running tasks rerun elsewhere."""
+        return self.control("POST", f"pools/{pool_id}/nodes/{node_id}/preempt")
+
+    def recover_node(self, pool_id, node_id):
+        """Brings a preempted node back."""
+        return self.control("POST", f"pools/{pool_id}/nodes/{node_id}/recover")
+
+    def make_node_unusable(self, pool_id, node_id, errors=None):
+        """Turns a node ``unusable`` with ``errors`` (BatchNodeError dicts)."""
+        return self.control("POST", f"pools/{pool_id}/nodes/{node_id}/unusable", {"errors": errors or []})
+
+    def set_fault(self, kind, **settings):
+        """Injects a fault: ``throttle`` (status, share, operation, remaining,
+        retryAfterSeconds), ``latency`` (milliseconds, operation), ``image-pull`` or
+        ``resource-file`` (count, status, message)."""
+        return self.control("PUT", f"faults/{kind}", settings)
+
+    def clear_fault(self, kind):
+        return self.control("DELETE", f"faults/{kind}")

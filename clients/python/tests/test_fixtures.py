@@ -3,7 +3,7 @@ import time
 import uuid
 
 from azure.batch import models as m
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from batch_emulator import BatchEmulator
 
@@ -39,3 +39,34 @@ def test_a_block_of_its_own_stops_its_emulator():
         proc = emu._proc
         assert emu.client().list_pools() is not None
     assert proc.poll() is not None, "the emulator still runs"
+
+
+def test_the_control_api_preempts_a_spot_node_and_resets(batch_client, batch_emulator):
+    run = uuid.uuid4().hex[:8]
+    pool, job = f"fx-spot-{run}", f"fx-spot-job-{run}"
+    batch_client.create_pool(m.BatchPoolCreateOptions(
+        id=pool, vm_size="standard_d2s_v3", target_low_priority_nodes=2,
+        virtual_machine_configuration=m.VirtualMachineConfiguration(
+            image_reference=m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"),
+            node_agent_sku_id="batch.node.ubuntu 22.04")))
+    batch_client.create_job(m.BatchJobCreateOptions(id=job, pool_info=m.BatchPoolInfo(pool_id=pool)))
+    batch_client.create_task(job, m.BatchTaskCreateOptions(id="t", command_line="/bin/sh -c 'sleep 1; echo rerun'"))
+    deadline = time.monotonic() + 30
+    while (t := batch_client.get_task(job, "t")).state != m.BatchTaskState.RUNNING:
+        assert time.monotonic() < deadline, "the task never ran"
+        time.sleep(0.05)
+    first = t.node_info.node_id
+    batch_emulator.preempt_node(pool, first)
+    assert batch_client.get_node(pool, first).state == m.BatchNodeState.PREEMPTED
+    while (t := batch_client.get_task(job, "t")).state != m.BatchTaskState.COMPLETED:
+        assert time.monotonic() < deadline, "the preempted task never reran"
+        time.sleep(0.05)
+    assert t.node_info.node_id != first and t.execution_info.exit_code == 0
+    assert b"".join(batch_client.download_task_file(job, "t", "stdout.txt")) == b"rerun\n"
+    try:
+        batch_emulator.preempt_node(pool, first)
+        raise AssertionError("a preempted node was preempted again")
+    except HttpResponseError as e:
+        assert e.status_code == 409
+    batch_emulator.reset()
+    assert list(batch_client.list_pools()) == [] and list(batch_client.list_jobs()) == []

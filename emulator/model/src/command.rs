@@ -207,6 +207,24 @@ pub enum Command {
     },
     /// The emulator restarted: nothing that was running still runs.
     Recover,
+    /// Control API: a Spot/low-priority node is preempted.
+    PreemptNode {
+        pool_id: String,
+        node_id: String,
+    },
+    /// Control API: a preempted node comes back.
+    RecoverNode {
+        pool_id: String,
+        node_id: String,
+    },
+    /// Control API: a node turns `unusable` with `errors`.
+    MakeNodeUnusable {
+        pool_id: String,
+        node_id: String,
+        errors: Vec<BatchNodeError>,
+    },
+    /// Control API: the account is emptied.
+    Reset,
     DeallocateNode {
         pool_id: String,
         node_id: String,
@@ -308,6 +326,13 @@ impl Account {
             Command::DeleteNodeUser { pool_id, node_id, name } => self.delete_node_user(&pool_id, &node_id, &name).map(|()| Done),
             Command::DeallocateNode { pool_id, node_id, option } => self.deallocate_node(&pool_id, &node_id, option.as_deref(), now).map(|()| Done),
             Command::StartNode { pool_id, node_id } => self.start_node(&pool_id, &node_id, now).map(|()| Done),
+            Command::PreemptNode { pool_id, node_id } => self.preempt_node(&pool_id, &node_id, now).map(|()| Done),
+            Command::RecoverNode { pool_id, node_id } => self.recover_node(&pool_id, &node_id, now).map(|()| Done),
+            Command::MakeNodeUnusable { pool_id, node_id, errors } => self.make_node_unusable(&pool_id, &node_id, errors, now).map(|()| Done),
+            Command::Reset => {
+                self.reset();
+                Ok(Done)
+            }
             Command::EnableAutoScale { pool_id, formula, interval } => self.enable_auto_scale(&pool_id, formula, interval, now).map(V),
             Command::DisableAutoScale { pool_id } => self.disable_auto_scale(&pool_id, now).map(V),
             Command::AutoScaleDue { pool_id } => {

@@ -19,6 +19,8 @@ pub enum NodeState {
     Rebooting,
     Reimaging,
     Deallocated,
+    /// A Spot/low-priority node taken back by Azure (only by the control API here).
+    Preempted,
 }
 
 /// A reboot or a reimage of a node, or its deallocation (the VM stopped, its disk kept).
@@ -44,6 +46,7 @@ impl NodeState {
             NodeState::Rebooting => "rebooting",
             NodeState::Reimaging => "reimaging",
             NodeState::Deallocated => "deallocated",
+            NodeState::Preempted => "preempted",
         }
     }
 }

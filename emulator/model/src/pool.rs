@@ -109,6 +109,9 @@ pub struct PoolSample {
     pub dedicated_nodes: f64,
     pub low_priority_nodes: f64,
     pub node_count: f64,
+    /// Preempted Spot/low-priority nodes (journals before this build: none).
+    #[serde(default)]
+    pub preempted_nodes: f64,
     /// The nodes' average resource use over the period (journals before this build: none).
     #[serde(default)]
     pub resources: Option<crate::stats::NodeMetrics>,
@@ -125,8 +128,7 @@ impl PoolSample {
             "$SucceededTasks" => self.succeeded_tasks,
             "$FailedTasks" => self.failed_tasks,
             "$SampleNodeCount" => self.node_count,
-            // Low-priority nodes are never preempted here.
-            "$PreemptedNodeCount" => 0.0,
+            "$PreemptedNodeCount" => self.preempted_nodes,
             other => return self.resources.as_ref().and_then(|r| r.value(other)),
         })
     }

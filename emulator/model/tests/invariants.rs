@@ -67,7 +67,8 @@ enum Op {
         job: u8,
     },
     /// Reboot (0), reimage (1), disable (2) or enable (3) scheduling of the nth node of a pool,
-    /// with option requeue/terminate/taskcompletion.
+    /// with option requeue/terminate/taskcompletion; or the control API's faults: preempt (4),
+    /// recover (5), make unusable (6).
     OnNode {
         pool: u8,
         nth: u8,
@@ -82,6 +83,8 @@ enum Op {
     },
     /// A second passes and job 2's wall-clock timer fires.
     WallClock,
+    /// The control API empties the account.
+    Reset,
     Agent,
 }
 
@@ -102,8 +105,11 @@ fn op() -> impl Strategy<Value = Op> {
         (0..3u8).prop_map(|job| Op::EnableJob { job }),
         Just(Op::WallClock),
         (0..3u8, 0..6u8).prop_map(|(pool, what)| Op::Schedule { pool, what }),
-        (0..3u8, 0..4u8, 0..4u8, 0..3u8).prop_map(|(pool, nth, what, option)| Op::OnNode { pool, nth, what, option }),
+        (0..3u8, 0..4u8, 0..7u8, 0..3u8).prop_map(|(pool, nth, what, option)| Op::OnNode { pool, nth, what, option }),
         Just(Op::Agent),
+        Just(Op::Agent),
+        Just(Op::Agent),
+        (0..20u8).prop_map(|n| if n == 0 { Op::Reset } else { Op::Agent }),
         Just(Op::Agent),
     ]
 }
@@ -113,6 +119,8 @@ fn pool(id: &str, nodes: u8, slots: u8, pack: bool) -> BatchPoolCreateOptions {
     let start_task = slots.is_multiple_of(2).then(|| serde_json::json!({"commandLine": "start", "waitForSuccess": nodes % 2 == 1, "maxTaskRetryCount": 1}));
     serde_json::from_value(serde_json::json!({
         "id": id, "vmSize": "x", "targetDedicatedNodes": nodes, "taskSlotsPerNode": slots, "startTask": start_task,
+        // Packed pools have a Spot node too (one the control API can preempt).
+        "targetLowPriorityNodes": if pack { 1 } else { 0 },
         "taskSchedulingPolicy": {"nodeFillType": if pack { "pack" } else { "spread" }},
         "virtualMachineConfiguration": {"imageReference": {}, "nodeAgentSKUId": "sku"}
     }))
@@ -159,7 +167,7 @@ fn check(acct: &Account, wall_clock_fired: Option<OffsetDateTime>) -> Result<(),
             if node.state == NodeState::Running {
                 prop_assert!(!node.running.is_empty());
             }
-            if matches!(node.state, NodeState::Rebooting | NodeState::Reimaging | NodeState::Offline) {
+            if matches!(node.state, NodeState::Rebooting | NodeState::Reimaging | NodeState::Offline | NodeState::Preempted | NodeState::Unusable) {
                 prop_assert!(node.running.is_empty(), "a {} node runs tasks", node.state.as_str());
             }
             prop_assert!(node.state != NodeState::Idle || node.scheduling_enabled, "an idle node with scheduling disabled is not offline");
@@ -304,7 +312,10 @@ proptest! {
                             0 => Command::RebootNode { pool_id, node_id, option },
                             1 => Command::ReimageNode { pool_id, node_id, option },
                             2 => Command::DisableNodeScheduling { pool_id, node_id, option },
-                            _ => Command::EnableNodeScheduling { pool_id, node_id },
+                            3 => Command::EnableNodeScheduling { pool_id, node_id },
+                            4 => Command::PreemptNode { pool_id, node_id },
+                            5 => Command::RecoverNode { pool_id, node_id },
+                            _ => Command::MakeNodeUnusable { pool_id, node_id, errors: Vec::new() },
                         }
                     })
                 }
@@ -332,6 +343,7 @@ proptest! {
                     wall_clock_fired = Some(now);
                     Some(Command::JobWallClockExpired { job_id: "j2".into() })
                 }
+                Op::Reset => Some(Command::Reset),
                 Op::Agent => {
                     agent(&mut acct, &mut pending, &mut runs, &mut journal, now);
                     None

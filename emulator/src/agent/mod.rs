@@ -389,7 +389,11 @@ async fn prefetch_images(state: &AppState, pool_id: &str, node_id: &str, cc: Con
     };
     let regs = registries(cc.container_registries.clone().unwrap_or_default());
     for image in cc.container_image_names.iter().flatten() {
-        if let Err(message) = engine.ensure_image(image, credentials_for(image, &regs)).await {
+        let pulled = match state.faults().take_image_pull_failure() {
+            Some(message) => Err(message),
+            None => engine.ensure_image(image, credentials_for(image, &regs)).await,
+        };
+        if let Err(message) = pulled {
             let _ = unusable(vec![BatchNodeError {
                 code: Some("ContainerInvalidImage".into()),
                 message: Some("One or more container images specified are invalid".into()),
@@ -580,6 +584,9 @@ async fn prepare_node_files(
         // A multi-instance task's common resource files go to the task directory, one above
         // the working directory (MultiInstanceSettings.commonResourceFiles).
         let into = if launch.multi_instance.as_ref().is_some_and(|m| m.coordination) { wd.parent().unwrap_or(wd) } else { wd };
+        if let Some((status, message)) = state.faults().take_resource_file_failure().filter(|_| !launch.resource_files.is_empty()) {
+            return Err(resource_files::injected_failure(status, message));
+        }
         resource_files::download(blob, &launch.resource_files, into, &state.config().auto_storage, state.now()).await?;
         Ok::<_, FailureInfo>(env)
     };
@@ -697,7 +704,11 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
     let mut regs = registries(cs.registry.clone());
     regs.extend(registries(pool.container_registries.clone().unwrap_or_default()));
     let creds = credentials_for(&cs.image_name, &regs);
-    if let Err(message) = engine.ensure_image(&cs.image_name, creds.clone()).await {
+    let pulled = match state.faults().take_image_pull_failure() {
+        Some(message) => Err(message),
+        None => engine.ensure_image(&cs.image_name, creds.clone()).await,
+    };
+    if let Err(message) = pulled {
         return failed(pull_failure(&cs.image_name, creds.as_ref(), message), None);
     }
     let (started, on_start) = oneshot::channel();

@@ -54,6 +54,11 @@ fn download_failure(e: BlobError, file_path: &str) -> FailureInfo {
     }
 }
 
+/// The failure of a download the control API made fail (`crate::faults::FailNext`).
+pub fn injected_failure(status: u16, message: String) -> FailureInfo {
+    download_failure(BlobError::Status { status, code: "InjectedFault".into(), message }, "")
+}
+
 /// A container that could not be listed. UNCONFIRMED: the codes are documented (doc S14), their
 /// categories and messages are not; these follow the blob codes' pattern.
 fn list_failure(e: BlobError, container: &str) -> FailureInfo {

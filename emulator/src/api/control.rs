@@ -1,17 +1,24 @@
 //! The emulator's control API, under `/emulator/` (no Batch route starts so), with the same
-//! authentication as the Batch API: fault injection.
-//!   GET    /emulator/faults            the faults in force
-//!   PUT    /emulator/faults/throttle   {status: 429|503, share?, operation?, remaining?, retryAfterSeconds?}
-//!   DELETE /emulator/faults/throttle
-//!   PUT    /emulator/faults/latency    {milliseconds, operation?}
-//!   DELETE /emulator/faults/latency
-//! A task token cannot use it.
+//! authentication as the Batch API: reset and fault injection.
+//!   POST   /emulator/reset                 empty the account; faults back to the flags'
+//!   GET    /emulator/faults                the faults in force
+//!   PUT    /emulator/faults/throttle       {status: 429|503, share?, operation?, remaining?, retryAfterSeconds?}
+//!   PUT    /emulator/faults/latency        {milliseconds, operation?}
+//!   PUT    /emulator/faults/image-pull     {count?, message?}: the next image pulls fail
+//!   PUT    /emulator/faults/resource-file  {count?, status?, message?}: the next downloads fail
+//!   DELETE /emulator/faults/{kind}         turn one off
+//!   POST   /emulator/pools/{poolId}/nodes/{nodeId}/preempt   a Spot/low-priority node is preempted
+//!   POST   /emulator/pools/{poolId}/nodes/{nodeId}/recover   a preempted node comes back
+//!   POST   /emulator/pools/{poolId}/nodes/{nodeId}/unusable  {errors?: [BatchNodeError]}
+//! A task token cannot use it. Node faults are refused as the Batch API refuses node operations
+//! (`PoolNotFound`, `NodeNotFound`, `OperationNotValidOnNode`, Batch's error body).
 
 use super::auth;
-use crate::faults::{Latency, Throttle};
+use crate::faults::{FailNext, Latency, Throttle};
 use crate::state::AppState;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use batch_model::command::Command;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -41,32 +48,105 @@ pub async fn handle(state: &AppState, parts: &axum::http::request::Parts, body: 
     };
     let faults = state.faults();
     let path = parts.uri.path().trim_start_matches(PREFIX).trim_end_matches('/');
-    match (&parts.method, path) {
-        (&Method::GET, "faults") => answer(StatusCode::OK, json!({"throttle": faults.throttle(), "latency": faults.latency()})),
-        (&Method::PUT, "faults/throttle") => match serde_json::from_slice::<Throttle>(&bytes).map_err(|e| e.to_string()).and_then(|t| t.validate().map(|()| t))
-        {
-            Ok(t) => {
-                faults.set_throttle(Some(t));
-                answer(StatusCode::OK, json!({"throttle": faults.throttle()}))
-            }
-            Err(e) => refused(StatusCode::BAD_REQUEST, e),
-        },
-        (&Method::DELETE, "faults/throttle") => {
-            faults.set_throttle(None);
-            answer(StatusCode::OK, json!({}))
+    let segments: Vec<String> = path.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (&parts.method, segments.as_slice()) {
+        (&Method::POST, ["reset"]) => {
+            state.set_flag_faults();
+            domain(state, Command::Reset)
         }
-        (&Method::PUT, "faults/latency") => match serde_json::from_slice::<Latency>(&bytes) {
-            Ok(l) if l.milliseconds <= 60_000 => {
-                faults.set_latency(Some(l));
-                answer(StatusCode::OK, json!({"latency": faults.latency()}))
+        (&Method::GET, ["faults"]) => answer(StatusCode::OK, in_force(faults)),
+        (&Method::PUT, ["faults", kind]) => {
+            let set = match *kind {
+                "throttle" => parse::<Throttle>(&bytes, Throttle::validate).map(|t| faults.set_throttle(Some(t))),
+                "latency" => parse::<Latency>(&bytes, |l| if l.milliseconds <= 60_000 { Ok(()) } else { Err("milliseconds: at most 60000".into()) })
+                    .map(|l| faults.set_latency(Some(l))),
+                "image-pull" => parse::<FailNext>(&bytes, FailNext::validate).map(|f| faults.set_image_pull_failure(Some(f))),
+                "resource-file" => parse::<FailNext>(&bytes, FailNext::validate).map(|f| faults.set_resource_file_failure(Some(f))),
+                _ => return not_found(parts),
+            };
+            match set {
+                Ok(()) => answer(StatusCode::OK, in_force(faults)),
+                Err(e) => refused(StatusCode::BAD_REQUEST, e),
             }
-            Ok(_) => refused(StatusCode::BAD_REQUEST, "milliseconds: at most 60000"),
-            Err(e) => refused(StatusCode::BAD_REQUEST, e.to_string()),
-        },
-        (&Method::DELETE, "faults/latency") => {
-            faults.set_latency(None);
-            answer(StatusCode::OK, json!({}))
         }
-        _ => refused(StatusCode::NOT_FOUND, format!("No control operation {} {}", parts.method, parts.uri.path())),
+        (&Method::DELETE, ["faults", kind]) => {
+            match *kind {
+                "throttle" => faults.set_throttle(None),
+                "latency" => faults.set_latency(None),
+                "image-pull" => faults.set_image_pull_failure(None),
+                "resource-file" => faults.set_resource_file_failure(None),
+                _ => return not_found(parts),
+            }
+            answer(StatusCode::OK, in_force(faults))
+        }
+        (&Method::POST, ["pools", pool_id, "nodes", node_id, action]) => {
+            let (pool_id, node_id) = (pool_id.to_string(), node_id.to_string());
+            let cmd = match *action {
+                "preempt" => Command::PreemptNode { pool_id, node_id },
+                "recover" => Command::RecoverNode { pool_id, node_id },
+                "unusable" => {
+                    let errors = if bytes.is_empty() {
+                        Vec::new()
+                    } else {
+                        match serde_json::from_slice::<UnusableBody>(&bytes) {
+                            Ok(b) => b.errors,
+                            Err(e) => return refused(StatusCode::BAD_REQUEST, e.to_string()),
+                        }
+                    };
+                    let errors = if errors.is_empty() { vec![default_node_error()] } else { errors };
+                    Command::MakeNodeUnusable { pool_id, node_id, errors }
+                }
+                _ => return not_found(parts),
+            };
+            domain(state, cmd)
+        }
+        _ => not_found(parts),
+    }
+}
+
+/// The body of `.../unusable`.
+#[derive(serde::Deserialize)]
+struct UnusableBody {
+    #[serde(default)]
+    errors: Vec<batch_client::models::BatchNodeError>,
+}
+
+/// UNCONFIRMED: the error of a node made unusable when the request names none.
+fn default_node_error() -> batch_client::models::BatchNodeError {
+    batch_client::models::BatchNodeError {
+        code: Some("NodeUnusable".into()),
+        message: Some("The node was made unusable through the batch-emulator control API.".into()),
+        error_details: Vec::new(),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], validate: impl FnOnce(&T) -> Result<(), String>) -> Result<T, String> {
+    let t = serde_json::from_slice::<T>(bytes).map_err(|e| e.to_string())?;
+    validate(&t)?;
+    Ok(t)
+}
+
+fn in_force(faults: &crate::faults::Faults) -> serde_json::Value {
+    json!({
+        "throttle": faults.throttle(),
+        "latency": faults.latency(),
+        "imagePull": faults.image_pull_failure(),
+        "resourceFile": faults.resource_file_failure(),
+    })
+}
+
+fn not_found(parts: &axum::http::request::Parts) -> Response {
+    refused(StatusCode::NOT_FOUND, format!("No control operation {} {}", parts.method, parts.uri.path()))
+}
+
+/// Applies a command of the domain: 202 on success (the effects follow), Batch's error otherwise.
+fn domain(state: &AppState, cmd: Command) -> Response {
+    match state.execute(cmd) {
+        Ok(_) => answer(StatusCode::ACCEPTED, json!({})),
+        Err(e) => {
+            let body = super::error::error_body(&e, &state.public_url(), &uuid::Uuid::new_v4().to_string(), state.now());
+            answer(super::error::status_of(e.code), body)
+        }
     }
 }

@@ -230,6 +230,7 @@ impl Account {
             dedicated_nodes: pool.current_nodes(true) as f64,
             low_priority_nodes: pool.current_nodes(false) as f64,
             node_count: pool.nodes.values().filter(|n| n.state != NodeState::LeavingPool).count() as f64,
+            preempted_nodes: pool.nodes.values().filter(|n| n.state == NodeState::Preempted).count() as f64,
             resources: crate::stats::NodeMetrics::average(nodes),
         };
         let Some(pool) = self.pools.get_mut(&key) else { return };

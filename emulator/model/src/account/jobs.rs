@@ -340,6 +340,10 @@ impl Account {
 
     /// The agent removed a deleted job's directories.
     pub fn finish_job_deletion(&mut self, job_id: &str, now: OffsetDateTime) {
+        // A job of the same id made after a reset is not the one being deleted.
+        if self.jobs.get(&IdKey::of(job_id)).is_none_or(|j| j.state != JobState::Deleting) {
+            return;
+        }
         let Some(job) = self.jobs.remove(&IdKey::of(job_id)) else { return };
         if job.state != JobState::Completed {
             self.release_auto_pool(&job, now);

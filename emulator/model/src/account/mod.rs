@@ -9,6 +9,7 @@
 mod auto_pools;
 mod autoscale;
 mod completion;
+mod faults;
 mod job_prep;
 mod job_schedules;
 mod jobs;

@@ -180,7 +180,7 @@ impl Account {
 
 impl Account {
     /// The node an operation addresses, after the checks every node operation shares.
-    fn node_for_operation(&self, pool_id: &str, node_id: &str) -> Result<(IdKey, NodeState, Option<Restart>), DomainError> {
+    pub(super) fn node_for_operation(&self, pool_id: &str, node_id: &str) -> Result<(IdKey, NodeState, Option<Restart>), DomainError> {
         let key = IdKey::of(pool_id);
         let pool = self.pools.get(&key).ok_or(DomainError::new(Code::PoolNotFound))?;
         let node = pool.nodes.get(node_id).ok_or(DomainError::new(Code::NodeNotFound))?;
@@ -208,6 +208,8 @@ impl Account {
             (NodeState::Deallocated, _) | (_, Some(Restart::Deallocate)) => return Err(Code::OperationNotValidOnNode.into()),
             // UNCONFIRMED: the code for a node that is leaving its pool.
             (NodeState::LeavingPool, _) => return Err(Code::OperationNotValidOnNode.into()),
+            // UNCONFIRMED: a preempted node has no VM to restart until Batch recovers it.
+            (NodeState::Preempted, _) => return Err(Code::OperationNotValidOnNode.into()),
             _ => {}
         }
         if self.handle_running_tasks(&key, node_id, option, now) {

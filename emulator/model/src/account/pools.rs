@@ -172,15 +172,16 @@ impl Account {
                     }
                 }
             } else if current > target {
-                // Shrink: idle nodes first, then the ones running the fewest slots.
-                let mut candidates: Vec<(u32, String)> = self.pools[key]
+                // Shrink: preempted nodes first, then idle ones, then the ones running the
+                // fewest slots.
+                let mut candidates: Vec<(bool, u32, String)> = self.pools[key]
                     .nodes
                     .values()
                     .filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done)
-                    .map(|n| (n.running_slots(), n.id.clone()))
+                    .map(|n| (n.state != NodeState::Preempted, n.running_slots(), n.id.clone()))
                     .collect();
                 candidates.sort();
-                let victims: Vec<String> = candidates.into_iter().take((current - target) as usize).map(|(_, id)| id).collect();
+                let victims: Vec<String> = candidates.into_iter().take((current - target) as usize).map(|(_, _, id)| id).collect();
                 self.remove_nodes_from_pool(key, &victims, DeallocationOption::Requeue, now);
             }
         }
@@ -279,6 +280,10 @@ impl Account {
 
     /// The agent removed every node of a deleted pool.
     pub fn finish_pool_deletion(&mut self, pool_id: &str, now: OffsetDateTime) {
+        // A pool of the same id made after a reset is not the one being deleted.
+        if self.pools.get(&IdKey::of(pool_id)).is_none_or(|p| p.state != PoolState::Deleting) {
+            return;
+        }
         if let Some(pool) = self.pools.remove(&IdKey::of(pool_id)) {
             for n in pool.nodes.keys() {
                 self.end_node_span(n, now);
@@ -455,16 +460,16 @@ impl Account {
         };
         let mut victims = Vec::new();
         for (dedicated, target) in [(true, pool.spec.target_dedicated_nodes.unwrap_or(0)), (false, pool.spec.target_low_priority_nodes.unwrap_or(0))] {
-            let mut nodes: Vec<(u32, String)> = pool
+            let mut nodes: Vec<(bool, u32, String)> = pool
                 .nodes
                 .values()
                 .filter(|n| n.is_dedicated == dedicated && n.state != NodeState::LeavingPool && !n.leave_when_done)
-                .map(|n| (n.running_slots(), n.id.clone()))
+                .map(|n| (n.state != NodeState::Preempted, n.running_slots(), n.id.clone()))
                 .collect();
             if nodes.len() as i32 > target {
                 nodes.sort();
                 let excess = nodes.len() - target.max(0) as usize;
-                victims.extend(nodes.into_iter().take(excess).map(|(_, id)| id));
+                victims.extend(nodes.into_iter().take(excess).map(|(_, _, id)| id));
             }
         }
         if !victims.is_empty() {
@@ -560,6 +565,7 @@ impl Account {
                 NodeState::Rebooting => c.rebooting += 1,
                 NodeState::Reimaging => c.reimaging += 1,
                 NodeState::Deallocated => c.deallocated += 1,
+                NodeState::Preempted => c.preempted += 1,
             }
             c.total += 1;
         }
