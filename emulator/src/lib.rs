@@ -19,6 +19,7 @@ pub mod config;
 pub mod faults;
 pub mod layout;
 pub mod node_logs;
+pub mod recent;
 pub mod server;
 pub mod ssh;
 pub mod state;

@@ -55,8 +55,9 @@ async fn main() -> std::process::ExitCode {
     let instance = running.state.instance_id();
     // Written, not printed: a reader that stops reading (`| head -1`) must not stop the emulator.
     let banner = format!(
-        "batch-emulator ready: url={url} account={account} key={key}{}\n  Python (azure-batch 15.x): BatchClient(\"{url}\", AzureNamedKeyCredential(\"{account}\", \"{key}\"))\n  {engine_line}\n  Python (azure-batch 14.x): BatchServiceClient(SharedKeyCredentials(\"{account}\", \"{key}\"), batch_url=\"{url}\")\n",
-        if loose { " auth=loose" } else { "" }
+        "batch-emulator ready: url={url} account={account} key={key}{}\n  Python (azure-batch 15.x): BatchClient(\"{url}\", AzureNamedKeyCredential(\"{account}\", \"{key}\"))\n  {engine_line}\n  Python (azure-batch 14.x): BatchServiceClient(SharedKeyCredentials(\"{account}\", \"{key}\"), batch_url=\"{url}\")\n  dashboard: {}\n",
+        if loose { " auth=loose" } else { "" },
+        batch_emulator::api::dashboard::link(&url, running.state.account_key()),
     );
     {
         use std::io::Write;

@@ -35,9 +35,22 @@ struct Inner {
     compaction_due: Notify,
     /// Injected throttling and latency (`crate::faults`).
     faults: crate::faults::Faults,
+    /// The recent API requests and the agent's work per node, for the dashboard.
+    recent: crate::recent::RecentRequests,
+    activity: crate::recent::NodeActivity,
 }
 
 impl AppState {
+    /// The recent API requests (for the dashboard).
+    pub fn recent(&self) -> &crate::recent::RecentRequests {
+        &self.0.recent
+    }
+
+    /// What the node agent is doing on each node (for the dashboard).
+    pub fn activity(&self) -> &crate::recent::NodeActivity {
+        &self.0.activity
+    }
+
     /// The faults injected by the control API and the flags.
     pub fn faults(&self) -> &crate::faults::Faults {
         &self.0.faults
@@ -67,6 +80,8 @@ impl AppState {
             timers: Timers::default(),
             compaction_due: Notify::new(),
             faults: crate::faults::Faults::default(),
+            recent: Default::default(),
+            activity: Default::default(),
         };
         let state = Self(Arc::new(inner));
         state.set_flag_faults();

@@ -56,12 +56,16 @@ pub struct ContainerRun {
     pub usage: Option<batch_model::stats::Usage>,
 }
 
+/// Hears a long piece of work's progress (`"Downloading 12.5MB/40MB"`).
+pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// What the node agent needs from a container engine.
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// `Docker Engine 20.10.24 (API 1.41)`, for the banner.
     fn describe(&self) -> String;
-    /// Makes sure the image is on this machine: present, or pulled with the credentials.
-    fn ensure_image(&self, image: &str, credentials: Option<RegistryCredentials>) -> BoxFuture<'static, Result<(), String>>;
+    /// Makes sure the image is on this machine: present, or pulled with the credentials
+    /// (`progress` hears how a pull goes, a line at a time).
+    fn ensure_image(&self, image: &str, credentials: Option<RegistryCredentials>, progress: Progress) -> BoxFuture<'static, Result<(), String>>;
     /// Creates, starts and waits for a container; `auto_remove` removes it afterwards.
     /// `started` is sent once the engine has started the container.
     fn run(
@@ -189,7 +193,7 @@ impl ContainerRuntime for DockerRuntime {
         self.description.clone()
     }
 
-    fn ensure_image(&self, image: &str, credentials: Option<RegistryCredentials>) -> BoxFuture<'static, Result<(), String>> {
+    fn ensure_image(&self, image: &str, credentials: Option<RegistryCredentials>, progress: Progress) -> BoxFuture<'static, Result<(), String>> {
         let docker = self.docker.clone();
         let image = image.to_string();
         Box::pin(async move {
@@ -207,7 +211,7 @@ impl ContainerRuntime for DockerRuntime {
             let started = std::time::Instant::now();
             tracing::info!(image = %image, "pulling an image");
             let mut pull = docker.create_image(Some(opts), None, creds);
-            let mut last_report = started;
+            let (mut last_report, mut last_heard) = (started, started);
             while let Some(step) = pull.next().await {
                 match step {
                     Err(e) => {
@@ -215,12 +219,19 @@ impl ContainerRuntime for DockerRuntime {
                         tracing::warn!(image = %image, error = %message, "image pull failed");
                         return Err(message);
                     }
-                    // Progress at most every 5 seconds on a long pull.
-                    Ok(info) if last_report.elapsed() >= Duration::from_secs(5) => {
-                        last_report = std::time::Instant::now();
-                        tracing::info!(image = %image, status = info.status.as_deref().unwrap_or(""), progress = info.progress.as_deref().unwrap_or(""), "pulling");
+                    Ok(info) => {
+                        let (status, detail) = (info.status.as_deref().unwrap_or(""), info.progress.as_deref().unwrap_or(""));
+                        // Progress in the log at most every 5 seconds on a long pull; to
+                        // `progress` (the dashboard) twice a second.
+                        if last_report.elapsed() >= Duration::from_secs(5) {
+                            last_report = std::time::Instant::now();
+                            tracing::info!(image = %image, status, progress = detail, "pulling");
+                        }
+                        if last_heard.elapsed() >= Duration::from_millis(500) {
+                            last_heard = std::time::Instant::now();
+                            progress(format!("{status} {detail}").trim());
+                        }
                     }
-                    Ok(_) => {}
                 }
             }
             tracing::info!(image = %image, seconds = started.elapsed().as_secs_f64(), "image pulled");

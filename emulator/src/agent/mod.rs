@@ -371,6 +371,36 @@ async fn make_node_dirs(state: &AppState, node_id: &str) {
     }
 }
 
+/// What a launch runs, in a word (for the dashboard's node activity).
+fn kind_name(kind: LaunchKind) -> &'static str {
+    match kind {
+        LaunchKind::Task => "task",
+        LaunchKind::StartTask => "start task",
+        LaunchKind::JobPreparation => "job preparation task",
+        LaunchKind::JobRelease => "job release task",
+    }
+}
+
+/// Makes sure of an image for a node (an injected fault fails it first), the pull's progress
+/// shown as the node's activity on the dashboard.
+async fn pull_image(
+    state: &AppState,
+    engine: &Arc<dyn ContainerRuntime>,
+    node_id: &str,
+    image: &str,
+    creds: Option<RegistryCredentials>,
+) -> Result<(), String> {
+    if let Some(message) = state.faults().take_image_pull_failure() {
+        return Err(message);
+    }
+    let (st, node, img) = (state.clone(), node_id.to_string(), image.to_string());
+    let progress: container::Progress = Arc::new(move |line: &str| st.activity().set(&node, format!("pulling image {img}: {line}")));
+    state.activity().set(node_id, format!("pulling image {image}"));
+    let r = engine.ensure_image(image, creds, progress).await;
+    state.activity().clear(node_id);
+    r
+}
+
 /// Fetches a container pool's images onto a node; on failure the node is reported `unusable`
 /// with the reason, and `false` is returned.
 async fn prefetch_images(state: &AppState, pool_id: &str, node_id: &str, cc: ContainerConfiguration, rt: &Runtimes) -> bool {
@@ -389,11 +419,7 @@ async fn prefetch_images(state: &AppState, pool_id: &str, node_id: &str, cc: Con
     };
     let regs = registries(cc.container_registries.clone().unwrap_or_default());
     for image in cc.container_image_names.iter().flatten() {
-        let pulled = match state.faults().take_image_pull_failure() {
-            Some(message) => Err(message),
-            None => engine.ensure_image(image, credentials_for(image, &regs)).await,
-        };
-        if let Err(message) = pulled {
+        if let Err(message) = pull_image(state, &engine, node_id, image, credentials_for(image, &regs)).await {
             let _ = unusable(vec![BatchNodeError {
                 code: Some("ContainerInvalidImage".into()),
                 message: Some("One or more container images specified are invalid".into()),
@@ -587,7 +613,21 @@ async fn prepare_node_files(
         if let Some((status, message)) = state.faults().take_resource_file_failure().filter(|_| !launch.resource_files.is_empty()) {
             return Err(resource_files::injected_failure(status, message));
         }
-        resource_files::download(blob, &launch.resource_files, into, &state.config().auto_storage, state.now()).await?;
+        if !launch.resource_files.is_empty() {
+            state.activity().set(
+                &launch.node_id,
+                format!(
+                    "downloading resource files ({} entries) for {} {}/{}",
+                    launch.resource_files.len(),
+                    kind_name(launch.kind),
+                    launch.job_id,
+                    launch.task_id
+                ),
+            );
+        }
+        let downloaded = resource_files::download(blob, &launch.resource_files, into, &state.config().auto_storage, state.now()).await;
+        state.activity().clear(&launch.node_id);
+        downloaded?;
         Ok::<_, FailureInfo>(env)
     };
     let env = tokio::select! {
@@ -704,11 +744,7 @@ async fn run_container_task(state: &AppState, launch: &Launch, kill: oneshot::Re
     let mut regs = registries(cs.registry.clone());
     regs.extend(registries(pool.container_registries.clone().unwrap_or_default()));
     let creds = credentials_for(&cs.image_name, &regs);
-    let pulled = match state.faults().take_image_pull_failure() {
-        Some(message) => Err(message),
-        None => engine.ensure_image(&cs.image_name, creds.clone()).await,
-    };
-    if let Err(message) = pulled {
+    if let Err(message) = pull_image(state, &engine, &launch.node_id, &cs.image_name, creds.clone()).await {
         return failed(pull_failure(&cs.image_name, creds.as_ref(), message), None);
     }
     let (started, on_start) = oneshot::channel();

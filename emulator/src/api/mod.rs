@@ -5,6 +5,7 @@
 pub mod auth;
 mod catalogue;
 mod control;
+pub mod dashboard;
 pub mod error;
 pub mod odata;
 pub mod operations;
@@ -215,8 +216,13 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
+    if path.starts_with(dashboard::PREFIX) || path == dashboard::PREFIX.trim_end_matches('/') {
+        return dashboard::handle(&state, parts).await;
+    }
     if path.starts_with(control::PREFIX) {
-        return control::handle(&state, &parts, body).await;
+        let resp = control::handle(&state, &parts, body).await;
+        state.recent().record(&request_id, now, &method, &path, "emulator_control", resp.status().as_u16(), started.elapsed(), "");
+        return resp;
     }
     let operation = match route(method.as_str(), &path) {
         RouteMatch::Found(op, _) => op.info().name,
@@ -236,6 +242,7 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
             h.insert("request-id", v);
         }
         tracing::info!(target: "batch_emulator::requests", operation, status, request_id = %request_id, error_code = code.as_str(), "request (injected fault)");
+        state.recent().record(&request_id, now, &method, &path, operation, status, started.elapsed(), code.as_str());
         return resp;
     }
     let scheme = state.config().scheme();
@@ -245,7 +252,7 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let echo_client_id = parts.headers.get("return-client-request-id").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let client_request_id = parts.headers.get("client-request-id").cloned();
 
-    let result = handle(&state, parts, body, &base_url, &request_id, now).await;
+    let result = handle(&state, parts, body, &base_url, &request_id, now, Access::Signed).await;
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => error::render(&e, &base_url, &request_id, now, head),
@@ -275,7 +282,36 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         error_code,
         "request"
     );
+    state.recent().record(&request_id, now, &method, &path, operation, resp.status().as_u16(), started.elapsed(), error_code);
     resp
+}
+
+/// Who may make a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Authenticated as the Batch API authenticates (Shared Key, token, task token).
+    Signed,
+    /// The dashboard's reads, which it checked itself (its token, GET only).
+    Dashboard,
+}
+
+/// A read of the Batch API made for the dashboard (`path_and_query` as a client would send it),
+/// answered exactly as the API answers it.
+async fn read_for_dashboard(state: &AppState, path_and_query: &str, range: Option<&HeaderValue>, base_url: &str) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let now = state.now();
+    let mut req = axum::http::Request::get(path_and_query);
+    if let Some(r) = range {
+        req = req.header("ocp-range", r);
+    }
+    let Ok(req) = req.body(Body::empty()) else {
+        return error::render(&DomainError::new(Code::InvalidUri).into(), base_url, &request_id, now, false);
+    };
+    let (parts, body) = req.into_parts();
+    match handle(state, parts, body, base_url, &request_id, now, Access::Dashboard).await {
+        Ok(r) => r,
+        Err(e) => error::render(&e, base_url, &request_id, now, false),
+    }
 }
 
 async fn handle(
@@ -285,6 +321,7 @@ async fn handle(
     base_url: &str,
     request_id: &str,
     now: OffsetDateTime,
+    access: Access,
 ) -> Result<Response, ApiError> {
     let raw_path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().map(str::to_string);
@@ -315,7 +352,10 @@ async fn handle(
     let cfg = state.config();
     // The real time, not the emulator's clock: clients date their requests with theirs.
     let request = auth::Request { method: parts.method.as_str(), headers: &header_pairs, raw_path: &raw_path, raw_query: raw_query.as_deref() };
-    let authenticated = auth::authenticate(&cfg.account, state.account_key(), cfg.loose, cfg.auth, &request, OffsetDateTime::now_utc())?;
+    let authenticated = match access {
+        Access::Signed => auth::authenticate(&cfg.account, state.account_key(), cfg.loose, cfg.auth, &request, OffsetDateTime::now_utc())?,
+        Access::Dashboard => auth::Authenticated::SharedKey,
+    };
     // A name given twice would be signed as one value and read as another.
     // UNCONFIRMED: the service's code for a repeated query parameter.
     for (i, (name, _)) in query.iter().enumerate() {

@@ -76,8 +76,8 @@ pub fn spawn_in(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> 
             Err(e) => panic!("no readiness line from batch-emulator: {e}; saw {banner:?}"),
         }
     };
-    // The two SDK hint lines follow.
-    for _ in 0..2 {
+    // The hint lines follow (SDKs, container engine, dashboard).
+    for _ in 0..4 {
         if let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
             banner.push(l);
         }
