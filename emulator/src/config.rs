@@ -98,6 +98,16 @@ pub struct EmulatorConfig {
     #[arg(long, env = "BATCH_EMULATOR_LATENCY_MS")]
     pub latency_ms: Option<u64>,
 
+    /// Fail this many image pulls, the first ones (a container pool's node turns `unusable`,
+    /// a container task fails with its pull error).
+    #[arg(long, env = "BATCH_EMULATOR_FAIL_IMAGE_PULLS")]
+    pub fail_image_pulls: Option<u64>,
+
+    /// Fail the resource-file downloads of this many tasks, the first ones (as storage
+    /// answering 500 would: `BlobDownloadMiscError`).
+    #[arg(long, env = "BATCH_EMULATOR_FAIL_RESOURCE_FILES")]
+    pub fail_resource_files: Option<u64>,
+
     /// Serve HTTPS with this certificate chain (PEM), with `--cert-key`.
     #[arg(long, env = "BATCH_EMULATOR_CERT")]
     pub cert: Option<PathBuf>,
@@ -140,6 +150,8 @@ impl EmulatorConfig {
             throttle_share: 1.0,
             throttle_operation: None,
             latency_ms: None,
+            fail_image_pulls: None,
+            fail_resource_files: None,
         }
     }
 

@@ -88,7 +88,8 @@ impl AppState {
         (state, rx)
     }
 
-    /// Turns every fault off but those the flags (`--throttle-*`, `--latency-ms`) set.
+    /// Turns every fault off but those the flags (`--throttle-*`, `--latency-ms`, `--fail-*`) set
+    /// (failures the flags set are counted afresh).
     pub fn set_flag_faults(&self) {
         let (faults, config) = (&self.0.faults, &self.0.config);
         faults.clear();
@@ -98,6 +99,9 @@ impl AppState {
         if let Some(ms) = config.latency_ms {
             faults.set_latency(Some(crate::faults::Latency { milliseconds: ms, operation: None }));
         }
+        let fail = |count: u64| crate::faults::FailNext { count, status: None, message: "Failure injected by the batch-emulator flags.".into() };
+        faults.set_image_pull_failure(config.fail_image_pulls.filter(|n| *n > 0).map(fail));
+        faults.set_resource_file_failure(config.fail_resource_files.filter(|n| *n > 0).map(fail));
     }
 
     /// Identifies this emulator's data (labels on its containers); stable across restarts.

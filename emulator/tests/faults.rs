@@ -213,3 +213,24 @@ async fn a_failed_image_pull_makes_the_node_unusable() {
     c.send_raw(Method::POST, &format!("/pools/p/nodes/{}/reboot", nodes[0].id.as_str()), &[], &[], None).await.unwrap();
     wait_node_state(c, "p", nodes[0].id.as_str(), "idle").await;
 }
+
+/// `--fail-resource-files N` from the start: the first task with resource files fails its
+/// download; a reset counts the flag's failures afresh.
+#[tokio::test]
+async fn the_fail_flags_set_failures_from_the_start() {
+    let emu = emulator_configured(Runner::Local, std::sync::Arc::new(batch_emulator::clock::SystemClock), |c| c.fail_resource_files = Some(1)).await;
+    let c = &emu.client;
+    let faults: Value = serde_json::from_slice(&control(c, Method::GET, "/emulator/faults", json!(null)).await.body).unwrap();
+    assert_eq!(faults["resourceFile"]["count"], 1, "{faults}");
+    emu.pool("p", 1, 1, "spread").await;
+    emu.job("j", "p").await;
+    let task = json!({"id": "rf", "commandLine": "/bin/true", "resourceFiles": [{"httpUrl": "http://127.0.0.1:9/x", "filePath": "x"}]});
+    c.send_json(Method::POST, "/jobs/j/tasks", &task).await.unwrap();
+    emu.completed("j", "rf").await;
+    let t = task_json(c, "j", "rf").await;
+    assert_eq!(t["executionInfo"]["failureInfo"]["code"], "BlobDownloadMiscError", "{t}");
+    assert!(t["executionInfo"]["failureInfo"].to_string().contains("injected"), "{t}");
+    control(c, Method::POST, "/emulator/reset", json!(null)).await;
+    let faults: Value = serde_json::from_slice(&control(c, Method::GET, "/emulator/faults", json!(null)).await.body).unwrap();
+    assert_eq!(faults["resourceFile"]["count"], 1, "the flag's failure is back after a reset: {faults}");
+}
