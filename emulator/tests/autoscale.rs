@@ -214,5 +214,10 @@ async fn resource_metrics_come_from_the_nodes_processes() {
     assert!(var("cpu") > 10.0, "the busy task's CPU: {run}");
     assert!(var("mem") > 0.0, "its memory: {run}");
     assert!(var("n") >= 3.0, "{run}");
+    // The pool's statistics take memory and disk space from the same samples.
+    let stats: Value = serde_json::from_slice(&emu.client.send_raw(Method::GET, "/pools/p", &[("$expand", "stats")], &[], None).await.unwrap().body).unwrap();
+    let r = &stats["stats"]["resourceStats"];
+    assert!(r["avgMemoryGiB"].as_f64().unwrap() > 0.0 && r["peakMemoryGiB"].as_f64().unwrap() >= r["avgMemoryGiB"].as_f64().unwrap(), "{r}");
+    assert!(r["peakDiskGiB"].as_f64().unwrap() > 0.0, "{r}");
     emu.client.send_raw(Method::POST, "/jobs/j/tasks/busy/terminate", &[], &[], None).await.unwrap();
 }

@@ -35,22 +35,10 @@ struct NodePrevious {
 static PREVIOUS: std::sync::LazyLock<Mutex<HashMap<String, NodePrevious>>> = std::sync::LazyLock::new(Default::default);
 
 fn counters(pid: u32) -> Option<(ProcCounters, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<u64> = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect();
-    let field = |i: usize| fields.get(i).copied().unwrap_or(0);
+    let s = super::procfs::read(pid)?;
     // utime, stime (children are processes of the node in their own right); rss in pages.
-    let ticks = field(10) + field(11);
-    let rss_pages = field(20);
-    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-    let io_field = |name: &str| io.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse::<u64>().ok()).unwrap_or(0);
-    let c = ProcCounters {
-        ticks,
-        read_bytes: io_field("read_bytes"),
-        write_bytes: io_field("write_bytes"),
-        read_ops: io_field("syscr"),
-        write_ops: io_field("syscw"),
-    };
-    Some((c, rss_pages))
+    let c = ProcCounters { ticks: s.utime + s.stime, read_bytes: s.read_bytes, write_bytes: s.write_bytes, read_ops: s.read_ops, write_ops: s.write_ops };
+    Some((c, s.rss_pages))
 }
 
 /// The processes whose environment names one of `nodes`, by node.
@@ -97,7 +85,7 @@ fn tree_bytes(dir: &Path) -> u64 {
 pub fn sample(nodes: &[(String, std::path::PathBuf)], cores: u32) -> Vec<NodeMetrics> {
     let ids: Vec<String> = nodes.iter().map(|(n, _)| n.clone()).collect();
     let procs = processes_of(&ids);
-    let ticks_per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().filter(|t| *t > 0).unwrap_or(100) as f64;
+    let ticks_per_sec = super::procfs::ticks_per_second() as f64;
     let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().filter(|p| *p > 0).unwrap_or(4096) as f64;
     let now = Instant::now();
     let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());

@@ -10,6 +10,7 @@ pub mod environment;
 pub mod metrics;
 pub mod output_files;
 pub mod process;
+mod procfs;
 pub mod resource_files;
 pub mod timers;
 

@@ -67,21 +67,16 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 /// What an exited, not yet reaped process used (its own and its waited-for children's CPU
 /// time, and its I/O), from `/proc/<pid>/stat` and `/proc/<pid>/io`.
 fn read_usage(pid: u32) -> Option<batch_model::stats::Usage> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name: state is the first; utime, stime, cutime, cstime the 12th to 15th.
-    let fields: Vec<u64> = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect();
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().filter(|t| *t > 0).unwrap_or(100) as u64;
+    let s = super::procfs::read(pid)?;
+    let ticks = super::procfs::ticks_per_second();
     let ms = |t: u64| t.saturating_mul(1000) / ticks;
-    let field = |i: usize| fields.get(i).copied().unwrap_or(0);
-    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-    let io_field = |name: &str| io.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse::<u64>().ok()).unwrap_or(0);
     Some(batch_model::stats::Usage {
-        user_cpu_ms: ms(field(10) + field(12)),
-        kernel_cpu_ms: ms(field(11) + field(13)),
-        read_ops: io_field("syscr"),
-        write_ops: io_field("syscw"),
-        read_bytes: io_field("read_bytes"),
-        write_bytes: io_field("write_bytes"),
+        user_cpu_ms: ms(s.utime + s.cutime),
+        kernel_cpu_ms: ms(s.stime + s.cstime),
+        read_ops: s.read_ops,
+        write_ops: s.write_ops,
+        read_bytes: s.read_bytes,
+        write_bytes: s.write_bytes,
     })
 }
 

@@ -1,7 +1,8 @@
 //! `$expand=stats`: the statistics objects of tasks, jobs, job schedules and pools, computed
 //! from what the node agent measured of real runs (`batch_model::stats`).
-//! UNCONFIRMED: each object's `url` (the entity's own here); memory, disk space and network
-//! figures of pools are not measured (0).
+//! UNCONFIRMED: each object's `url` (the entity's own here). A pool's memory and disk space
+//! figures come from the resource samples autoscale pools take (the nodes' average in each
+//! sample; average and peak over the samples kept); other pools', and network figures, are 0.
 
 use super::Ctx;
 use batch_client::BatchDuration;
@@ -143,6 +144,15 @@ pub fn pool<'a>(url: String, pool: &Pool, spans: &[NodeSpan], tasks: impl Iterat
         usage.add(&task.stats.usage);
     }
     let cpu_ms = usage.user_cpu_ms.saturating_add(usage.kernel_cpu_ms);
+    let sampled: Vec<&batch_model::stats::NodeMetrics> = pool.samples.iter().filter_map(|s| s.resources.as_ref()).collect();
+    let avg = |f: fn(&batch_model::stats::NodeMetrics) -> f64| {
+        if sampled.is_empty() {
+            0.0
+        } else {
+            sampled.iter().map(|m| f(m)).sum::<f64>() / sampled.len() as f64 / GIB
+        }
+    };
+    let peak = |f: fn(&batch_model::stats::NodeMetrics) -> f64| sampled.iter().map(|m| f(m)).fold(0.0, f64::max) / GIB;
     let avg_cpu = if node_ms == 0 { 0.0 } else { cpu_ms as f64 * 100.0 / (node_ms as f64 * cores as f64) };
     json!({
         "url": url,
@@ -153,10 +163,10 @@ pub fn pool<'a>(url: String, pool: &Pool, spans: &[NodeSpan], tasks: impl Iterat
             "startTime": t(pool.creation_time),
             "lastUpdateTime": t(now),
             "avgCPUPercentage": avg_cpu.min(100.0),
-            "avgMemoryGiB": 0.0,
-            "peakMemoryGiB": 0.0,
-            "avgDiskGiB": 0.0,
-            "peakDiskGiB": 0.0,
+            "avgMemoryGiB": avg(|m| m.memory_bytes),
+            "peakMemoryGiB": peak(|m| m.memory_bytes),
+            "avgDiskGiB": avg(|m| m.disk_bytes),
+            "peakDiskGiB": peak(|m| m.disk_bytes),
             "diskReadIOps": usage.read_ops.to_string(),
             "diskWriteIOps": usage.write_ops.to_string(),
             "diskReadGiB": usage.read_bytes as f64 / GIB,
