@@ -78,9 +78,7 @@ async fn main() -> std::process::ExitCode {
     // processes and remove this instance's containers.
     runner.kill_all();
     if let Some(c) = shutdown_containers {
-        c.remove_labelled(vec![(batch_emulator::agent::labels::INSTANCE.into(), instance.clone())]).await;
-        // Node networks go too: the next start makes them again for the nodes it recovers.
-        c.remove_networks(vec![(batch_emulator::agent::labels::INSTANCE.into(), instance)]).await;
+        batch_emulator::agent::remove_instance(c.as_ref(), &instance).await;
     }
     std::process::ExitCode::SUCCESS
 }

@@ -585,3 +585,14 @@ async fn the_job_prep_bind_mount_is_the_preparation_tasks_own_directory() {
     assert_eq!(exit_code(&t), Some(0), "{t:?}");
     assert_eq!(emu.client.get_task_file("pj", "t", "stdout.txt").await.unwrap(), b"staged\n");
 }
+
+/// A test's emulator, like the binary on shutdown, removes the containers it kept.
+#[tokio::test]
+async fn an_emulator_going_away_removes_its_kept_containers() {
+    let emu = container_emulator("p", 1, 1).await;
+    let t = container_task(&emu, "keep", "batch-emulator-fixture/plain:1", "true", json!({})).await;
+    let keep_id = t.execution_info.unwrap().container_info.unwrap().container_id.unwrap();
+    assert!(docker_exists(&keep_id));
+    drop(emu);
+    assert!(!docker_exists(&keep_id), "the kept container went with its emulator");
+}

@@ -372,6 +372,15 @@ async fn make_node_dirs(state: &AppState, node_id: &str) {
     }
 }
 
+/// Removes what one emulator instance left on the container engine (containers kept after
+/// their task, node networks): on shutdown, since tasks do not outlive the emulator (the
+/// journal reruns them on the next start, and makes the networks again).
+pub async fn remove_instance(engine: &dyn ContainerRuntime, instance: &str) {
+    let label = vec![(labels::INSTANCE.to_string(), instance.to_string())];
+    engine.remove_labelled(label.clone()).await;
+    engine.remove_networks(label).await;
+}
+
 /// What a launch runs, in a word (for the dashboard's node activity).
 fn kind_name(kind: LaunchKind) -> &'static str {
     match kind {

@@ -17,6 +17,8 @@ pub struct TestEmulator {
     pub running: RunningEmulator,
     pub client: BatchClient,
     pub dir: tempfile::TempDir,
+    /// Whether it has a container engine (and so may leave containers and networks).
+    docker: bool,
 }
 
 /// Which process runner the emulator uses.
@@ -41,6 +43,7 @@ pub async fn emulator_with_clock(runner: Runner, clock: Arc<dyn Clock>) -> TestE
 
 /// An emulator whose test configuration `configure` changes first.
 pub async fn emulator_configured(runner: Runner, clock: Arc<dyn Clock>, configure: impl FnOnce(&mut EmulatorConfig)) -> TestEmulator {
+    let docker = matches!(runner, Runner::Docker);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = EmulatorConfig::for_tests(dir.path().join("data"));
     configure(&mut config);
@@ -59,27 +62,28 @@ pub async fn emulator_configured(runner: Runner, clock: Arc<dyn Clock>, configur
     };
     let running = start(config, Runtimes { processes, containers }, clock).await.expect("emulator starts");
     let client = BatchClient::new(&running.url, Credentials::SharedKey { account: DEV_ACCOUNT_NAME.into(), key: DEV_ACCOUNT_KEY.into() });
-    TestEmulator { running, client, dir }
+    TestEmulator { running, client, dir, docker }
 }
 
 impl Drop for TestEmulator {
     /// A test's emulator goes away with its data dir: remove the containers it created (kept
-    /// ones, those without `--rm`) and its node networks, so no test run leaves them behind.
+    /// ones, those without `--rm`) and its node networks, as the binary does on shutdown, so no
+    /// test run leaves them behind. (On a thread of its own: a drop cannot wait in the test's
+    /// runtime.)
     fn drop(&mut self) {
-        let filter = format!("label=batch-emulator.instance={}", self.state().instance_id());
-        if let Ok(out) = std::process::Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output() {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
-            if !ids.is_empty() {
-                let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).output();
-            }
+        if !self.docker {
+            return;
         }
-        // And the node networks of inter-node container pools.
-        if let Ok(out) = std::process::Command::new("docker").args(["network", "ls", "-q", "--filter", &filter]).output() {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
-            if !ids.is_empty() {
-                let _ = std::process::Command::new("docker").args(["network", "rm"]).args(&ids).output();
-            }
-        }
+        let instance = self.state().instance_id();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok(engine) = DockerRuntime::connect().await {
+                    batch_emulator::agent::remove_instance(&engine, &instance).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
