@@ -30,12 +30,14 @@ async fn two_node_pool(range: &str, inter_node: bool) -> (TestEmulator, Vec<Valu
     (emu, nodes)
 }
 
+/// A container task; at most two minutes, so a listener nobody reaches does not linger.
 fn container_task(id: &str, command_line: &str, run_options: &str, affinity_id: &str) -> batch_client::models::BatchTaskCreateOptions {
     serde_json::from_value(json!({
         "id": id,
         "commandLine": command_line,
         "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": run_options},
         "affinityInfo": {"affinityId": affinity_id},
+        "constraints": {"maxWallClockTime": "PT2M"},
     }))
     .unwrap()
 }
@@ -171,7 +173,7 @@ async fn node_addresses_come_back_after_a_restart() {
     let emu = binary::spawn_in(dir, &args, &[]);
     let c = batch_client::BatchClient::new(&emu.url, batch_client::Credentials::SharedKey { account: emu.account.clone(), key: emu.key.clone() });
     c.create_job(&job_spec("j", "reef")).await.unwrap();
-    let task = serde_json::from_value(json!({"id": "listen", "commandLine": LISTENER,
+    let task = serde_json::from_value(json!({"id": "listen", "commandLine": LISTENER, "constraints": {"maxWallClockTime": "PT2M"},
         "containerSettings": {"imageName": "batch-emulator-fixture/plain:1", "containerRunOptions": "--rm -p 2000:2000"}}))
     .unwrap();
     c.create_task("j", &task).await.unwrap();

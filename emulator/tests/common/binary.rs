@@ -36,7 +36,16 @@ impl Spawned {
 }
 
 impl Drop for Spawned {
+    /// Stops the emulator as a user does (SIGTERM: it removes its containers and node
+    /// networks), so a failed test leaves nothing running; SIGKILL after 10 s.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
