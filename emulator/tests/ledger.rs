@@ -221,7 +221,7 @@ async fn every_refused_property_answers_501_on_every_operation_that_accepts_it()
     let schedule = json!({"id": "s", "schedule": {"doNotRunUntil": "2099-01-01T00:00:00Z"}, "jobSpecification": {"poolInfo": {"poolId": "p"}}});
     emu.client.send_json(Method::POST, "/jobschedules", &schedule).await.unwrap();
     let mut checked = 0;
-    for row in LEDGER {
+    for row in LEDGER.iter() {
         let Treatment::Refused { feature, when } = row.treatment else { continue };
         let mut reached = false;
         for (op, model) in ledger::BODIES {
@@ -428,7 +428,7 @@ async fn send_and_read_back(emu: &TestEmulator, op: &str, row: &ledger::Row, pat
 async fn every_echoed_property_is_stored_and_returned() {
     let emu = ledger_emulator().await;
     let mut checked = 0;
-    for row in LEDGER {
+    for row in LEDGER.iter() {
         let Treatment::Echoed(_) = row.treatment else { continue };
         for (op, model) in ledger::BODIES {
             for path in paths_to(model, (row.model, row.property), 0) {
@@ -575,7 +575,7 @@ const NOT_STORED: &[(&str, &str)] =
 #[tokio::test]
 async fn every_applied_property_is_stored_and_returned() {
     let mut checked = 0;
-    for row in LEDGER {
+    for row in LEDGER.iter() {
         let Treatment::Applied(_) = row.treatment else { continue };
         if ledger::model_of(row.kind).is_some() || NOT_STORED.contains(&(row.model, row.property)) {
             continue;

@@ -100,8 +100,24 @@ const CERTIFICATES: &str = "Certificates (certificateReferences)";
 const PREEMPTION_APPLIED: &str = "a higher-priority job's task that finds no room requeues this job's running tasks";
 const JOB_NETWORK: &str = "a job's subnet places its tasks' network traffic in a virtual network; there is none on one machine";
 
-/// Every row, by model.
-pub static LEDGER: &[Row] = &[
+/// Models whose rows are another model's but for the properties named: the auto pool's
+/// `BatchPoolSpecification` is `BatchPoolCreateOptions` without `id`. [`LEDGER`] holds their
+/// rows under their own name.
+pub const ALIASES: &[(&str, &str, &[&str])] = &[("BatchPoolSpecification", "BatchPoolCreateOptions", &["id"])];
+
+/// Every row, by model, the aliases' included.
+pub static LEDGER: std::sync::LazyLock<Vec<Row>> = std::sync::LazyLock::new(|| {
+    let mut rows = ROWS.to_vec();
+    for (alias, model, except) in ALIASES {
+        rows.extend(ROWS.iter().filter(|r| r.model == *model && !except.contains(&r.property)).map(|r| Row { model: alias, ..*r }));
+    }
+    // By model, as written (a stable sort keeps each model's order).
+    rows.sort_by_key(|r| r.model);
+    rows
+});
+
+/// The rows written out (aliases are not).
+static ROWS: &[Row] = &[
     a("AuthenticationTokenSettings", "access", "[string]", "AZ_BATCH_AUTHENTICATION_TOKEN: a token the emulator accepts for the task's job and its tasks"),
     a("AutoUserSpecification", "elevationLevel", "string", "AZ_BATCH_TASK_USER_IDENTITY; an admin container task runs as root"),
     a("AutoUserSpecification", "scope", "string", "AZ_BATCH_TASK_USER_IDENTITY (Pool… or Task…)"),
@@ -281,45 +297,6 @@ pub static LEDGER: &[Row] = &[
     a("BatchPoolCreateOptions", "userAccounts", "[UserAccount]", "see UserAccount"),
     a("BatchPoolCreateOptions", "virtualMachineConfiguration", "VirtualMachineConfiguration", "see VirtualMachineConfiguration"),
     e("BatchPoolCreateOptions", "vmSize", "string", VM_HARDWARE),
-    r("BatchPoolSpecification", "applicationLicenses", "[string]", "Application licenses (applicationLicenses)", When::Set),
-    a(
-        "BatchPoolSpecification",
-        "applicationPackageReferences",
-        "[BatchApplicationPackageReference]",
-        "checked against --app-packages; installed on each node for every task",
-    ),
-    a("BatchPoolSpecification", "autoScaleEvaluationInterval", "duration", "how often the formula runs (timer on the emulator's clock)"),
-    a("BatchPoolSpecification", "autoScaleFormula", "string", "evaluated at creation and every interval; its targets resize the pool"),
-    r("BatchPoolSpecification", "certificateReferences", "[CertificateReference]", CERTIFICATES, When::Set),
-    r("BatchPoolSpecification", "cloudServiceConfiguration", "CloudServiceConfiguration", "cloudServiceConfiguration pools", When::Set),
-    a("BatchPoolSpecification", "displayName", "string", STORED),
-    a("BatchPoolSpecification", "enableAutoScale", "bool", "the pool's size follows its formula"),
-    a(
-        "BatchPoolSpecification",
-        "enableInterNodeCommunication",
-        "bool",
-        "container pools: each node gets a routable address (a Docker network of its own) other nodes' containers reach",
-    ),
-    a("BatchPoolSpecification", "metadata", "[BatchMetadataItem]", STORED),
-    r("BatchPoolSpecification", "mountConfiguration", "[MountConfiguration]", MOUNTS, When::Set),
-    a("BatchPoolSpecification", "networkConfiguration", "NetworkConfiguration", "see NetworkConfiguration"),
-    e("BatchPoolSpecification", "resizeTimeout", "duration", ALLOCATION_IS_INSTANT),
-    e("BatchPoolSpecification", "resourceTags", "{string}", "Azure resource tags: there is no Azure resource to tag"),
-    a("BatchPoolSpecification", "startTask", "BatchStartTask", "runs on each node as it starts"),
-    a("BatchPoolSpecification", "targetDedicatedNodes", "int", "dedicated nodes allocated"),
-    a("BatchPoolSpecification", "targetLowPriorityNodes", "int", "spot nodes allocated"),
-    e(
-        "BatchPoolSpecification",
-        "targetNodeCommunicationMode",
-        "string",
-        "how nodes reach the service (classic or simplified) is invisible: local nodes are the emulator's own",
-    ),
-    a("BatchPoolSpecification", "taskSchedulingPolicy", "BatchTaskSchedulingPolicy", "the scheduler"),
-    a("BatchPoolSpecification", "taskSlotsPerNode", "int", "the scheduler"),
-    e("BatchPoolSpecification", "upgradePolicy", "UpgradePolicy", NO_OS_UPGRADES),
-    a("BatchPoolSpecification", "userAccounts", "[UserAccount]", "see UserAccount"),
-    a("BatchPoolSpecification", "virtualMachineConfiguration", "VirtualMachineConfiguration", "see VirtualMachineConfiguration"),
-    e("BatchPoolSpecification", "vmSize", "string", VM_HARDWARE),
     a("BatchPoolEndpointConfiguration", "inboundNATPools", "[BatchInboundNatPool]", "each node's inbound endpoints"),
     a("BatchPoolInfo", "autoPoolSpecification", "BatchAutoPoolSpecification", "a pool made for the job, deleted with it (executionInfo.poolId)"),
     a("BatchNodeDeallocateOptions", "nodeDeallocateOption", "string", "what happens to the node's running tasks"),
@@ -651,7 +628,7 @@ fn coerce_kind(kind: &str, value: &mut Value) {
 /// the ledger.
 pub fn echoed_markdown() -> String {
     let mut out = String::from("| property | why it is only stored and returned |\n|---|---|\n");
-    for row in LEDGER {
+    for row in LEDGER.iter() {
         if let Treatment::Echoed(why) = row.treatment {
             out.push_str(&format!("| `{}.{}` | {why} |\n", row.model, row.property));
         }
