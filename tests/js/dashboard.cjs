@@ -89,6 +89,13 @@ async function main() {
   await page.selectOption("#task-state", "running");
   await page.waitForFunction(() => document.querySelector('tr[data-task="t2"]') && !document.querySelector('tr[data-task="t1"]'), null, { timeout: TIMEOUT });
   await client.task.terminate(jobId, "t2");
+  // And the jobs list's.
+  await page.goto(`${link}#/jobs`);
+  await page.waitForSelector(`tr[data-job="${jobId}"]`, { timeout: TIMEOUT });
+  await page.selectOption("#jobs-state", "completed");
+  await page.waitForFunction((id) => !document.querySelector(`tr[data-job="${id}"]`), jobId, { timeout: TIMEOUT });
+  await page.selectOption("#jobs-state", "active");
+  await page.waitForSelector(`tr[data-job="${jobId}"]`, { timeout: TIMEOUT });
 
   // The node file browser: the task's stdout is listed and opens.
   await page.goto(`${link}#/pools/${poolId}/nodes/${nodeId}`);

@@ -147,25 +147,22 @@ const views = {
   },
 
   async jobs() {
-    const jobs = await listAll("/jobs");
+    const jobs = await listAll("/jobs" + stateFilter("jobs"));
     const counts = await Promise.all(jobs.map((j) => batch(`/jobs/${seg(j.id)}/taskcounts`).catch(() => null)));
     return [
-      h("h2", {}, "Jobs"),
+      h("h2", {}, "Jobs ", stateSelect("jobs", ["active", "disabling", "disabled", "enabling", "terminating", "completed", "deleting"])),
       jobs.length ? table(["Job", "State", "Pool", "Priority", "Active", "Running", "Completed", "Succeeded", "Failed", "Created"], jobs.map((j, i) => {
         const c = (counts[i] && counts[i].taskCounts) || {};
         return h("tr", { data: { job: j.id } }, h("td", {}, link(["jobs", j.id], j.id)), h("td", {}, j.state), h("td", {}, j.executionInfo && j.executionInfo.poolId ? link(["pools", j.executionInfo.poolId], j.executionInfo.poolId) : (j.poolInfo && j.poolInfo.poolId) || "auto pool"),
           h("td", { class: "num" }, j.priority ?? 0), ["active", "running", "completed", "succeeded", "failed"].map((k) => h("td", { class: "num" }, c[k] ?? "")), h("td", {}, time(j.creationTime)));
-      })) : h("p", { class: "muted" }, "No jobs yet."),
+      })) : h("p", { class: "muted" }, "No jobs here."),
     ];
   },
 
   async job(jobId) {
     const j = await batch(`/jobs/${seg(jobId)}`);
-    const state = jobFilter.get(jobId) || "";
-    const filter = state ? `?$filter=${seg(`state eq '${state}'`)}` : "";
-    const [tasks, counts] = await Promise.all([listAll(`/jobs/${seg(jobId)}/tasks${filter}`, 2000), batch(`/jobs/${seg(jobId)}/taskcounts`)]);
-    const select = h("select", { id: "task-state", onchange: (e) => { jobFilter.set(jobId, e.target.value); refresh(); } },
-      ["", "active", "preparing", "running", "completed"].map((s) => h("option", { value: s, selected: s === state ? "selected" : null }, s || "all states")));
+    const [tasks, counts] = await Promise.all([listAll(`/jobs/${seg(jobId)}/tasks${stateFilter("tasks:" + jobId)}`, 2000), batch(`/jobs/${seg(jobId)}/taskcounts`)]);
+    const select = stateSelect("tasks:" + jobId, ["active", "preparing", "running", "completed"], "task-state");
     const c = counts.taskCounts || {};
     return [
       h("h2", {}, "Job ", j.id, " ", h("span", { class: "pill" }, j.state)),
@@ -193,12 +190,17 @@ const views = {
   },
 
   async schedules() {
-    const schedules = await listAll("/jobschedules");
+    const schedules = await listAll("/jobschedules" + stateFilter("schedules"));
+    const recent = (s) => s.executionInfo && s.executionInfo.recentJob && s.executionInfo.recentJob.id;
+    const counts = await Promise.all(schedules.map((s) => (recent(s) ? batch(`/jobs/${seg(recent(s))}/taskcounts`).catch(() => null) : null)));
     return [
-      h("h2", {}, "Job schedules"),
-      schedules.length ? table(["Schedule", "State", "Recurrence", "Next run", "Recent job"], schedules.map((s) => h("tr", { data: { schedule: s.id } },
-        h("td", {}, s.id), h("td", {}, s.state), h("td", {}, (s.schedule && s.schedule.recurrenceInterval) || "once"), h("td", {}, time(s.executionInfo && s.executionInfo.nextRunTime)),
-        h("td", {}, s.executionInfo && s.executionInfo.recentJob ? link(["jobs", s.executionInfo.recentJob.id], s.executionInfo.recentJob.id) : "")))) : h("p", { class: "muted" }, "No job schedules yet."),
+      h("h2", {}, "Job schedules ", stateSelect("schedules", ["active", "disabled", "terminating", "completed", "deleting"])),
+      schedules.length ? table(["Schedule", "State", "Recurrence", "Next run", "Recent job", "Active", "Running", "Completed", "Failed"], schedules.map((s, i) => {
+        const c = (counts[i] && counts[i].taskCounts) || {};
+        return h("tr", { data: { schedule: s.id } },
+          h("td", {}, s.id), h("td", {}, s.state), h("td", {}, (s.schedule && s.schedule.recurrenceInterval) || "once"), h("td", {}, time(s.executionInfo && s.executionInfo.nextRunTime)),
+          h("td", {}, recent(s) ? link(["jobs", recent(s)], recent(s)) : ""), ["active", "running", "completed", "failed"].map((k) => h("td", { class: "num" }, c[k] ?? "")));
+      })) : h("p", { class: "muted" }, "No job schedules here."),
     ];
   },
 
@@ -213,7 +215,14 @@ const views = {
   },
 };
 
-const jobFilter = new Map();
+/** The state each list is filtered by (by list), kept while the page is open. */
+const filters = new Map();
+const stateFilter = (key) => (filters.get(key) ? `?$filter=${seg(`state eq '${filters.get(key)}'`)}` : "");
+function stateSelect(key, states, id = `${key.split(":")[0]}-state`) {
+  const state = filters.get(key) || "";
+  return h("select", { id, onchange: (e) => { filters.set(key, e.target.value); refresh(); } },
+    ["", ...states].map((s) => h("option", { value: s, selected: s === state ? "selected" : null }, s || "all states")));
+}
 
 // ----------------------------------------------------------------------- live task output
 
@@ -273,9 +282,18 @@ async function refresh() {
   try {
     const content = await views[name](...args);
     if (current && current.live === live) {
-      // Keep what the reader opened open.
+      // Keep what the reader opened open, and the filter menus themselves (one being used is
+      // not swapped out under the pointer).
       const open = [...live.querySelectorAll("details[open]")].map((d) => d.id);
-      live.replaceChildren(...content.flat(2).filter(Boolean));
+      const selects = new Map([...live.querySelectorAll("select[id]")].map((el) => [el.id, el]));
+      const nodes = content.flat(2).filter(Boolean);
+      for (const n of nodes) {
+        for (const fresh of n.querySelectorAll ? n.querySelectorAll("select[id]") : []) {
+          const kept = selects.get(fresh.id);
+          if (kept) fresh.replaceWith(kept);
+        }
+      }
+      live.replaceChildren(...nodes);
       for (const id of open) { const d = document.getElementById(id); if (d) d.open = true; }
       status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
       status.classList.remove("error-text");
