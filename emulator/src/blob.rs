@@ -7,11 +7,19 @@
 use futures::StreamExt;
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use batch_client::storage::STORAGE_VERSION;
 /// A file larger than this is uploaded in blocks of this size.
 pub const BLOCK_SIZE: usize = 4 * 1024 * 1024;
+
+/// How much of a download is held before it is written.
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+/// Runs file work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(std::io::Error::other)?
+}
 
 /// How a storage request failed.
 #[derive(Debug, thiserror::Error)]
@@ -101,27 +109,50 @@ impl BlobClient {
         }
     }
 
-    /// Streams a URL's body into `dest` (created, with its parent directories); the bytes written.
-    pub async fn download_to(&self, url: &url::Url, dest: &Path) -> Result<u64, BlobError> {
+    /// Downloads a blob (or any URL) to `dest`, creating its directory, streamed: at most
+    /// [`WRITE_BUFFER`] of it in memory at once. The file gets `mode`. All the file work of one
+    /// download is done in as few trips to the blocking pool as the size allows (two for a
+    /// blob up to the buffer's size: create, then write and close), which on a busy machine is
+    /// what a download of many small files spends its time on.
+    pub async fn download_to(&self, url: &url::Url, dest: &Path, mode: u32) -> Result<u64, BlobError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::PermissionsExt as _;
         let resp = self.http.get(url.clone()).header("x-ms-version", STORAGE_VERSION).send().await.map_err(BlobError::from_reqwest)?;
         if !resp.status().is_success() {
             return Err(BlobError::from_response(resp).await);
         }
-        if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| BlobError::File(e, true))?;
-        }
-        // Buffered: each write to a tokio file is a trip to the blocking pool, and the network
-        // hands over small chunks.
-        let file = tokio::fs::File::create(dest).await.map_err(|e| BlobError::File(e, true))?;
-        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        let path = dest.to_path_buf();
+        let mut file = blocking(move || {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::File::create(&path)
+        })
+        .await
+        .map_err(|e| BlobError::File(e, true))?;
+        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
         let mut body = resp.bytes_stream();
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(BlobError::from_reqwest)?;
-            file.write_all(&chunk).await.map_err(|e| BlobError::File(e, false))?;
+            if buf.len() + chunk.len() > WRITE_BUFFER && !buf.is_empty() {
+                (file, buf) = blocking(move || {
+                    file.write_all(&buf)?;
+                    buf.clear();
+                    Ok((file, buf))
+                })
+                .await
+                .map_err(|e| BlobError::File(e, false))?;
+            }
+            buf.extend_from_slice(&chunk);
             written += chunk.len() as u64;
         }
-        file.flush().await.map_err(|e| BlobError::File(e, false))?;
+        blocking(move || {
+            file.write_all(&buf)?;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))
+        })
+        .await
+        .map_err(|e| BlobError::File(e, false))?;
         Ok(written)
     }
 

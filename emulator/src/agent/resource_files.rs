@@ -10,7 +10,6 @@ use crate::blob::{blob_url, BlobClient, BlobError};
 use batch_client::models::{FailureInfo, NameValuePair};
 use batch_client::storage::StorageAccount;
 use batch_model::resource_files::{check_file_path, ResourceFile, ResourceSource};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use time::OffsetDateTime;
 
@@ -155,12 +154,7 @@ pub async fn download(client: &BlobClient, files: &[ResourceFile], wd: &Path, li
         while running.len() < PARALLEL {
             let Some(f) = todo.next() else { break };
             let (client, dest) = (client.clone(), wd.join(&f.relative));
-            running.spawn(async move {
-                client.download_to(&f.url, &dest).await.map_err(|e| download_failure(e, &f.relative))?;
-                tokio::fs::set_permissions(&dest, std::fs::Permissions::from_mode(f.mode))
-                    .await
-                    .map_err(|e| download_failure(BlobError::File(e, false), &f.relative))
-            });
+            running.spawn(async move { client.download_to(&f.url, &dest, f.mode).await.map(|_| ()).map_err(|e| download_failure(e, &f.relative)) });
         }
         match running.join_next().await {
             None => return Ok(()),
