@@ -111,3 +111,48 @@ fn headless_chromium_shows_live_stdout_and_the_heat_map() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("dashboard: OK"), "dashboard.cjs failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// While a resource file downloads, the dashboard shows it as the node's activity (and the
+/// activity goes when the download is done).
+#[tokio::test]
+async fn a_download_in_progress_is_the_nodes_activity() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let emu = emulator(Runner::Local).await;
+    let token = batch_emulator::api::dashboard::token(emu.state().account_key());
+    // A web server that sends half a file, then waits to be let go.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await.unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab").await.unwrap();
+        s.flush().await.unwrap();
+        let _ = released.await;
+        s.write_all(b"cde").await.unwrap();
+    });
+    emu.pool("p", 1, 1, "spread").await;
+    emu.job("j", "p").await;
+    let task =
+        json!({"id": "t", "commandLine": "/bin/cat in.txt", "resourceFiles": [{"httpUrl": format!("http://127.0.0.1:{port}/in.txt"), "filePath": "in.txt"}]});
+    emu.client.send_json(reqwest::Method::POST, "/jobs/j/tasks", &task).await.unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let activity = loop {
+        let a: Value = http.get(dashboard(&emu, "api/activity")).header("x-dashboard-token", &token).send().await.unwrap().json().await.unwrap();
+        if let Some((_, what)) = a.as_object().and_then(|o| o.iter().next()) {
+            break what.as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no activity shown while the download hangs");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(activity.starts_with("downloading resource files for task j/t: 0 of 1 files"), "{activity}");
+    release.send(()).unwrap();
+    server.await.unwrap();
+    let t = emu.completed("j", "t").await;
+    assert_eq!(t.execution_info.as_ref().and_then(|i| i.exit_code), Some(0), "{t:?}");
+    assert_eq!(emu.client.get_task_file("j", "t", "stdout.txt").await.unwrap(), b"abcde");
+    let a: Value = http.get(dashboard(&emu, "api/activity")).header("x-dashboard-token", &token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(a, json!({}));
+}

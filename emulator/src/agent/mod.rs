@@ -623,19 +623,23 @@ async fn prepare_node_files(
         if let Some((status, message)) = state.faults().take_resource_file_failure().filter(|_| !launch.resource_files.is_empty()) {
             return Err(resource_files::injected_failure(status, message));
         }
-        if !launch.resource_files.is_empty() {
-            state.activity().set(
-                &launch.node_id,
-                format!(
-                    "downloading resource files ({} entries) for {} {}/{}",
-                    launch.resource_files.len(),
-                    kind_name(launch.kind),
-                    launch.job_id,
-                    launch.task_id
-                ),
-            );
-        }
-        let downloaded = resource_files::download(blob, &launch.resource_files, into, &state.config().auto_storage, state.now()).await;
+        let what = format!("{} {}/{}", kind_name(launch.kind), launch.job_id, launch.task_id);
+        let started = std::time::Instant::now();
+        // The node's activity on the dashboard; progress lines in the log once it takes long.
+        let progress = |p: resource_files::DownloadProgress| {
+            if p.files == 0 {
+                return;
+            }
+            let mib = p.bytes as f64 / (1024.0 * 1024.0);
+            state.activity().set(&launch.node_id, format!("downloading resource files for {what}: {} of {} files, {mib:.1} MiB", p.files_done, p.files));
+            let seconds = started.elapsed().as_secs_f64();
+            if seconds >= 2.0 {
+                tracing::info!(node = %launch.node_id, task = %what, files_done = p.files_done, files = p.files, mib, seconds, "downloading resource files");
+            } else if p.files_done == p.files {
+                tracing::debug!(node = %launch.node_id, task = %what, files = p.files, mib, seconds, "resource files downloaded");
+            }
+        };
+        let downloaded = resource_files::download(blob, &launch.resource_files, into, &state.config().auto_storage, state.now(), progress).await;
         state.activity().clear(&launch.node_id);
         downloaded?;
         Ok::<_, FailureInfo>(env)

@@ -144,21 +144,54 @@ async fn plan(client: &BlobClient, files: &[ResourceFile], linked: &str, now: Of
     Ok(fetches)
 }
 
+/// How a download is going: files done of all, and bytes so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadProgress {
+    pub files_done: usize,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// How often `progress` hears of a long download.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Downloads a launch's resource files into `wd`, each file in a task of its own (so the work
-/// spreads over the runtime's threads), [`PARALLEL`] at a time. Dropping the future (a kill)
-/// aborts the downloads in flight.
-pub async fn download(client: &BlobClient, files: &[ResourceFile], wd: &Path, linked: &str, now: OffsetDateTime) -> Result<(), FailureInfo> {
-    let mut todo = plan(client, files, linked, now).await?.into_iter();
+/// spreads over the runtime's threads), [`PARALLEL`] at a time. `progress` hears how it goes
+/// once the files are known, every [`PROGRESS_EVERY`] after, and at the end. Dropping the
+/// future (a kill) aborts the downloads in flight.
+pub async fn download(
+    client: &BlobClient,
+    files: &[ResourceFile],
+    wd: &Path,
+    linked: &str,
+    now: OffsetDateTime,
+    progress: impl Fn(DownloadProgress),
+) -> Result<(), FailureInfo> {
+    let planned = plan(client, files, linked, now).await?;
+    let mut p = DownloadProgress { files_done: 0, files: planned.len(), bytes: 0 };
+    progress(p);
+    let mut last = std::time::Instant::now();
+    let mut todo = planned.into_iter();
     let mut running = tokio::task::JoinSet::new();
     loop {
         while running.len() < PARALLEL {
             let Some(f) = todo.next() else { break };
             let (client, dest) = (client.clone(), wd.join(&f.relative));
-            running.spawn(async move { client.download_to(&f.url, &dest, f.mode).await.map(|_| ()).map_err(|e| download_failure(e, &f.relative)) });
+            running.spawn(async move { client.download_to(&f.url, &dest, f.mode).await.map_err(|e| download_failure(e, &f.relative)) });
         }
         match running.join_next().await {
-            None => return Ok(()),
-            Some(done) => done.map_err(|e| download_failure(BlobError::Transport(e.to_string()), ""))??,
+            None => {
+                progress(p);
+                return Ok(());
+            }
+            Some(done) => {
+                p.bytes += done.map_err(|e| download_failure(BlobError::Transport(e.to_string()), ""))??;
+                p.files_done += 1;
+                if last.elapsed() >= PROGRESS_EVERY {
+                    last = std::time::Instant::now();
+                    progress(p);
+                }
+            }
         }
     }
 }
