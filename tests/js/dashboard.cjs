@@ -15,20 +15,11 @@ const { chromium } = require("playwright-core");
 
 const [url, account, key, link] = process.argv.slice(2);
 const client = new BatchServiceClient(new BatchSharedKeyCredentials(account, key), url);
+const { waitFor } = require("./wait.cjs");
 const run = Math.random().toString(16).slice(2, 10);
 const poolId = `dash-pool-${run}`;
 const jobId = `dash-job-${run}`;
 const TIMEOUT = 30000;
-
-async function waitFor(what, check, seconds = 60) {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const [done, value] = await check();
-    if (done) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function main() {
   await client.pool.add({

@@ -14,19 +14,10 @@ const { BatchServiceClient, BatchSharedKeyCredentials } = require(sdk);
 
 const [url, account, key] = process.argv.slice(2);
 const client = new BatchServiceClient(new BatchSharedKeyCredentials(account, key), url);
+const { waitFor } = require("./wait.cjs");
 const run = Math.random().toString(16).slice(2, 10);
 const poolId = `js-pool-${run}`;
 const jobId = `js-job-${run}`;
-
-async function waitFor(what, check, seconds = 60) {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const [done, value] = await check();
-    if (done) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function text(stream) {
   const chunks = [];

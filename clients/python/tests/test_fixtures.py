@@ -8,17 +8,23 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from batch_emulator import BatchEmulator
 
 
-def test_the_client_runs_a_task(batch_client, batch_emulator):
-    assert batch_emulator.url.startswith("http://127.0.0.1:")
+def _pool_and_job(client, name, command_line, **targets):
+    """A pool with `targets` (target_dedicated_nodes=1, ...), a job on it and a task "t"."""
     run = uuid.uuid4().hex[:8]
-    pool, job = f"fx-pool-{run}", f"fx-job-{run}"
-    batch_client.create_pool(m.BatchPoolCreateOptions(
-        id=pool, vm_size="standard_d2s_v3", target_dedicated_nodes=1,
+    pool, job = f"fx-{name}-{run}", f"fx-{name}-job-{run}"
+    client.create_pool(m.BatchPoolCreateOptions(
+        id=pool, vm_size="standard_d2s_v3", **targets,
         virtual_machine_configuration=m.VirtualMachineConfiguration(
             image_reference=m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"),
             node_agent_sku_id="batch.node.ubuntu 22.04")))
-    batch_client.create_job(m.BatchJobCreateOptions(id=job, pool_info=m.BatchPoolInfo(pool_id=pool)))
-    batch_client.create_task(job, m.BatchTaskCreateOptions(id="t", command_line="/bin/sh -c 'echo from the fixture'"))
+    client.create_job(m.BatchJobCreateOptions(id=job, pool_info=m.BatchPoolInfo(pool_id=pool)))
+    client.create_task(job, m.BatchTaskCreateOptions(id="t", command_line=command_line))
+    return pool, job
+
+
+def test_the_client_runs_a_task(batch_client, batch_emulator):
+    assert batch_emulator.url.startswith("http://127.0.0.1:")
+    _, job = _pool_and_job(batch_client, "pool", "/bin/sh -c 'echo from the fixture'", target_dedicated_nodes=1)
     deadline = time.monotonic() + 30
     while batch_client.get_task(job, "t").state != m.BatchTaskState.COMPLETED:
         assert time.monotonic() < deadline, "the task never completed"
@@ -42,15 +48,7 @@ def test_a_block_of_its_own_stops_its_emulator():
 
 
 def test_the_control_api_preempts_a_spot_node_and_resets(batch_client, batch_emulator):
-    run = uuid.uuid4().hex[:8]
-    pool, job = f"fx-spot-{run}", f"fx-spot-job-{run}"
-    batch_client.create_pool(m.BatchPoolCreateOptions(
-        id=pool, vm_size="standard_d2s_v3", target_low_priority_nodes=2,
-        virtual_machine_configuration=m.VirtualMachineConfiguration(
-            image_reference=m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"),
-            node_agent_sku_id="batch.node.ubuntu 22.04")))
-    batch_client.create_job(m.BatchJobCreateOptions(id=job, pool_info=m.BatchPoolInfo(pool_id=pool)))
-    batch_client.create_task(job, m.BatchTaskCreateOptions(id="t", command_line="/bin/sh -c 'sleep 1; echo rerun'"))
+    pool, job = _pool_and_job(batch_client, "spot", "/bin/sh -c 'sleep 1; echo rerun'", target_low_priority_nodes=2)
     deadline = time.monotonic() + 30
     while (t := batch_client.get_task(job, "t")).state != m.BatchTaskState.RUNNING:
         assert time.monotonic() < deadline, "the task never ran"
