@@ -108,6 +108,11 @@ pub struct EmulatorConfig {
     #[arg(long, env = "BATCH_EMULATOR_FAIL_RESOURCE_FILES")]
     pub fail_resource_files: Option<u64>,
 
+    /// Let the dashboard inject node faults (preempt, recover, make unusable) and reset the
+    /// account, through the control API. Off: the dashboard only reads.
+    #[arg(long, env = "BATCH_EMULATOR_DASHBOARD_ACTIONS")]
+    pub dashboard_actions: bool,
+
     /// Serve HTTPS with this certificate chain (PEM), with `--cert-key`.
     #[arg(long, env = "BATCH_EMULATOR_CERT")]
     pub cert: Option<PathBuf>,
@@ -152,6 +157,7 @@ impl EmulatorConfig {
             latency_ms: None,
             fail_image_pulls: None,
             fail_resource_files: None,
+            dashboard_actions: false,
         }
     }
 

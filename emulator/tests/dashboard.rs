@@ -39,9 +39,11 @@ async fn the_data_api_needs_the_token_reads_as_the_batch_api_and_streams_output(
         assert_eq!(req.send().await.unwrap().status(), 401);
     }
     let get = |path: &str| http.get(dashboard(&emu, path)).header("x-dashboard-token", &token).send();
-    // Read-only: nothing but GET.
-    let post = http.post(dashboard(&emu, "api/batch/pools")).header("x-dashboard-token", &token).body("{}").send().await.unwrap();
-    assert_eq!(post.status(), 405);
+    // Read-only: nothing but GET (the control actions need --dashboard-actions).
+    for path in ["api/batch/pools", "api/control/reset"] {
+        let post = http.post(dashboard(&emu, path)).header("x-dashboard-token", &token).body("{}").send().await.unwrap();
+        assert_eq!(post.status(), 405, "{path}");
+    }
 
     emu.pool("p", 1, 1, "spread").await;
     emu.job("j", "p").await;
@@ -89,6 +91,34 @@ async fn the_data_api_needs_the_token_reads_as_the_batch_api_and_streams_output(
     assert_eq!(activity, json!({}), "nothing is being pulled or downloaded now");
 }
 
+/// With `--dashboard-actions` the dashboard may make a node unusable, preempt and recover one,
+/// and reset the account (on its token), and nothing else of the control API.
+#[tokio::test]
+async fn with_actions_the_dashboard_injects_node_faults_and_resets() {
+    let emu = emulator_configured(Runner::Fake, std::sync::Arc::new(batch_emulator::clock::SystemClock), |c| c.dashboard_actions = true).await;
+    let token = batch_emulator::api::dashboard::token(emu.state().account_key());
+    let http = reqwest::Client::new();
+    let post = |path: &str, token: &str| http.post(dashboard(&emu, path)).header("x-dashboard-token", token).body("{}").send();
+    emu.pool("p", 1, 1, "spread").await;
+    let node = emu.client.list_nodes("p").await.unwrap()[0].id.clone();
+    let unusable = format!("api/control/pools/p/nodes/{node}/unusable");
+    assert_eq!(post(&unusable, "wrong").await.unwrap().status(), 401);
+    assert_eq!(post(&unusable, &token).await.unwrap().status(), 202);
+    let n = emu.client.list_nodes("p").await.unwrap().remove(0);
+    assert_eq!(n.state.as_deref(), Some("unusable"));
+    // A dedicated node is not preempted: Batch's answer comes back.
+    let preempt = post(&format!("api/control/pools/p/nodes/{node}/preempt"), &token).await.unwrap();
+    assert_eq!(preempt.status(), 409);
+    assert_eq!(preempt.json::<Value>().await.unwrap()["code"], "OperationNotValidOnNode");
+    // Only node faults and reset: not throttling.
+    assert_eq!(post("api/control/faults/throttle", &token).await.unwrap().status(), 404);
+    let info: Value = http.get(dashboard(&emu, "api/info")).header("x-dashboard-token", &token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["actions"], true);
+    assert_eq!(post("api/control/reset", &token).await.unwrap().status(), 202);
+    let pools: Vec<Value> = emu.client.list_all("/pools", &[]).await.unwrap();
+    assert!(pools.is_empty(), "{pools:?}");
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
@@ -100,7 +130,7 @@ fn headless_chromium_shows_live_stdout_and_the_heat_map() {
     assert!(std::path::Path::new(&chromium).exists(), "no Chromium at {chromium}: install Debian's chromium (scripts/test does) or set CHROMIUM");
     let out = std::process::Command::new("bash").arg(repo().join("tests/js/setup.sh")).output().expect("run tests/js/setup.sh");
     assert!(out.status.success(), "tests/js/setup.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let emu = binary::spawn(&[], &[]);
+    let emu = binary::spawn(&["--dashboard-actions"], &[]);
     let link = emu.banner.iter().find_map(|l| l.trim().strip_prefix("dashboard: ")).expect("the banner links the dashboard").to_string();
     let out = std::process::Command::new("node")
         .arg(repo().join("tests/js/dashboard.cjs"))

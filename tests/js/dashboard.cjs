@@ -5,8 +5,9 @@
 //
 // Checks that a running task's stdout appears in the page while the task still runs (and its
 // stderr once written), that the heat map shows a node's state change, that the job view's state
-// filter works, that the node file browser lists and opens the task's stdout, and that the
-// recent requests show the SDK's calls. Prints "dashboard: OK"; exits non-zero on the first
+// filter works, that the node file browser lists and opens the task's stdout, that a node can be
+// made unusable from its page (the emulator runs with --dashboard-actions), and that the recent
+// requests show the SDK's calls. Prints "dashboard: OK"; exits non-zero on the first
 // failed check.
 "use strict";
 const assert = require("node:assert/strict");
@@ -94,6 +95,12 @@ async function main() {
   await page.waitForSelector(stdoutRow, { timeout: TIMEOUT });
   await page.click(stdoutRow);
   await page.waitForFunction(() => document.querySelector("pre.file-content")?.textContent === "first line\nsecond line\n", null, { timeout: TIMEOUT });
+
+  // With --dashboard-actions: a node made unusable from its page.
+  await page.click("#make-unusable");
+  await page.waitForFunction(() => document.querySelector("h2 .pill")?.dataset.state === "unusable", null, { timeout: TIMEOUT });
+  const unusable = await client.computeNode.get(poolId, nodeId);
+  assert.equal(unusable.state, "unusable");
 
   // The recent requests show the SDK's calls with their status.
   await page.goto(`${link}#/requests`);

@@ -43,14 +43,19 @@ pub async fn handle(state: &AppState, parts: &axum::http::request::Parts, body: 
         Ok(_) => {}
         Err(e) => return answer(StatusCode::FORBIDDEN, json!({"code": e.code.as_str(), "message": e.message()})),
     }
+    serve(state, &parts.method, parts.uri.path().trim_start_matches(PREFIX), body).await
+}
+
+/// Carries out one control request, its caller authenticated (`path` below [`PREFIX`]).
+pub async fn serve(state: &AppState, method: &Method, path: &str, body: axum::body::Body) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return refused(StatusCode::PAYLOAD_TOO_LARGE, "The body is too large.");
     };
     let faults = state.faults();
-    let path = parts.uri.path().trim_start_matches(PREFIX).trim_end_matches('/');
+    let path = path.trim_end_matches('/');
     let segments: Vec<String> = path.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match (&parts.method, segments.as_slice()) {
+    match (method, segments.as_slice()) {
         (&Method::POST, ["reset"]) => {
             state.set_flag_faults();
             domain(state, Command::Reset)
@@ -63,7 +68,7 @@ pub async fn handle(state: &AppState, parts: &axum::http::request::Parts, body: 
                     .map(|l| faults.set_latency(Some(l))),
                 "image-pull" => parse::<FailNext>(&bytes, FailNext::validate).map(|f| faults.set_image_pull_failure(Some(f))),
                 "resource-file" => parse::<FailNext>(&bytes, FailNext::validate).map(|f| faults.set_resource_file_failure(Some(f))),
-                _ => return not_found(parts),
+                _ => return not_found(method, path),
             };
             match set {
                 Ok(()) => answer(StatusCode::OK, in_force(faults)),
@@ -76,7 +81,7 @@ pub async fn handle(state: &AppState, parts: &axum::http::request::Parts, body: 
                 "latency" => faults.set_latency(None),
                 "image-pull" => faults.set_image_pull_failure(None),
                 "resource-file" => faults.set_resource_file_failure(None),
-                _ => return not_found(parts),
+                _ => return not_found(method, path),
             }
             answer(StatusCode::OK, in_force(faults))
         }
@@ -97,11 +102,11 @@ pub async fn handle(state: &AppState, parts: &axum::http::request::Parts, body: 
                     let errors = if errors.is_empty() { vec![default_node_error()] } else { errors };
                     Command::MakeNodeUnusable { pool_id, node_id, errors }
                 }
-                _ => return not_found(parts),
+                _ => return not_found(method, path),
             };
             domain(state, cmd)
         }
-        _ => not_found(parts),
+        _ => not_found(method, path),
     }
 }
 
@@ -136,8 +141,8 @@ fn in_force(faults: &crate::faults::Faults) -> serde_json::Value {
     })
 }
 
-fn not_found(parts: &axum::http::request::Parts) -> Response {
-    refused(StatusCode::NOT_FOUND, format!("No control operation {} {}", parts.method, parts.uri.path()))
+fn not_found(method: &Method, path: &str) -> Response {
+    refused(StatusCode::NOT_FOUND, format!("No control operation {method} {PREFIX}{path}"))
 }
 
 /// Applies a command of the domain: 202 on success (the effects follow), Batch's error otherwise.

@@ -217,7 +217,7 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
     if path.starts_with(dashboard::PREFIX) || path == dashboard::PREFIX.trim_end_matches('/') {
-        return dashboard::handle(&state, parts).await;
+        return dashboard::handle(&state, parts, body).await;
     }
     if path.starts_with(control::PREFIX) {
         let resp = control::handle(&state, &parts, body).await;

@@ -7,8 +7,10 @@
 //! only), so it shows exactly what a client would get, from the same state. The page and its
 //! script hold no data and are served to anyone; every data request must carry the dashboard
 //! token, an HMAC of the account key that the readiness banner prints in the dashboard's link
-//! (`?token=`): whoever can read the banner or knows the key can look. Read-only: nothing here
-//! changes the account.
+//! (`?token=`): whoever can read the banner or knows the key can look. Read-only unless the
+//! emulator runs with `--dashboard-actions`: then it may also preempt, recover or make unusable
+//! a node and reset the account, through the control API (POST `api/control/...`, same token;
+//! a custom header, so another site's page cannot send it).
 
 use super::{encode_segment, read_for_dashboard};
 use crate::layout::NodeLayout;
@@ -83,7 +85,7 @@ fn authorized(state: &AppState, parts: &Parts) -> bool {
 
 /// Handles one dashboard request (its path starts with [`PREFIX`], or is the prefix without
 /// its slash).
-pub async fn handle(state: &AppState, parts: Parts) -> Response {
+pub async fn handle(state: &AppState, parts: Parts, body: Body) -> Response {
     let path = parts.uri.path();
     if !path.starts_with(PREFIX) {
         let location = match parts.uri.query() {
@@ -92,10 +94,25 @@ pub async fn handle(state: &AppState, parts: Parts) -> Response {
         };
         return (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response();
     }
+    let rest = &path[PREFIX.len()..];
+    // With `--dashboard-actions`, the control API's node faults and reset, on its token.
+    if let Some(control) = rest.strip_prefix("api/control/").filter(|_| parts.method == Method::POST) {
+        if !state.config().dashboard_actions {
+            return refused(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "The dashboard is read-only (start the emulator with --dashboard-actions).");
+        }
+        if !authorized(state, &parts) {
+            return refused(StatusCode::UNAUTHORIZED, "AuthenticationFailed", "The dashboard token is missing or wrong: open the link the emulator printed.");
+        }
+        let action = control == "reset" || (control.starts_with("pools/") && ["/preempt", "/recover", "/unusable"].iter().any(|a| control.ends_with(a)));
+        if !action {
+            return refused(StatusCode::NOT_FOUND, "ResourceNotFound", "The dashboard can preempt, recover or make unusable a node, and reset.");
+        }
+        let (method, path) = (parts.method.clone(), control.to_string());
+        return super::control::serve(state, &method, &path, body).await;
+    }
     if parts.method != Method::GET {
         return refused(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "The dashboard is read-only.");
     }
-    let rest = &path[PREFIX.len()..];
     match rest {
         "" | "index.html" => return asset("text/html; charset=utf-8", INDEX),
         "app.js" => return asset("text/javascript; charset=utf-8", SCRIPT),
@@ -110,9 +127,16 @@ pub async fn handle(state: &AppState, parts: Parts) -> Response {
     }
     let base_url = state.public_url();
     match api {
-        "info" => {
-            answer(StatusCode::OK, json!({"account": state.config().account, "url": base_url, "version": env!("CARGO_PKG_VERSION"), "apiVersion": API_VERSION}))
-        }
+        "info" => answer(
+            StatusCode::OK,
+            json!({
+                "account": state.config().account,
+                "url": base_url,
+                "version": env!("CARGO_PKG_VERSION"),
+                "apiVersion": API_VERSION,
+                "actions": state.config().dashboard_actions,
+            }),
+        ),
         "requests" => answer(StatusCode::OK, json!({"value": state.recent().list()})),
         "activity" => answer(StatusCode::OK, json!(state.activity().all())),
         _ if api.starts_with("batch/") => {

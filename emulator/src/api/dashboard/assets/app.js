@@ -1,7 +1,8 @@
 // The batch-emulator dashboard: reads the account through the Batch API's own handlers
 // (`api/batch/<Batch path>`), the recent requests (`api/requests`), what the agent is doing
 // on each node (`api/activity`), and task output as it is written (`api/stream/...`).
-// Read-only. Everything shown is put in the page as text, never as markup.
+// Read-only, unless the emulator runs with `--dashboard-actions` (then node faults and a reset,
+// through `api/control/...`). Everything shown is put in the page as text, never as markup.
 "use strict";
 
 const TOKEN_KEY = "batch-emulator-dashboard-token";
@@ -32,6 +33,27 @@ async function fetchApi(path, headers = {}) {
   return r;
 }
 const api = async (path) => (await fetchApi(path)).json();
+
+/** What `api/info` said (whether the dashboard may act: `--dashboard-actions`). */
+let info = { actions: false };
+
+/** A control API action (only with `--dashboard-actions`), then a refresh. */
+async function act(path, body = {}) {
+  const status = document.getElementById("status");
+  try {
+    const r = await fetch("api/control/" + path, {
+      method: "POST", cache: "no-store",
+      headers: { "x-dashboard-token": token(), "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+    await refresh();
+  } catch (e) {
+    status.textContent = `Could not ${path.split("/").pop()}: ${e.message}`;
+    status.classList.add("error-text");
+  }
+}
+const button = (id, text, onclick) => h("button", { id, type: "button", onclick }, text);
 const batch = (path) => api("batch" + path);
 
 /** Builds an element: `h("a", {href: "#/x", class: "c", data: {state: "idle"}}, "text", child)`. */
@@ -98,7 +120,7 @@ const views = {
     const [pools, activity] = await Promise.all([listAll("/pools"), api("activity")]);
     const nodes = await Promise.all(pools.map((p) => listAll(`/pools/${seg(p.id)}/nodes`)));
     return [
-      h("h2", {}, "Pools"),
+      h("h2", {}, "Pools ", info.actions ? button("reset", "Reset the account", () => confirm("Delete every pool, job and job schedule?") && act("reset")) : null),
       pools.length ? null : h("p", { class: "muted" }, "No pools yet."),
       pools.map((p, i) => h("section", { class: "card", data: { pool: p.id } },
         h("div", { class: "head" }, h("strong", {}, link(["pools", p.id], p.id)), h("span", { class: "pill" }, p.state), h("span", { class: "pill" }, p.allocationState), h("span", { class: "muted" }, poolSummary(p))),
@@ -126,6 +148,10 @@ const views = {
     const out = [
       h("h2", {}, "Node ", n.id, " ", h("span", { class: "pill", data: { state: n.state } }, n.state)),
       activity[n.id] ? h("p", { class: "activity" }, activity[n.id]) : null,
+      info.actions ? h("p", { class: "actions" },
+        !n.isDedicated && !["preempted", "leavingpool"].includes(n.state) ? button("preempt", "Preempt", () => act(`pools/${seg(poolId)}/nodes/${seg(nodeId)}/preempt`)) : null,
+        n.state === "preempted" ? button("recover", "Recover", () => act(`pools/${seg(poolId)}/nodes/${seg(nodeId)}/recover`)) : null,
+        !["unusable", "preempted", "leavingpool", "deallocated"].includes(n.state) ? button("make-unusable", "Make unusable", () => act(`pools/${seg(poolId)}/nodes/${seg(nodeId)}/unusable`)) : null) : null,
       props([["Pool", link(["pools", poolId], poolId)], ["Scheduling", n.schedulingState], ["IP", n.ipAddress], ["Dedicated", String(n.isDedicated)], ["Allocated", time(n.allocationTime)], ["Last boot", time(n.lastBootTime)], ["Tasks run", n.totalTasksRun], ["Running tasks", n.runningTasksCount]]),
       n.errors && n.errors.length ? h("div", { class: "failure" }, h("h3", {}, "Errors"), n.errors.map((e) => h("p", {}, h("strong", {}, e.code, ": "), e.message)), json(n.errors)) : null,
       n.startTaskInfo ? [h("h3", {}, "Start task"), json(n.startTaskInfo)] : null,
@@ -339,7 +365,7 @@ async function loop() {
 window.addEventListener("hashchange", route);
 window.addEventListener("DOMContentLoaded", async () => {
   try {
-    const info = await api("info");
+    info = await api("info");
     document.getElementById("account").textContent = `account ${info.account} · ${info.url} · v${info.version}`;
   } catch (e) {
     document.getElementById("account").textContent = "";
