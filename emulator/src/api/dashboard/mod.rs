@@ -155,7 +155,8 @@ pub async fn handle(state: &AppState, parts: Parts, body: Body) -> Response {
 }
 
 /// `stream/jobs/{jobId}/tasks/{taskId}/{stdout.txt|stderr.txt}`: the file as it is written,
-/// from its start, until the attempt ends (the task completes, or is requeued elsewhere).
+/// from its start, until the attempt ends (the task completes, is retried or requeued); the
+/// page then opens the next attempt's.
 async fn stream(state: &AppState, path: &str) -> Response {
     let segments: Vec<String> = path.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
     let [jobs, job_id, tasks, task_id, name] = segments.as_slice() else {
@@ -164,12 +165,13 @@ async fn stream(state: &AppState, path: &str) -> Response {
     if jobs != "jobs" || tasks != "tasks" || !matches!(name.as_str(), "stdout.txt" | "stderr.txt") {
         return refused(StatusCode::NOT_FOUND, "ResourceNotFound", "No such stream.");
     }
+    // The attempt streamed: its node, and its run (a retry on the same node is a new attempt).
     let placed = state.read(|a| {
         let task = a.task(job_id, task_id).ok()?;
         let p = task.placement.as_ref()?;
-        Some((p.node_id.clone(), NodeLayout::task_relative(&a.job(job_id).ok()?.spec.id, &task.spec.id)))
+        Some((p.node_id.clone(), task.run_id, NodeLayout::task_relative(&a.job(job_id).ok()?.spec.id, &task.spec.id)))
     });
-    let Some((node_id, task_dir)) = placed else {
+    let Some((node_id, run_id, task_dir)) = placed else {
         return refused(StatusCode::NOT_FOUND, "TaskFilesUnavailable", "The task has not run on a node yet.");
     };
     let root = state.layout().root(&node_id);
@@ -203,7 +205,8 @@ async fn stream(state: &AppState, path: &str) -> Response {
                 }
                 // Nothing new: is the attempt over? (One more read after it is, for the last bytes.)
                 ended = state.read(|a| {
-                    a.task(&job_id, &task_id).map_or(true, |t| t.state == TaskState::Completed || t.placement.as_ref().is_none_or(|p| p.node_id != node_id))
+                    a.task(&job_id, &task_id)
+                        .map_or(true, |t| t.state == TaskState::Completed || t.run_id != run_id || t.placement.as_ref().is_none_or(|p| p.node_id != node_id))
                 });
                 if !ended {
                     tokio::time::sleep(STREAM_POLL).await;
