@@ -16,22 +16,14 @@ const { chromium } = require("playwright-core");
 
 const [url, account, key, link] = process.argv.slice(2);
 const client = new BatchServiceClient(new BatchSharedKeyCredentials(account, key), url);
-const { waitFor } = require("./wait.cjs");
+const { waitFor, plainPool } = require("./shared.cjs");
 const run = Math.random().toString(16).slice(2, 10);
 const poolId = `dash-pool-${run}`;
 const jobId = `dash-job-${run}`;
 const TIMEOUT = 30000;
 
 async function main() {
-  await client.pool.add({
-    id: poolId,
-    vmSize: "standard_d2s_v3",
-    targetDedicatedNodes: 2,
-    virtualMachineConfiguration: {
-      imageReference: { publisher: "canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts" },
-      nodeAgentSKUId: "batch.node.ubuntu 22.04",
-    },
-  });
+  await client.pool.add(plainPool(poolId, 2));
   await client.job.add({ id: jobId, poolInfo: { poolId } });
 
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });

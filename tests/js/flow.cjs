@@ -14,7 +14,7 @@ const { BatchServiceClient, BatchSharedKeyCredentials } = require(sdk);
 
 const [url, account, key] = process.argv.slice(2);
 const client = new BatchServiceClient(new BatchSharedKeyCredentials(account, key), url);
-const { waitFor } = require("./wait.cjs");
+const { waitFor, plainPool } = require("./shared.cjs");
 const run = Math.random().toString(16).slice(2, 10);
 const poolId = `js-pool-${run}`;
 const jobId = `js-job-${run}`;
@@ -26,15 +26,7 @@ async function text(stream) {
 }
 
 async function main() {
-  await client.pool.add({
-    id: poolId,
-    vmSize: "standard_d2s_v3",
-    targetDedicatedNodes: 1,
-    virtualMachineConfiguration: {
-      imageReference: { publisher: "canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts" },
-      nodeAgentSKUId: "batch.node.ubuntu 22.04",
-    },
-  });
+  await client.pool.add(plainPool(poolId, 1));
   const nodes = await waitFor("an idle node", async () => {
     const ns = await client.computeNode.list(poolId);
     return [ns.length === 1 && ns[0].state === "idle", ns];
