@@ -8,7 +8,7 @@
 //! * [`storage`]: Azure Blob Storage connection strings, SAS and Shared Key, and a minimal blob
 //!   client (feature `http`), for the storage data path around Batch tasks.
 //! * [`BatchClient`] (feature `http`): requests, paging over `odata.nextLink`, retry honouring
-//!   `Retry-After`.
+//!   `Retry-After`, and the emulator's control API (`emulator_reset`, `emulator_preempt_node`…).
 
 pub mod auth;
 pub mod duration;
@@ -18,6 +18,8 @@ pub mod timefmt;
 
 #[cfg(feature = "http")]
 mod client;
+#[cfg(feature = "http")]
+mod emulator;
 #[cfg(feature = "http")]
 pub use client::{encode_segment, ApiError, BatchClient, Credentials, RawResponse, RetryPolicy};
 

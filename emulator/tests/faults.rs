@@ -137,18 +137,18 @@ async fn preempted_tasks_rerun_and_unusable_nodes_recover_by_reboot() {
     assert_eq!(p["currentLowPriorityNodes"], 2, "{p}");
     let counts: Value = serde_json::from_slice(&c.send_raw(Method::GET, "/nodecounts", &[], &[], None).await.unwrap().body).unwrap();
     assert_eq!(counts["value"][0]["lowPriority"]["preempted"], 1, "{counts}");
-    assert_batch_error(c.send_raw(Method::POST, &path, &[], &[], None).await, 409, "OperationNotValidOnNode");
+    assert_batch_error(c.emulator_preempt_node("spot", &first).await, 409, "OperationNotValidOnNode");
     assert_batch_error(c.send_raw(Method::POST, &format!("/pools/spot/nodes/{first}/reboot"), &[], &[], None).await, 409, "OperationNotValidOnNode");
     assert_batch_error(c.send_raw(Method::POST, "/emulator/pools/spot/nodes/nope/preempt", &[], &[], None).await, 404, "NodeNotFound");
-    // Recovered, it comes back as a fresh node.
-    control(c, Method::POST, &format!("/emulator/pools/spot/nodes/{first}/recover"), json!(null)).await;
+    // Recovered (through the client's typed call), it comes back as a fresh node.
+    c.emulator_recover_node("spot", &first).await.unwrap();
     wait_node_state(c, "spot", &first, "idle").await;
     // Unusable with the given error, while running a task: the task reruns on the other node.
     emu.task("j", "u", "/bin/sh -c 'sleep 1; echo again'").await;
     let running = c.wait_for_task("j", "u", |s| s == "running", Duration::from_secs(20)).await.unwrap();
     let broken = running.node_info.as_ref().and_then(|n| n.node_id.clone()).expect("a node");
     let error = json!({"code": "DiskFull", "message": "No space left on the temporary disk.", "errorDetails": [{"name": "Disk", "value": "/mnt"}]});
-    control(c, Method::POST, &format!("/emulator/pools/spot/nodes/{broken}/unusable"), json!({"errors": [error]})).await;
+    c.emulator_make_node_unusable("spot", &broken, &[serde_json::from_value(error.clone()).unwrap()]).await.unwrap();
     let n = node(c, "spot", &broken).await;
     assert_eq!((n["state"].as_str(), n["errors"][0].clone()), (Some("unusable"), error), "{n}");
     let done = emu.completed("j", "u").await;
@@ -179,7 +179,7 @@ async fn failed_downloads_and_reset() {
     // Reset.
     emu.task("j", "long", "/bin/sleep 30").await;
     c.wait_for_task("j", "long", |s| s == "running", Duration::from_secs(20)).await.unwrap();
-    control(c, Method::PUT, "/emulator/faults/latency", json!({"milliseconds": 5})).await;
+    c.emulator_set_fault("latency", &json!({"milliseconds": 5})).await.unwrap();
     assert_eq!(control(c, Method::POST, "/emulator/reset", json!(null)).await.status.as_u16(), 202);
     for list in ["/pools", "/jobs", "/jobschedules"] {
         let v: Value = serde_json::from_slice(&c.send_raw(Method::GET, list, &[], &[], None).await.unwrap().body).unwrap();
@@ -198,7 +198,7 @@ async fn a_failed_image_pull_makes_the_node_unusable() {
     ensure_fixture_images();
     let emu = emulator(Runner::Docker).await;
     let c = &emu.client;
-    control(c, Method::PUT, "/emulator/faults/image-pull", json!({"message": "registry unreachable"})).await;
+    c.emulator_set_fault("image-pull", &json!({"message": "registry unreachable"})).await.unwrap();
     let mut pool = serde_json::to_value(pool_spec("p", 1, 1, "spread")).unwrap();
     pool["virtualMachineConfiguration"]["containerConfiguration"] =
         json!({"type": "dockerCompatible", "containerImageNames": ["batch-emulator-fixture/plain:1"]});
@@ -230,7 +230,7 @@ async fn the_fail_flags_set_failures_from_the_start() {
     let t = task_json(c, "j", "rf").await;
     assert_eq!(t["executionInfo"]["failureInfo"]["code"], "BlobDownloadMiscError", "{t}");
     assert!(t["executionInfo"]["failureInfo"].to_string().contains("injected"), "{t}");
-    control(c, Method::POST, "/emulator/reset", json!(null)).await;
+    c.emulator_reset().await.unwrap();
     let faults: Value = serde_json::from_slice(&control(c, Method::GET, "/emulator/faults", json!(null)).await.body).unwrap();
     assert_eq!(faults["resourceFile"]["count"], 1, "the flag's failure is back after a reset: {faults}");
 }
