@@ -103,6 +103,14 @@ pub struct Faults {
     resource_file: Mutex<Option<FailNext>>,
 }
 
+fn put<T>(slot: &Mutex<Option<T>>, value: Option<T>) {
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = value;
+}
+
+fn peek<T: Clone>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Takes one failure from `slot` (turning it off after its count).
 fn take(slot: &Mutex<Option<FailNext>>) -> Option<FailNext> {
     let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
@@ -117,19 +125,19 @@ fn take(slot: &Mutex<Option<FailNext>>) -> Option<FailNext> {
 
 impl Faults {
     pub fn set_image_pull_failure(&self, f: Option<FailNext>) {
-        *self.image_pull.lock().unwrap_or_else(|e| e.into_inner()) = f;
+        put(&self.image_pull, f);
     }
 
     pub fn set_resource_file_failure(&self, f: Option<FailNext>) {
-        *self.resource_file.lock().unwrap_or_else(|e| e.into_inner()) = f;
+        put(&self.resource_file, f);
     }
 
     pub fn image_pull_failure(&self) -> Option<FailNext> {
-        self.image_pull.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        peek(&self.image_pull)
     }
 
     pub fn resource_file_failure(&self) -> Option<FailNext> {
-        self.resource_file.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        peek(&self.resource_file)
     }
 
     /// Whether this image pull fails: the message it fails with.
@@ -151,19 +159,19 @@ impl Faults {
     }
 
     pub fn set_throttle(&self, t: Option<Throttle>) {
-        *self.throttle.lock().unwrap_or_else(|e| e.into_inner()) = t;
+        put(&self.throttle, t);
     }
 
     pub fn set_latency(&self, l: Option<Latency>) {
-        *self.latency.lock().unwrap_or_else(|e| e.into_inner()) = l;
+        put(&self.latency, l);
     }
 
     pub fn latency(&self) -> Option<Latency> {
-        self.latency.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        peek(&self.latency)
     }
 
     pub fn throttle(&self) -> Option<Throttle> {
-        self.throttle.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        peek(&self.throttle)
     }
 
     pub fn latency_of(&self, operation: &str) -> Option<std::time::Duration> {
